@@ -1,0 +1,32 @@
+"""Settings every service shares, read from the environment with the ``HELHET_`` prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Connection and runtime settings; each service subclasses this and adds its own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="HELHET_", extra="ignore", frozen=True)
+
+    service_name: str = "helhet"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    mongodb_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?directConnection=true")
+    mongodb_database: str = "helhet"
+    log_level: str = "INFO"
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP collector endpoint; spans are only exported when set."
+    )
+    # Authentication for the REST APIs: tokens are verified against this issuer's JWKS.
+    oidc_issuer: str = "http://127.0.0.1:8000"
+    oidc_audience: str = "helhet"
+    oidc_jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
+    oidc_algorithms: tuple[str, ...] = ("RS256",)
+    max_body_bytes: int = 1_048_576
