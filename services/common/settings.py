@@ -30,3 +30,9 @@ class CommonSettings(BaseSettings):
     oidc_jwks_url: str = "http://127.0.0.1:8000/.well-known/jwks.json"
     oidc_algorithms: tuple[str, ...] = ("RS256",)
     max_body_bytes: int = 1_048_576
+    # Only documents the token endpoint in OpenAPI (Swagger's "Authorize"); None means <issuer>/oauth/token.
+    oidc_token_url: str | None = None
+    # Per readiness check; keep below the probe's timeoutSeconds.
+    readiness_timeout_seconds: float = 2.0
+    # Topic replication: 1 on the local single broker, 3 on a production cluster.
+    kafka_topic_replication_factor: int = 1

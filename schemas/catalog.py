@@ -1,0 +1,89 @@
+"""The one declaration of Helhet's topics and event types.
+
+Topic provisioning, the AsyncAPI document, the JSON Schemas and the codec's type lookup all read this
+module, so adding an event or a topic happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.envelope import Payload
+from schemas.interactions import InteractionReceived
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    model: type[Payload]
+    topic: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    summary: str
+    partitions: int = 6
+    compacted: bool = False
+    # Every consumed topic gets a dead-letter twin for messages its consumers cannot process.
+    consumed: bool = True
+    config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dlq(self) -> TopicSpec | None:
+        if not self.consumed:
+            return None
+        return TopicSpec(
+            name=self.name + DLQ_SUFFIX,
+            summary=f"Dead letters of {self.name}: original coordinates and error class, no personal data.",
+            partitions=1,
+            consumed=False,
+            config={"retention.ms": "-1"},
+        )
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("interactions.v1", "Every customer contact on every channel, normalised by ingest."),
+    TopicSpec("orders.v1", "Orders placed, delivered, returned and refunded."),
+    TopicSpec("web-activity.v1", "Page views and cart events, batched.", partitions=12),
+    TopicSpec(
+        "profiles.v1",
+        "The latest profile of each customer, keyed by customer id; tombstones erase.",
+        compacted=True,
+    ),
+    TopicSpec("cases.v1", "Case opened, changed, resolved."),
+    TopicSpec("assignments.v1", "Offers, acceptances and assignments of cases to agents."),
+    TopicSpec("queue-stats.v1", "Backlog and throughput per queue, for honest answer times."),
+    TopicSpec("notifications.v1", "What customers were told, on which channel, and its delivery state."),
+)
+
+EVENT_TYPES: tuple[EventType, ...] = (
+    EventType(
+        name="helhet.interaction.received.v1",
+        model=InteractionReceived,
+        topic="interactions.v1",
+        summary="A customer contact as received on one channel.",
+    ),
+)
+
+
+def all_topics() -> tuple[TopicSpec, ...]:
+    """Declared topics followed by their dead-letter twins."""
+    twins = tuple(dlq for topic in TOPICS if (dlq := topic.dlq) is not None)
+    return TOPICS + twins
+
+
+def event_type(name: str) -> EventType:
+    """Look up a declared event type; ``KeyError`` when unknown."""
+    return _BY_NAME[name]
+
+
+def event_type_of(model: type[Payload]) -> EventType:
+    return _BY_MODEL[model]
+
+
+_BY_NAME = {declared.name: declared for declared in EVENT_TYPES}
+_BY_MODEL = {declared.model: declared for declared in EVENT_TYPES}

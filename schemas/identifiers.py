@@ -1,0 +1,73 @@
+"""Customer identifiers as every service sees them: typed and normalised once, at the edge."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from schemas.envelope import Payload
+
+
+class IdentifierKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    CUSTOMER_NUMBER = "customer_number"
+    COOKIE = "cookie"
+
+
+# Page-scoped ids (Meta) only mean something together with the page that issued them.
+SCOPED_KINDS = frozenset({IdentifierKind.MESSENGER, IdentifierKind.INSTAGRAM})
+
+
+class CustomerIdentifier(Payload):
+    """One way to recognise a customer. ``value`` is normalised: lower-case email, E.164 phone."""
+
+    kind: IdentifierKind
+    value: str = Field(min_length=1, max_length=320)
+    scope: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Issuer of a scoped id, e.g. the Facebook page id for a page-scoped sender id.",
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _normalise(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        return value if kind is None else normalise_identifier(kind, value)
+
+    @model_validator(mode="after")
+    def _scope_matches_kind(self) -> Self:
+        if (self.kind in SCOPED_KINDS) != (self.scope is not None):
+            raise ValueError("scope is required for page-scoped ids and not allowed for other kinds")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Stable text form, used as a Kafka key before the customer's own id is known."""
+        scope = f"{self.scope}:" if self.scope else ""
+        return f"{self.kind.value}:{scope}{self.value}"
+
+
+def normalise_identifier(kind: IdentifierKind, value: str) -> str:
+    """Return the canonical form of ``value`` or raise ``ValueError`` without echoing it."""
+    if kind is IdentifierKind.EMAIL:
+        try:
+            return validate_email(value, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            raise ValueError("not a valid email address") from None
+    if kind is IdentifierKind.PHONE:
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise ValueError("phone number must be in international form (+<country><number>)") from None
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("not a valid phone number")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return value

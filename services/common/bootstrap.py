@@ -1,0 +1,57 @@
+"""Provision Kafka topics and MongoDB indexes once, before the services start.
+
+Run by ``make infra-up``/``make run`` locally and by the Helm pre-install/pre-upgrade hook in a cluster:
+``python -m services.common.bootstrap``. Each service declares its indexes in
+``services/<name>/indexes.py`` as ``INDEXES``; this module finds them by that convention so the shared
+runtime never imports service code directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import pkgutil
+
+from pydantic import SecretStr
+
+import services
+from services.common.kafka.admin import provision_topics
+from services.common.mongo import IndexSpec, create_mongo_client, database, ensure_indexes
+from services.common.settings import CommonSettings
+
+_log = logging.getLogger(__name__)
+
+
+def declared_indexes() -> list[IndexSpec]:
+    specs: list[IndexSpec] = []
+    for service in pkgutil.iter_modules(services.__path__):
+        try:
+            module = importlib.import_module(f"services.{service.name}.indexes")
+        except ModuleNotFoundError as error:
+            if error.name != f"services.{service.name}.indexes":
+                raise
+            continue
+        specs.extend(module.INDEXES)
+    return specs
+
+
+async def _bootstrap_indexes(settings: CommonSettings) -> None:
+    client = create_mongo_client(settings)
+    try:
+        names = await ensure_indexes(database(client, settings), declared_indexes())
+        _log.info("indexes ensured: %d", len(names))
+    finally:
+        await client.close()
+
+
+def bootstrap(kafka_bootstrap: str, mongodb_uri: str) -> None:
+    settings = CommonSettings(kafka_bootstrap_servers=kafka_bootstrap, mongodb_uri=SecretStr(mongodb_uri))
+    provision_topics(settings)
+    asyncio.run(_bootstrap_indexes(settings))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    from_env = CommonSettings()
+    bootstrap(from_env.kafka_bootstrap_servers, from_env.mongodb_uri.get_secret_value())

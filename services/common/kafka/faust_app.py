@@ -1,0 +1,44 @@
+"""A faust app with settings that fit Helhet's consumers: at-least-once, topics provisioned by us (never
+auto-declared), no standby replicas, no embedded web server (the FastAPI app serves health and metrics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from services.common.kafka.connection import aiokafka_options
+from services.common.settings import CommonSettings
+
+
+def create_faust_app(settings: CommonSettings, app_id: str, **overrides: Any) -> faust.App:
+    options = aiokafka_options(settings)
+    credentials: faust.SASLCredentials | faust.SSLCredentials | None = None
+    if settings.kafka_sasl_mechanism is not None:
+        credentials = faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=options.get("ssl_context"),
+        )
+    elif "ssl_context" in options:
+        credentials = faust.SSLCredentials(options["ssl_context"])
+    defaults: dict[str, Any] = {
+        "broker": [f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        "broker_credentials": credentials,
+        "broker_client_id": f"{app_id}-worker",
+        # Commits follow processing: an event is acked when the agent asks for the next one.
+        "broker_commit_interval": 1.0,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "processing_guarantee": "at_least_once",
+        "topic_allow_declare": False,
+        "topic_replication_factor": settings.kafka_topic_replication_factor,
+        "table_standby_replicas": 0,
+        "store": "memory://",
+        "web_enabled": False,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    defaults.update(overrides)
+    return faust.App(app_id, **defaults)

@@ -1,0 +1,106 @@
+"""Event publishers: idempotent, ``acks=all``, keyed by customer, returning only after the broker acked.
+
+``AsyncEventPublisher`` (aiokafka) serves the services' hot paths; ``SyncEventPublisher`` (kafka-python)
+serves tools and synchronous code. ``make bench`` prints both rates on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from kafka import KafkaProducer
+from opentelemetry import trace
+
+from schemas.envelope import Event, Payload
+from services.common.codec import KafkaRecord, encode
+from services.common.kafka.connection import aiokafka_options, kafka_python_options
+from services.common.settings import CommonSettings
+from services.common.telemetry import trace_headers
+
+_tracer = trace.get_tracer(__name__)
+_LINGER_MS = 5
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """Where the broker stored a message."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+def _encode_in_span(topic: str, event: Event[Payload]) -> KafkaRecord:
+    with _tracer.start_as_current_span(
+        f"send {topic}",
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": topic,
+            "cloudevents.type": event.type,
+        },
+    ):
+        return encode(event, trace_headers())
+
+
+class AsyncEventPublisher:
+    def __init__(self, settings: CommonSettings, *, client_id: str | None = None) -> None:
+        self._producer = AIOKafkaProducer(
+            client_id=client_id or settings.service_name,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=_LINGER_MS,
+            **aiokafka_options(settings),
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def publish(self, topic: str, event: Event[Payload]) -> Acknowledged:
+        record = _encode_in_span(topic, event)
+        metadata = await self._producer.send_and_wait(
+            topic, record.value, key=record.key, headers=record.headers
+        )
+        return Acknowledged(metadata.topic, metadata.partition, metadata.offset)
+
+    async def publish_many(self, topic: str, events: Sequence[Event[Payload]]) -> list[Acknowledged]:
+        """Publish a batch; returns once every message is acknowledged (raises if any failed)."""
+        records = [_encode_in_span(topic, event) for event in events]
+        futures = [
+            await self._producer.send(topic, record.value, key=record.key, headers=record.headers)
+            for record in records
+        ]
+        results: list[Any] = await asyncio.gather(*futures)
+        return [Acknowledged(result.topic, result.partition, result.offset) for result in results]
+
+    async def ping(self) -> None:
+        """Readiness: the broker answers a metadata request."""
+        await self._producer.client.fetch_all_metadata()
+
+
+class SyncEventPublisher:
+    def __init__(self, settings: CommonSettings, *, client_id: str | None = None) -> None:
+        self._producer = KafkaProducer(
+            client_id=client_id or settings.service_name,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=_LINGER_MS,
+            **kafka_python_options(settings),
+        )
+
+    def publish(self, topic: str, event: Event[Payload], timeout_s: float = 30.0) -> Acknowledged:
+        record = _encode_in_span(topic, event)
+        metadata = self._producer.send(topic, record.value, key=record.key, headers=record.headers).get(
+            timeout=timeout_s
+        )
+        return Acknowledged(metadata.topic, metadata.partition, metadata.offset)
+
+    def close(self) -> None:
+        self._producer.close()

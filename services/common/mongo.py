@@ -1,0 +1,60 @@
+"""MongoDB access shared by the services: one async client, and indexes declared per collection and
+created once by the bootstrap step (never by every process at start-up: concurrent index builds crash
+the local mongo-java-server, bwaldvogel/mongo-java-server#195)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.common.settings import CommonSettings
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    collection: str
+    keys: Sequence[tuple[str, int]]
+    name: str
+    unique: bool = False
+    partial_filter: Mapping[str, Any] = field(default_factory=dict)
+
+    def model(self) -> IndexModel:
+        options: dict[str, Any] = {"name": self.name, "unique": self.unique}
+        if self.partial_filter:
+            options["partialFilterExpression"] = dict(self.partial_filter)
+        return IndexModel(list(self.keys), **options)
+
+
+def create_mongo_client(settings: CommonSettings) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value(),
+        tz_aware=True,
+        uuidRepresentation="standard",
+        appname=settings.service_name,
+    )
+
+
+def database(client: AsyncMongoClient[Document], settings: CommonSettings) -> AsyncDatabase[Document]:
+    return client[settings.mongodb_database]
+
+
+async def ensure_indexes(db: AsyncDatabase[Document], specs: Iterable[IndexSpec]) -> list[str]:
+    """Create the declared indexes (idempotent); returns their names."""
+    by_collection: dict[str, list[IndexSpec]] = {}
+    for spec in specs:
+        by_collection.setdefault(spec.collection, []).append(spec)
+    created: list[str] = []
+    for collection, declared in by_collection.items():
+        created += await db[collection].create_indexes([spec.model() for spec in declared])
+    return created
+
+
+async def ping(client: AsyncMongoClient[Document]) -> None:
+    """Readiness: the server answers ``ping``."""
+    await client.admin.command("ping")

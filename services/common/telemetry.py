@@ -1,0 +1,49 @@
+"""Tracing and logging set-up shared by every service.
+
+Trace context crosses Kafka hops as W3C ``traceparent``/``tracestate`` headers, the same headers the
+OpenTelemetry Kafka instrumentations use, so spans of producer and consumer join one trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from services.common.settings import CommonSettings
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def configure_telemetry(settings: CommonSettings) -> TracerProvider:
+    """Install the global tracer provider; spans are exported only when an OTLP endpoint is set."""
+    logging.basicConfig(level=settings.log_level.upper(), format=_LOG_FORMAT)
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+    if settings.otel_exporter_otlp_endpoint:
+        exporter = OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def trace_headers() -> dict[str, str]:
+    """The current trace context as message headers."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def context_from_headers(headers: Iterable[tuple[str, bytes]]) -> Context:
+    """The trace context a producer put into a message's headers (empty context when absent)."""
+    carrier = {
+        name.lower(): value.decode("latin-1")
+        for name, value in headers
+        if name.lower() in ("traceparent", "tracestate")
+    }
+    return propagate.extract(carrier)
