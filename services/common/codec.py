@@ -18,7 +18,7 @@ from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
 from schemas.catalog import event_type, event_type_of
-from schemas.envelope import DATA_CONTENT_TYPE, SPEC_VERSION, Event, Payload
+from schemas.envelope import DATA_CONTENT_TYPE, SPEC_VERSION, DataT, Event, Payload
 
 Headers = list[tuple[str, bytes]]
 
@@ -50,7 +50,7 @@ _FORMAT = _RawJSONFormat()
 _REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_time")
 
 
-def encode(event: Event[Payload], extra_headers: Mapping[str, str] | None = None) -> KafkaRecord:
+def encode(event: Event[DataT], extra_headers: Mapping[str, str] | None = None) -> KafkaRecord:
     """Encode ``event`` in binary mode; ``extra_headers`` carries e.g. W3C trace context."""
     declared = event_type_of(type(event.data))
     if declared.name != event.type:

@@ -4,8 +4,8 @@ the local mongo-java-server, bwaldvogel/mongo-java-server#195)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
@@ -22,13 +22,12 @@ class IndexSpec:
     keys: Sequence[tuple[str, int]]
     name: str
     unique: bool = False
-    partial_filter: Mapping[str, Any] = field(default_factory=dict)
+    # Sparse, not partial: mongo-java-server 1.47 accepts partialFilterExpression but ignores it
+    # (a partial unique index behaves as a full one there), so code must not depend on it.
+    sparse: bool = False
 
     def model(self) -> IndexModel:
-        options: dict[str, Any] = {"name": self.name, "unique": self.unique}
-        if self.partial_filter:
-            options["partialFilterExpression"] = dict(self.partial_filter)
-        return IndexModel(list(self.keys), **options)
+        return IndexModel(list(self.keys), name=self.name, unique=self.unique, sparse=self.sparse)
 
 
 def create_mongo_client(settings: CommonSettings) -> AsyncMongoClient[Document]:

@@ -51,6 +51,9 @@ def provision_topics(settings: CommonSettings, topics: Sequence[TopicSpec] | Non
                 report.created.append(topic.name)
             except TopicAlreadyExistsError:
                 pass  # created concurrently by another provisioner: fine
+        if report.created:
+            # Leaders are elected asynchronously; producing before that fails with NotLeaderForPartition.
+            admin.wait_for_topics(report.created)
         present = [topic for topic in wanted if topic not in missing]
         _grow_partitions(admin, present, report)
         _align_configs(admin, present, report)
@@ -69,7 +72,7 @@ def _grow_partitions(admin: KafkaAdminClient, topics: Sequence[TopicSpec], repor
     if not topics:
         return
     described = {
-        entry["topic"]: len(entry["partitions"]) for entry in admin.describe_topics([t.name for t in topics])
+        entry["name"]: len(entry["partitions"]) for entry in admin.describe_topics([t.name for t in topics])
     }
     for topic in topics:
         current = described.get(topic.name, topic.partitions)

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from kafka import KafkaProducer
 from opentelemetry import trace
 
-from schemas.envelope import Event, Payload
+from schemas.envelope import DataT, Event
 from services.common.codec import KafkaRecord, encode
 from services.common.kafka.connection import aiokafka_options, kafka_python_options
 from services.common.settings import CommonSettings
@@ -34,7 +34,7 @@ class Acknowledged:
     offset: int
 
 
-def _encode_in_span(topic: str, event: Event[Payload]) -> KafkaRecord:
+def _encode_in_span(topic: str, event: Event[DataT]) -> KafkaRecord:
     with _tracer.start_as_current_span(
         f"send {topic}",
         kind=trace.SpanKind.PRODUCER,
@@ -63,14 +63,14 @@ class AsyncEventPublisher:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def publish(self, topic: str, event: Event[Payload]) -> Acknowledged:
+    async def publish(self, topic: str, event: Event[DataT]) -> Acknowledged:
         record = _encode_in_span(topic, event)
         metadata = await self._producer.send_and_wait(
             topic, record.value, key=record.key, headers=record.headers
         )
         return Acknowledged(metadata.topic, metadata.partition, metadata.offset)
 
-    async def publish_many(self, topic: str, events: Sequence[Event[Payload]]) -> list[Acknowledged]:
+    async def publish_many(self, topic: str, events: Sequence[Event[DataT]]) -> list[Acknowledged]:
         """Publish a batch; returns once every message is acknowledged (raises if any failed)."""
         records = [_encode_in_span(topic, event) for event in events]
         futures = [
@@ -95,7 +95,7 @@ class SyncEventPublisher:
             **kafka_python_options(settings),
         )
 
-    def publish(self, topic: str, event: Event[Payload], timeout_s: float = 30.0) -> Acknowledged:
+    def publish(self, topic: str, event: Event[DataT], timeout_s: float = 30.0) -> Acknowledged:
         record = _encode_in_span(topic, event)
         metadata = self._producer.send(topic, record.value, key=record.key, headers=record.headers).get(
             timeout=timeout_s

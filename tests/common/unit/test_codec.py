@@ -76,7 +76,9 @@ def replace_header(record: KafkaRecord, name: str, value: bytes | None) -> list[
         ("content-type", b"text/plain", "datacontenttype"),
     ],
 )
-def test_bad_attributes_are_rejected_with_a_clear_error(header: str, value: bytes | None, reason: str) -> None:
+def test_bad_attributes_are_rejected_with_a_clear_error(
+    header: str, value: bytes | None, reason: str
+) -> None:
     record = encode(an_event())
     with pytest.raises(InvalidEventError, match=reason):
         decode(record.key, record.value, replace_header(record, header, value))

@@ -1,0 +1,57 @@
+"""The one way a Helhet service builds its FastAPI app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.types import Lifespan
+
+from services.common.http.auth import OAUTH2_SCHEME_NAME, TokenVerifier, set_token_verifier
+from services.common.http.health import MetricsMiddleware, ReadinessCheck, health_router
+from services.common.http.problems import (
+    BodyLimitMiddleware,
+    UnhandledErrorMiddleware,
+    install_problem_handlers,
+)
+from services.common.settings import CommonSettings
+
+
+def create_app(
+    settings: CommonSettings,
+    *,
+    title: str,
+    readiness: Mapping[str, ReadinessCheck],
+    routers: Sequence[APIRouter],
+    lifespan: Lifespan[FastAPI] | None = None,
+) -> FastAPI:
+    """A FastAPI app with bearer-token auth, problem details, a body limit, health and metrics."""
+    app = FastAPI(title=title, lifespan=lifespan)
+    set_token_verifier(app, TokenVerifier.from_settings(settings))
+    install_problem_handlers(app)
+    app.include_router(health_router(readiness, timeout_seconds=settings.readiness_timeout_seconds))
+    for router in routers:
+        app.include_router(router)
+    # add_middleware puts each new one outside the previous: metrics see every answer including the
+    # 413 and 500 problems; the body limit replaces whatever the inner layers made of its error.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    _document_token_url(app, settings.oidc_token_url or settings.oidc_issuer.rstrip("/") + "/oauth/token")
+    return app
+
+
+def _document_token_url(app: FastAPI, token_url: str) -> None:
+    # The security scheme is declared once at import time, before settings exist; patch this app's
+    # OpenAPI document so Swagger's "Authorize" asks the configured issuer.
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        scheme = schema.get("components", {}).get("securitySchemes", {}).get(OAUTH2_SCHEME_NAME)
+        if scheme is not None:
+            scheme["flows"]["clientCredentials"]["tokenUrl"] = token_url
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
