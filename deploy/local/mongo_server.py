@@ -1,0 +1,47 @@
+"""The local MongoDB-wire server: mongo-java-server with an H2 file, started by MongoLauncher.java."""
+
+from __future__ import annotations
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from deploy.local.config import LOCAL_DIR, REPO_ROOT, StackConfig
+from deploy.local.fetch import MONGO
+from deploy.local.procs import ProcessSpec
+from deploy.local.runtime import java
+
+LAUNCHER = LOCAL_DIR / "MongoLauncher.java"
+
+
+def prepare(cfg: StackConfig) -> ProcessSpec:
+    cfg.mongo_file.parent.mkdir(parents=True, exist_ok=True)
+    return ProcessSpec(
+        name="mongo",
+        argv=[
+            java(),
+            "-Xmx512m",
+            # The server logs through slf4j-simple; INFO would log every client connection.
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-cp",
+            MONGO.classpath(cfg.cache_dir),
+            str(LAUNCHER),
+            str(cfg.mongodb_port),
+            str(cfg.mongo_file),
+        ],
+        cwd=REPO_ROOT,
+        marker=str(cfg.mongo_file),
+    )
+
+
+def healthy(cfg: StackConfig) -> bool:
+    """The server answers ``ping``."""
+    client: MongoClient[dict[str, object]] = MongoClient(
+        cfg.mongodb_uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
+    )
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True

@@ -1,0 +1,163 @@
+"""``stack run``: the broker and database plus the helpers and every service, in the foreground."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from deploy.local import infra
+from deploy.local.config import HOST, LOCAL_DIR, REPO_ROOT, StackConfig
+from deploy.local.procs import ProcessSpec, Running, StackError, is_alive, read_pid, require_free, start, stop
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    api_port: int  # the design's default, only used to say where to look
+
+
+SERVICES = (
+    Service("ingest", 8001),
+    Service("profile", 8002),
+    Service("routing", 8003),
+    Service("notify", 8004),
+)
+ENTRYPOINTS = ("api", "worker")
+
+
+@dataclass(frozen=True)
+class Child:
+    spec: ProcessSpec
+    where: str
+    port: tuple[int, str] | None = None  # (port, env var) checked before anything starts
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: unwind and stop what was started."""
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _child_env(cfg: StackConfig, with_issuer: bool) -> dict[str, str]:
+    env = cfg.child_env()
+    if with_issuer:
+        issuer = f"http://{HOST}:{cfg.dev_issuer_port}"
+        # Follow a moved issuer port unless the user pointed the services elsewhere.
+        defaults = {"HELHET_OIDC_ISSUER": issuer, "HELHET_OIDC_JWKS_URL": f"{issuer}/.well-known/jwks.json"}
+        env.update({k: v for k, v in defaults.items() if k not in os.environ})
+    return env
+
+
+def children(cfg: StackConfig) -> list[Child]:
+    """The helpers and the entrypoints of every service that exists in this tree."""
+    with_issuer = (LOCAL_DIR / "dev_issuer.py").is_file()
+    env = _child_env(cfg, with_issuer)
+    py = sys.executable
+    result: list[Child] = []
+    if with_issuer:
+        app = "deploy.local.dev_issuer:app"
+        result.append(
+            Child(
+                ProcessSpec(
+                    "dev-issuer",
+                    [py, "-m", "uvicorn", app, "--host", HOST, "--port", str(cfg.dev_issuer_port)],
+                    REPO_ROOT,
+                    app,
+                    env,
+                ),
+                f"http://{HOST}:{cfg.dev_issuer_port}",
+                (cfg.dev_issuer_port, "HELHET_DEV_ISSUER_PORT"),
+            )
+        )
+    result.append(
+        Child(
+            ProcessSpec(
+                "smtp-sink",
+                [
+                    py,
+                    "-m",
+                    "deploy.local.smtp_sink",
+                    "--port",
+                    str(cfg.smtp_sink_port),
+                    "--mail-dir",
+                    str(cfg.mail_dir),
+                ],
+                REPO_ROOT,
+                "deploy.local.smtp_sink",
+                env,
+            ),
+            f"smtp://{HOST}:{cfg.smtp_sink_port} → {cfg.mail_dir}",
+            (cfg.smtp_sink_port, "HELHET_SMTP_SINK_PORT"),
+        )
+    )
+    for svc in SERVICES:
+        if not (REPO_ROOT / "services" / svc.name / "main.py").is_file():
+            continue
+        module = f"services.{svc.name}.main"
+        for entry in ENTRYPOINTS:
+            where = f"http://{HOST}:{svc.api_port}/docs" if entry == "api" else "consumes Kafka"
+            spec = ProcessSpec(
+                f"{svc.name}-{entry}", [py, "-m", module, entry], REPO_ROOT, f"{module} {entry}", env
+            )
+            result.append(Child(spec, where))
+    return result
+
+
+def _check_startable(cfg: StackConfig, planned: list[Child]) -> None:
+    for child in planned:
+        if read_pid(cfg.run_dir, child.spec.name) is not None:
+            raise StackError(
+                f"{child.spec.name} is still running from an earlier run; "
+                "stop everything with `python -m deploy.local.stack down` first."
+            )
+        if child.port is not None:
+            require_free(child.port[0], child.spec.name, child.port[1])
+
+
+def run(cfg: StackConfig, say: infra.Say, show: Callable[[list[tuple[Child, Running]]], None]) -> None:
+    """Start everything, report children that exit, stop all of it on SIGINT or SIGTERM."""
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    started_infra: list[infra.Component] = []
+    running: list[tuple[Child, Running]] = []
+    try:
+        started_infra = infra.up(cfg, say)
+        planned = children(cfg)
+        _check_startable(cfg, planned)
+        for child in planned:
+            running.append((child, start(child.spec, cfg.run_dir, cfg.log_dir)))
+        show(running)
+        _supervise(running, say)
+    except Interrupted:
+        say("stopping…")
+    finally:
+        # A second Ctrl-C must not abandon half-stopped processes.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        for child, _ in reversed(running):
+            stop(cfg.run_dir, child.spec.name, 10.0)
+        for comp in reversed(started_infra):
+            infra.stop_component(cfg, comp)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    say("stopped everything this run started")
+    kept = [comp.label for comp in infra.INFRA if comp not in started_infra]
+    if kept:
+        say(f"{' and '.join(kept)} ran before this run and stay up (`stack down` stops them)")
+
+
+def _supervise(running: list[tuple[Child, Running]], say: infra.Say) -> None:
+    """Wait for a signal; a child that exits is reported once (not restarted: its log says why)."""
+    reported: set[str] = set()
+    while True:
+        for child, proc in running:
+            if child.spec.name not in reported and not is_alive(proc.pid):
+                reported.add(child.spec.name)
+                say(f"[red]{child.spec.name} exited[/]; see {proc.log}")
+        time.sleep(0.5)
