@@ -52,7 +52,7 @@ infra-up: setup
 infra-down:
 	@if [ -x $(PY) ]; then $(STACK) down; $(TEST_ENV) $(STACK) down; fi
 
-test: setup
+test: setup lint
 	$(TEST_ENV) $(STACK) up
 	$(TEST_ENV) $(PY) -m pytest; status=$$?; $(TEST_ENV) $(STACK) down; exit $$status
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from deploy.local import infra
-from deploy.local.config import HOST, LOCAL_DIR, REPO_ROOT, StackConfig
+from deploy.local.config import HOST, REPO_ROOT, StackConfig
 from deploy.local.procs import ProcessSpec, Running, StackError, is_alive, read_pid, require_free, start, stop
 
 
@@ -45,37 +45,46 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signal.Signals(signum).name)
 
 
-def _child_env(cfg: StackConfig, with_issuer: bool) -> dict[str, str]:
+def _child_env(cfg: StackConfig) -> dict[str, str]:
     env = cfg.child_env()
-    if with_issuer:
-        issuer = f"http://{HOST}:{cfg.dev_issuer_port}"
-        # Follow a moved issuer port unless the user pointed the services elsewhere.
-        defaults = {"HELHET_OIDC_ISSUER": issuer, "HELHET_OIDC_JWKS_URL": f"{issuer}/.well-known/jwks.json"}
-        env.update({k: v for k, v in defaults.items() if k not in os.environ})
+    issuer = f"http://{HOST}:{cfg.dev_issuer_port}"
+    # The issuer names itself after the port it really listens on, and the services follow a moved
+    # issuer port unless the user pointed them elsewhere.
+    env["HELHET_DEV_ISSUER_URL"] = issuer
+    env["HELHET_DEV_ISSUER_KEY_DIR"] = str(cfg.var_dir / "dev-issuer")
+    defaults = {"HELHET_OIDC_ISSUER": issuer, "HELHET_OIDC_JWKS_URL": f"{issuer}/.well-known/jwks.json"}
+    env.update({k: v for k, v in defaults.items() if k not in os.environ})
     return env
 
 
 def children(cfg: StackConfig) -> list[Child]:
     """The helpers and the entrypoints of every service that exists in this tree."""
-    with_issuer = (LOCAL_DIR / "dev_issuer.py").is_file()
-    env = _child_env(cfg, with_issuer)
+    env = _child_env(cfg)
     py = sys.executable
-    result: list[Child] = []
-    if with_issuer:
-        app = "deploy.local.dev_issuer:app"
-        result.append(
-            Child(
-                ProcessSpec(
-                    "dev-issuer",
-                    [py, "-m", "uvicorn", app, "--host", HOST, "--port", str(cfg.dev_issuer_port)],
-                    REPO_ROOT,
+    app = "deploy.local.dev_issuer:app"
+    result = [
+        Child(
+            ProcessSpec(
+                "dev-issuer",
+                [
+                    py,
+                    "-m",
+                    "uvicorn",
                     app,
-                    env,
-                ),
-                f"http://{HOST}:{cfg.dev_issuer_port}",
-                (cfg.dev_issuer_port, "HELHET_DEV_ISSUER_PORT"),
-            )
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(cfg.dev_issuer_port),
+                    "--no-access-log",
+                ],
+                REPO_ROOT,
+                app,
+                env,
+            ),
+            f"http://{HOST}:{cfg.dev_issuer_port}",
+            (cfg.dev_issuer_port, "HELHET_DEV_ISSUER_PORT"),
         )
+    ]
     result.append(
         Child(
             ProcessSpec(

@@ -1,0 +1,113 @@
+"""`stack run` (what `make run` starts) brings up the whole local platform and Ctrl-C takes it all down.
+
+Runs on its own free ports and data folder, next to the stack `make test` started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, int | Path | subprocess.Popen[bytes]]]:
+    var_dir = tmp_path_factory.mktemp("stack-var")
+    ports = {
+        "HELHET_KAFKA_PORT": free_port(),
+        "HELHET_KAFKA_CONTROLLER_PORT": free_port(),
+        "HELHET_MONGODB_PORT": free_port(),
+        "HELHET_SMTP_SINK_PORT": free_port(),
+        "HELHET_DEV_ISSUER_PORT": free_port(),
+    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HELHET_")}
+    env.update({key: str(port) for key, port in ports.items()})
+    env.update(HELHET_VAR_DIR=str(var_dir), HELHET_CACHE_DIR=os.environ.get("HELHET_CACHE_DIR", ""))
+    if not env["HELHET_CACHE_DIR"]:
+        del env["HELHET_CACHE_DIR"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.local.stack", "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 150
+    while not all(listening(port) for port in ports.values()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"stack run did not come up (exit {process.returncode}); logs in {var_dir}/log")
+        time.sleep(0.5)
+    yield {**ports, "var_dir": var_dir, "process": process}
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_the_development_issuer_hands_out_verifiable_tokens(stack: dict[str, object]) -> None:
+    issuer = f"http://127.0.0.1:{stack['HELHET_DEV_ISSUER_PORT']}"
+    response = httpx.post(
+        f"{issuer}/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "customers:read"},
+        auth=("helhet-dev", "helhet-dev-secret"),
+    )
+    assert response.status_code == 200
+    token = response.json()["access_token"]
+    signing_key = jwt.PyJWKClient(f"{issuer}/.well-known/jwks.json").get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, signing_key.key, algorithms=["RS256"], audience="helhet", issuer=issuer)
+    assert claims["scope"] == "customers:read"
+
+
+def test_mail_sent_to_the_local_sink_is_kept_as_an_eml_file(stack: dict[str, object]) -> None:
+    message = EmailMessage()
+    message["From"] = "helhet@example.no"
+    message["To"] = "kunde@example.no"
+    message["Subject"] = "Takk for henvendelsen"
+    message.set_content("Vi svarer innen 2 til 4 timer.")
+    with smtplib.SMTP("127.0.0.1", int(str(stack["HELHET_SMTP_SINK_PORT"])), timeout=10) as smtp:
+        smtp.send_message(message)
+    mail_dir = Path(str(stack["var_dir"])) / "mail"
+    deadline = time.monotonic() + 10
+    while not list(mail_dir.glob("*.eml")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stored = [path.read_text() for path in mail_dir.glob("*.eml")]
+    assert len(stored) == 1
+    assert "Subject: Takk for henvendelsen" in stored[0]
+
+
+def test_ctrl_c_stops_everything_it_started(stack: dict[str, object]) -> None:
+    process = stack["process"]
+    assert isinstance(process, subprocess.Popen)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=90) == 0
+    ports = [value for key, value in stack.items() if key.endswith("_PORT")]
+    assert [port for port in ports if listening(int(str(port)))] == []
+    assert list((Path(str(stack["var_dir"])) / "run").glob("*.pid")) == []
