@@ -8,7 +8,7 @@ import asyncio
 import typer
 
 from bench.raw_kafka import aiokafka_rates, cloud_events, kafka_python_rates
-from bench.raw_mongo import mongo_rates
+from bench.raw_mongo import mongo_rates, sync_client_rates
 from bench.report import publish
 from services.common.settings import CommonSettings
 
@@ -23,6 +23,7 @@ def main(
     figures = kafka_python_rates(settings, records)
     figures += asyncio.run(aiokafka_rates(settings, records))
     figures += asyncio.run(mongo_rates(settings, documents, lookups))
+    figures += sync_client_rates(settings, documents, lookups)
     path = publish("Helhet physical limits (this machine)", figures)
     typer.echo(f"results: {path}")
 
