@@ -7,7 +7,7 @@ from typing import Self
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from schemas.envelope import Payload
 
@@ -29,6 +29,11 @@ class CustomerIdentifier(Payload):
     """One way to recognise a customer. ``value`` is normalised: lower-case email, E.164 phone."""
 
     kind: IdentifierKind
+    unparsed: bool = Field(
+        default=False,
+        description="The value could not be normalised and is kept as received, so it is never lost; "
+        "identity resolution must not merge on it.",
+    )
     value: str = Field(min_length=1, max_length=320)
     scope: str | None = Field(
         default=None,
@@ -40,7 +45,9 @@ class CustomerIdentifier(Payload):
     @classmethod
     def _normalise(cls, value: str, info: ValidationInfo) -> str:
         kind = info.data.get("kind")
-        return value if kind is None else normalise_identifier(kind, value)
+        if kind is None or info.data.get("unparsed", False):
+            return value
+        return normalise_identifier(kind, value)
 
     @model_validator(mode="after")
     def _scope_matches_kind(self) -> Self:
@@ -55,7 +62,22 @@ class CustomerIdentifier(Payload):
         return f"{self.kind.value}:{scope}{self.value}"
 
 
-def normalise_identifier(kind: IdentifierKind, value: str) -> str:
+def identify(
+    kind: IdentifierKind, value: str, scope: str | None = None, *, phone_region: str | None = None
+) -> CustomerIdentifier:
+    """The normalised identifier, or the value as received flagged ``unparsed`` when it does not parse.
+
+    ``phone_region`` lets national numbers ("912 34 567") parse as that country's.
+    """
+    try:
+        return CustomerIdentifier(
+            kind=kind, value=normalise_identifier(kind, value, phone_region), scope=scope
+        )
+    except (ValidationError, ValueError):
+        return CustomerIdentifier(kind=kind, value=value.strip()[:320] or "?", scope=scope, unparsed=True)
+
+
+def normalise_identifier(kind: IdentifierKind, value: str, phone_region: str | None = None) -> str:
     """Return the canonical form of ``value`` or raise ``ValueError`` without echoing it."""
     if kind is IdentifierKind.EMAIL:
         try:
@@ -64,7 +86,7 @@ def normalise_identifier(kind: IdentifierKind, value: str) -> str:
             raise ValueError("not a valid email address") from None
     if kind is IdentifierKind.PHONE:
         try:
-            number = phonenumbers.parse(value, None)
+            number = phonenumbers.parse(value, phone_region)
         except phonenumbers.NumberParseException:
             raise ValueError("phone number must be in international form (+<country><number>)") from None
         if not phonenumbers.is_valid_number(number):

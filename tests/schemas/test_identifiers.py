@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from schemas.identifiers import CustomerIdentifier, IdentifierKind
+from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,19 @@ def test_page_scoped_ids_need_their_page_and_others_refuse_one() -> None:
         CustomerIdentifier(kind=IdentifierKind.EMAIL, value="a@example.no", scope="page-1")
     scoped = CustomerIdentifier(kind=IdentifierKind.MESSENGER, value="6543210", scope="page-1")
     assert scoped.key == "messenger:page-1:6543210"
+
+
+def test_identify_parses_national_numbers_in_the_default_region() -> None:
+    assert identify(IdentifierKind.PHONE, "912 34 567", phone_region="NO").value == "+4791234567"
+    assert identify(IdentifierKind.PHONE, "+46 70 123 45 67", phone_region="NO").value == "+46701234567"
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw"), [(IdentifierKind.PHONE, "ring meg"), (IdentifierKind.EMAIL, "kari at example")]
+)
+def test_unparseable_identifiers_are_kept_raw_and_flagged(kind: IdentifierKind, raw: str) -> None:
+    identifier = identify(kind, f"  {raw} ", phone_region="NO")
+    assert identifier.unparsed
+    assert identifier.value == raw
+    # The flag survives the wire: decoding does not try to normalise it again.
+    assert CustomerIdentifier.model_validate_json(identifier.model_dump_json()) == identifier
