@@ -52,4 +52,10 @@ class InteractionReceived(Payload):
     attachments: list[AttachmentMetadata] = Field(default_factory=list, max_length=100)
     language_hint: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     occurred_at: UtcDatetime
-    source_message_id: str | None = Field(default=None, max_length=998)
+    source_message_id: str | None = Field(
+        default=None, max_length=998, description="The channel's own id of this message; duplicates share it."
+    )
+    auto_submitted: bool = Field(
+        default=False,
+        description="Sent by a machine (auto-reply, bounce, Auto-Submitted header): nobody answers it.",
+    )
