@@ -79,6 +79,7 @@ def identify(
 
 def normalise_identifier(kind: IdentifierKind, value: str, phone_region: str | None = None) -> str:
     """Return the canonical form of ``value`` or raise ``ValueError`` without echoing it."""
+    value = value.strip()
     if kind is IdentifierKind.EMAIL:
         try:
             return validate_email(value, check_deliverability=False).normalized.lower()

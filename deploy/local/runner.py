@@ -18,16 +18,16 @@ from deploy.local.procs import ProcessSpec, Running, StackError, is_alive, read_
 @dataclass(frozen=True)
 class Service:
     name: str
-    api_port: int  # the design's default, only used to say where to look
+    api_port: int
+    entrypoints: tuple[str, ...] = ("api", "worker")
 
 
 SERVICES = (
-    Service("ingest", 8001),
+    Service("ingest", 8001, ("api",)),
     Service("profile", 8002),
     Service("routing", 8003),
     Service("notify", 8004),
 )
-ENTRYPOINTS = ("api", "worker")
 
 
 @dataclass(frozen=True)
@@ -110,12 +110,16 @@ def children(cfg: StackConfig) -> list[Child]:
         if not (REPO_ROOT / "services" / svc.name / "main.py").is_file():
             continue
         module = f"services.{svc.name}.main"
-        for entry in ENTRYPOINTS:
-            where = f"http://{HOST}:{svc.api_port}/docs" if entry == "api" else "consumes Kafka"
+        port_variable = f"HELHET_{svc.name.upper()}_PORT"
+        port = int(os.environ.get(port_variable, svc.api_port))
+        for entry in svc.entrypoints:
+            api = entry == "api"
+            where = f"http://{HOST}:{port}/docs" if api else "consumes Kafka"
+            child_env = {**env, "HELHET_API_PORT": str(port)} if api else env
             spec = ProcessSpec(
-                f"{svc.name}-{entry}", [py, "-m", module, entry], REPO_ROOT, f"{module} {entry}", env
+                f"{svc.name}-{entry}", [py, "-m", module, entry], REPO_ROOT, f"{module} {entry}", child_env
             )
-            result.append(Child(spec, where))
+            result.append(Child(spec, where, (port, port_variable) if api else None))
     return result
 
 

@@ -34,5 +34,10 @@ class CommonSettings(BaseSettings):
     oidc_token_url: str | None = None
     # Per readiness check; keep below the probe's timeoutSeconds.
     readiness_timeout_seconds: float = 2.0
+    # Publishing gives up (and the API answers 503) when the broker has not acknowledged by then; the
+    # producer drops the expired batch, so a refused message never appears later.
+    kafka_publish_timeout_ms: int = 5_000
+    # 127.0.0.1 locally; 0.0.0.0 inside a container.
+    api_host: str = "127.0.0.1"
     # Topic replication: 1 on the local single broker, 3 on a production cluster.
     kafka_topic_replication_factor: int = 1

@@ -20,6 +20,9 @@ import httpx
 import jwt
 import pytest
 
+from services.common.settings import CommonSettings
+from tests.support.kafka import events_on
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +50,7 @@ def stack(
         "HELHET_MONGODB_PORT": free_port(),
         "HELHET_SMTP_SINK_PORT": free_port(),
         "HELHET_DEV_ISSUER_PORT": free_port(),
+        "HELHET_INGEST_PORT": free_port(),
     }
     env = {key: value for key, value in os.environ.items() if not key.startswith("HELHET_")}
     env.update({key: str(port) for key, port in ports.items()})
@@ -101,6 +105,37 @@ def test_mail_sent_to_the_local_sink_is_kept_as_an_eml_file(stack: dict[str, obj
     stored = [path.read_text() for path in mail_dir.glob("*.eml")]
     assert len(stored) == 1
     assert "Subject: Takk for henvendelsen" in stored[0]
+
+
+async def test_an_interaction_posted_to_ingest_lands_on_kafka(stack: dict[str, object]) -> None:
+    issuer = f"http://127.0.0.1:{stack['HELHET_DEV_ISSUER_PORT']}"
+    ingest = f"http://127.0.0.1:{stack['HELHET_INGEST_PORT']}"
+    async with httpx.AsyncClient(timeout=30) as client:
+        token = (
+            await client.post(
+                f"{issuer}/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=("helhet-dev", "helhet-dev-secret"),
+            )
+        ).json()["access_token"]
+        response = await client.post(
+            f"{ingest}/v1/interactions",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "channel": "chat",
+                "direction": "inbound",
+                "identifiers": [{"kind": "email", "value": "kari@example.no"}],
+                "text": "Hei!",
+                "occurred_at": "2026-11-23T09:00:00Z",
+                "source_message_id": "e2e-1",
+            },
+        )
+        ready = await client.get(f"{ingest}/readyz")
+    assert response.status_code == 202, response.text
+    assert ready.status_code == 200
+    settings = CommonSettings(kafka_bootstrap_servers=f"127.0.0.1:{stack['HELHET_KAFKA_PORT']}")
+    events = await events_on(settings, "interactions.v1", wanted=1)
+    assert [event.id for event in events] == [response.json()["event_id"]]
 
 
 def test_ctrl_c_stops_everything_it_started(stack: dict[str, object]) -> None:

@@ -48,12 +48,24 @@ def _encode_in_span(topic: str, event: Event[DataT]) -> KafkaRecord:
 
 
 class AsyncEventPublisher:
-    def __init__(self, settings: CommonSettings, *, client_id: str | None = None) -> None:
+    """aiokafka publisher.
+
+    ``expire_undelivered`` serves request/response paths that answer "not accepted" when the broker does
+    not acknowledge in time: aiokafka's idempotent producer retries a batch forever, so a message already
+    refused to the caller could still surface later. With it set, the producer is not idempotent and a
+    batch that is not acknowledged within ``kafka_publish_timeout_ms`` is dropped; a retry after a lost
+    acknowledgement may then write a message twice, with the same CloudEvent id, which consumers dedupe.
+    """
+
+    def __init__(
+        self, settings: CommonSettings, *, client_id: str | None = None, expire_undelivered: bool = False
+    ) -> None:
         self._producer = AIOKafkaProducer(
             client_id=client_id or settings.service_name,
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=not expire_undelivered,
             linger_ms=_LINGER_MS,
+            request_timeout_ms=settings.kafka_publish_timeout_ms,
             **aiokafka_options(settings),
         )
 

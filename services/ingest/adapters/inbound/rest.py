@@ -1,0 +1,135 @@
+"""REST intake for other systems: ``POST /v1/interactions`` and ``POST /v1/interactions:batch``.
+
+Answers 202 with the event id only after the broker acknowledged; a redelivery (same Idempotency-Key
+from the same client, or the same channel message id) gets 202 with the first event id and
+``duplicate: true``; a delivery still being published gets 409; broker down gets 503 + Retry-After.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.identifiers import IdentifierKind, identify
+from schemas.interactions import InteractionReceived
+from services.common.http import Principal, problem, require_scopes
+from services.ingest.ports import ClaimState
+from services.ingest.service import BrokerUnavailableError, IntakeService, Outcome, Submission
+
+RETRY_AFTER_SECONDS = "5"
+MAX_BATCH_ITEMS = 500
+
+InteractionWriter = Annotated[Principal, Depends(require_scopes("interactions:write"))]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+class IdentifierIn(BaseModel):
+    """An identifier as the caller has it; normalised here, kept raw and flagged when it won't parse."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: IdentifierKind
+    value: str = Field(min_length=1, max_length=320)
+    scope: str | None = Field(default=None, max_length=100)
+
+
+class InteractionIn(InteractionReceived):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    identifiers: list[IdentifierIn] = Field(min_length=1, max_length=20)  # type: ignore[assignment]
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interactions: list[InteractionIn] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class AcceptedOut(BaseModel):
+    event_id: str
+    duplicate: bool
+    in_flight: bool = False
+
+
+class BatchOut(BaseModel):
+    results: list[AcceptedOut]
+
+
+def _service(request: Request) -> IntakeService:
+    service: IntakeService = request.app.state.intake
+    return service
+
+
+Intake = Annotated[IntakeService, Depends(_service)]
+
+
+def to_interaction(body: InteractionIn, phone_region: str) -> InteractionReceived:
+    identifiers = [identify(i.kind, i.value, i.scope, phone_region=phone_region) for i in body.identifiers]
+    fields = {name: getattr(body, name) for name in InteractionReceived.model_fields if name != "identifiers"}
+    return InteractionReceived(identifiers=identifiers, **fields)
+
+
+def _out(outcome: Outcome) -> AcceptedOut:
+    return AcceptedOut(
+        event_id=outcome.event_id,
+        duplicate=outcome.state is ClaimState.PUBLISHED,
+        in_flight=outcome.state is ClaimState.IN_FLIGHT,
+    )
+
+
+def _unavailable() -> JSONResponse:
+    return problem(
+        503,
+        "The event broker did not acknowledge; nothing was accepted. Retry later.",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["interactions"])
+
+    @router.post("/interactions", status_code=202, response_model=AcceptedOut)
+    async def submit_interaction(
+        body: InteractionIn,
+        principal: InteractionWriter,
+        intake: Intake,
+        idempotency_key: IdempotencyKey = None,
+    ) -> AcceptedOut | JSONResponse:
+        submission = Submission(
+            to_interaction(body, phone_region),
+            source,
+            idempotency_key=idempotency_key,
+            client_id=principal.client_id,
+        )
+        try:
+            outcome = await intake.submit(submission)
+        except BrokerUnavailableError:
+            return _unavailable()
+        if outcome.state is ClaimState.IN_FLIGHT:
+            return problem(409, "A delivery with this key is being published right now; retry shortly.")
+        return _out(outcome)
+
+    @router.post("/interactions:batch", status_code=202, response_model=BatchOut)
+    async def submit_batch(
+        body: BatchIn, principal: InteractionWriter, intake: Intake, idempotency_key: IdempotencyKey = None
+    ) -> BatchOut | JSONResponse:
+        submissions = [
+            Submission(
+                to_interaction(item, phone_region),
+                source,
+                # One key for the batch: each item is deduped as "<key>#<position>".
+                idempotency_key=f"{idempotency_key}#{index}" if idempotency_key else None,
+                client_id=principal.client_id,
+            )
+            for index, item in enumerate(body.interactions)
+        ]
+        try:
+            outcomes = await intake.submit_many(submissions)
+        except BrokerUnavailableError:
+            return _unavailable()
+        return BatchOut(results=[_out(outcome) for outcome in outcomes])
+
+    return router

@@ -1,0 +1,72 @@
+"""The composition root of ingest: settings → adapters → service → entrypoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from services.common.http import create_app
+from services.common.kafka.publisher import AsyncEventPublisher
+from services.common.mongo import Document, create_mongo_client, database, ping
+from services.common.telemetry import configure_telemetry
+from services.ingest.adapters.inbound.rest import interactions_router
+from services.ingest.adapters.outbound.kafka_publisher import KafkaInteractionPublisher
+from services.ingest.adapters.outbound.mongo_dedupe import MongoDedupeStore
+from services.ingest.indexes import DEDUPE_COLLECTION
+from services.ingest.service import IntakeService
+from services.ingest.settings import IngestSettings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Connections:
+    """Clients made when the app starts, for the readiness checks."""
+
+    publisher: AsyncEventPublisher | None = None
+    client: AsyncMongoClient[Document] | None = None
+
+
+def create_api(settings: IngestSettings) -> FastAPI:
+    configure_telemetry(settings)
+    connections = _Connections()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # aiokafka and the async Mongo client bind to the running loop: build them here.
+        publisher = connections.publisher = AsyncEventPublisher(settings, expire_undelivered=True)
+        client = connections.client = create_mongo_client(settings)
+        await publisher.start()
+        dedupe = MongoDedupeStore(
+            database(client, settings)[DEDUPE_COLLECTION],
+            stale_after=timedelta(seconds=settings.dedupe_stale_after_seconds),
+        )
+        app.state.intake = IntakeService(dedupe, KafkaInteractionPublisher(publisher), utc_now)
+        try:
+            yield
+        finally:
+            await publisher.stop()
+            await client.close()
+
+    async def kafka_ready() -> None:
+        if connections.publisher is None:
+            raise RuntimeError("not started")
+        await connections.publisher.ping()
+
+    async def mongodb_ready() -> None:
+        if connections.client is None:
+            raise RuntimeError("not started")
+        await ping(connections.client)
+
+    return create_app(
+        settings,
+        title="Helhet ingest",
+        readiness={"kafka": kafka_ready, "mongodb": mongodb_ready},
+        routers=[interactions_router(settings.default_phone_region)],
+        lifespan=lifespan,
+    )

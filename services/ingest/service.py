@@ -1,0 +1,85 @@
+"""The ingest service layer: dedupe, publish, answer only after the broker acknowledged."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.interactions import InteractionReceived
+from services.ingest.core.intake import dedupe_key, interaction_event
+from services.ingest.ports import ClaimState, DedupeStore, InteractionPublisher, PublishFailedError
+
+
+class BrokerUnavailableError(Exception):
+    """Nothing was accepted; the caller should retry later (HTTP 503, SMTP 451)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    interaction: InteractionReceived
+    source: str
+    idempotency_key: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    event_id: str
+    state: ClaimState  # NEW: published now; PUBLISHED: a duplicate; IN_FLIGHT: retry later
+
+
+class IntakeService:
+    def __init__(
+        self, dedupe: DedupeStore, publisher: InteractionPublisher, clock: Callable[[], datetime]
+    ) -> None:
+        self._dedupe = dedupe
+        self._publisher = publisher
+        self._clock = clock
+
+    async def submit(self, submission: Submission) -> Outcome:
+        return (await self.submit_many([submission]))[0]
+
+    async def submit_many(self, submissions: Sequence[Submission]) -> list[Outcome]:
+        now = self._clock()
+        keys = [
+            dedupe_key(s.interaction, idempotency_key=s.idempotency_key, client_id=s.client_id)
+            for s in submissions
+        ]
+        first_with_key: dict[str, int] = {}
+        for index, key in enumerate(keys):
+            if key is not None:
+                first_with_key.setdefault(key, index)
+        outcomes = [Outcome(str(uuid.uuid4()), ClaimState.NEW) for _ in submissions]
+        if first_with_key:
+            wanted = [(key, outcomes[index].event_id) for key, index in first_with_key.items()]
+            claims = await self._dedupe.claim_many(wanted, now)
+            for index, claim in zip(first_with_key.values(), claims, strict=True):
+                outcomes[index] = Outcome(claim.event_id, claim.state)
+        for index, key in enumerate(keys):
+            first = first_with_key.get(key) if key is not None else None
+            if first is not None and first != index:
+                # Repeated inside this batch: a duplicate of its first occurrence.
+                state = outcomes[first].state
+                outcomes[index] = Outcome(
+                    outcomes[first].event_id, ClaimState.PUBLISHED if state is ClaimState.NEW else state
+                )
+        to_publish = [index for index, outcome in enumerate(outcomes) if outcome.state is ClaimState.NEW]
+        claimed = [key for index in to_publish if (key := keys[index]) is not None]
+        events = [
+            interaction_event(
+                submissions[i].interaction,
+                event_id=outcomes[i].event_id,
+                source=submissions[i].source,
+                now=now,
+            )
+            for i in to_publish
+        ]
+        try:
+            await self._publisher.publish_interactions(events)
+        except PublishFailedError:
+            await self._dedupe.release_many(claimed)
+            raise BrokerUnavailableError from None
+        await self._dedupe.confirm_many(claimed, now)
+        return outcomes

@@ -1,0 +1,39 @@
+"""Reading what landed on a topic, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer
+
+from schemas.envelope import Event, Payload
+from services.common.codec import decode
+from services.common.kafka.connection import aiokafka_options
+from services.common.settings import CommonSettings
+
+
+async def events_on(
+    settings: CommonSettings, topic: str, *, wanted: int, timeout_s: float = 20.0
+) -> list[Event[Payload]]:
+    """Every event on ``topic`` (from the beginning), read until ``wanted`` match or the time is up."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **aiokafka_options(settings),
+    )
+    await consumer.start()
+    events: list[Event[Payload]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                events.extend(decode(r.key, r.value, r.headers) for r in records)
+            if len(events) >= wanted and not batches:
+                break
+    finally:
+        await consumer.stop()
+    return events
