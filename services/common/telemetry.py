@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
+from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span
 
 from services.common.settings import CommonSettings
 
@@ -30,6 +34,27 @@ def configure_telemetry(settings: CommonSettings) -> TracerProvider:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return provider
+
+
+# Attributes the HTTP instrumentation fills from the raw URL. Paths and queries can carry personal
+# data (an email in a lookup), so they are blanked; the span name keeps the route template.
+_RAW_URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.path", "url.query")
+
+
+def _blank_raw_url(span: Span, scope: dict[str, Any]) -> None:
+    if span.is_recording():
+        for attribute in _RAW_URL_ATTRIBUTES:
+            span.set_attribute(attribute, "")
+
+
+def instrument_fastapi(app: FastAPI) -> None:
+    """Server spans for every request, joined to the caller's trace, without raw URLs."""
+    FastAPIInstrumentor.instrument_app(
+        app,
+        server_request_hook=_blank_raw_url,
+        exclude_spans=["receive", "send"],
+        excluded_urls="healthz,readyz,metrics",
+    )
 
 
 def trace_headers() -> dict[str, str]:

@@ -16,6 +16,7 @@ from services.common.http.problems import (
     install_problem_handlers,
 )
 from services.common.settings import CommonSettings
+from services.common.telemetry import instrument_fastapi
 
 
 def create_app(
@@ -39,6 +40,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     _document_token_url(app, settings.oidc_token_url or settings.oidc_issuer.rstrip("/") + "/oauth/token")
+    instrument_fastapi(app)
     return app
 
 

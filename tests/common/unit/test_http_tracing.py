@@ -1,0 +1,44 @@
+"""Server spans join the caller's trace and never carry the raw URL (it can hold personal data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from services.common.http import create_app
+from services.common.settings import CommonSettings
+
+CANARY = "kari.canary@example.no"
+CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+def test_server_spans_join_the_trace_and_hide_paths_and_queries() -> None:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    router = APIRouter()
+
+    @router.get("/lookup/{identifier}")
+    async def lookup(identifier: str, q: str | None = None) -> dict[str, bool]:
+        return {"found": False}
+
+    app = create_app(CommonSettings(), title="t", readiness={}, routers=[router])
+    with TestClient(app) as client:
+        response = client.get(
+            f"/lookup/{CANARY}",
+            params={"q": CANARY},
+            headers={"traceparent": f"00-{CALLER_TRACE}-b7ad6b7169203331-01"},
+        )
+    assert response.status_code == 200
+    spans = [span for span in exporter.get_finished_spans() if span.kind == trace.SpanKind.SERVER]
+    assert [span.name for span in spans] == ["GET /lookup/{identifier}"]
+    assert format(spans[0].context.trace_id, "032x") == CALLER_TRACE
+    assert all(CANARY not in str(value) for value in (spans[0].attributes or {}).values())
