@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from schemas.commerce import OrderRecorded, WebActivityRecorded
 from schemas.envelope import Payload
 from schemas.interactions import InteractionReceived
 
@@ -66,6 +67,18 @@ EVENT_TYPES: tuple[EventType, ...] = (
         model=InteractionReceived,
         topic="interactions.v1",
         summary="A customer contact as received on one channel.",
+    ),
+    EventType(
+        name="helhet.order.recorded.v1",
+        model=OrderRecorded,
+        topic="orders.v1",
+        summary="An order placed, delivered, returned or refunded.",
+    ),
+    EventType(
+        name="helhet.web_activity.recorded.v1",
+        model=WebActivityRecorded,
+        topic="web-activity.v1",
+        summary="A page view or cart event of a visitor.",
     ),
 )
 

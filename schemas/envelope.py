@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 SPEC_VERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
@@ -25,7 +25,14 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+def _text_only(value: object) -> object:
+    # Pydantic would read numbers (and booleans) as Unix timestamps; a sender's -1 or true is a bug.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 date-time with a UTC offset")
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_text_only), AfterValidator(to_utc)]
 
 
 class Payload(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from schemas.envelope import Payload, UtcDatetime
 from schemas.identifiers import CustomerIdentifier
@@ -34,7 +34,7 @@ class AttachmentMetadata(Payload):
 
     filename: str | None = Field(default=None, max_length=255)
     content_type: str = Field(max_length=255)
-    size_bytes: int = Field(ge=0)
+    size_bytes: StrictInt = Field(ge=0)
 
 
 class InteractionReceived(Payload):

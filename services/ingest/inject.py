@@ -13,8 +13,17 @@ from services.common.http import create_app
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database, ping
 from services.common.telemetry import configure_telemetry
+from services.ingest.adapters.inbound.commerce import commerce_router
 from services.ingest.adapters.inbound.rest import interactions_router
-from services.ingest.adapters.outbound.kafka_publisher import KafkaInteractionPublisher
+from services.ingest.adapters.inbound.smtp import (
+    INTAKE_TRANSIENT_ERRORS,
+    InboundMailHandler,
+    bound_port,
+    intake_submitter,
+    start_smtp_server,
+)
+from services.ingest.adapters.inbound.webhooks import channels_router
+from services.ingest.adapters.outbound.kafka_publisher import KafkaEventPublisher
 from services.ingest.adapters.outbound.mongo_dedupe import MongoDedupeStore
 from services.ingest.indexes import DEDUPE_COLLECTION
 from services.ingest.service import IntakeService
@@ -46,10 +55,25 @@ def create_api(settings: IngestSettings) -> FastAPI:
             database(client, settings)[DEDUPE_COLLECTION],
             stale_after=timedelta(seconds=settings.dedupe_stale_after_seconds),
         )
-        app.state.intake = IntakeService(dedupe, KafkaInteractionPublisher(publisher), utc_now)
+        intake = app.state.intake = IntakeService(dedupe, KafkaEventPublisher(publisher), utc_now)
+        handler = InboundMailHandler(
+            intake_submitter(intake),
+            transient_errors=INTAKE_TRANSIENT_ERRORS,
+            mailbox=settings.email_mailbox,
+            max_bytes=settings.smtp_max_bytes,
+        )
+        try:
+            smtp = await start_smtp_server(handler, host=settings.smtp_host, port=settings.smtp_port)
+        except BaseException:
+            await publisher.stop()
+            await client.close()
+            raise
+        app.state.smtp_port = bound_port(smtp)  # the real port when smtp_port is 0 (tests)
         try:
             yield
         finally:
+            smtp.close()  # no new mail first, then the clients the open sessions still need
+            await smtp.wait_closed()
             await publisher.stop()
             await client.close()
 
@@ -67,6 +91,10 @@ def create_api(settings: IngestSettings) -> FastAPI:
         settings,
         title="Helhet ingest",
         readiness={"kafka": kafka_ready, "mongodb": mongodb_ready},
-        routers=[interactions_router(settings.default_phone_region)],
+        routers=[
+            interactions_router(settings.default_phone_region),
+            commerce_router(settings.default_phone_region),
+            channels_router(settings, clock=utc_now),
+        ],
         lifespan=lifespan,
     )

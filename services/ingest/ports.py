@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from schemas.envelope import Event
-from schemas.interactions import InteractionReceived
+from services.ingest.core.intake import IngestPayload
 
 
 class ClaimState(StrEnum):
@@ -35,9 +35,9 @@ class DedupeStore(Protocol):
         """Publishing failed: the keys may be claimed again at once (keeping their event ids)."""
 
 
-class InteractionPublisher(Protocol):
-    async def publish_interactions(self, events: Sequence[Event[InteractionReceived]]) -> None:
-        """Return only after the broker acknowledged every event; raise otherwise."""
+class EventPublisher(Protocol):
+    async def publish(self, events: Sequence[Event[IngestPayload]]) -> None:
+        """Return only after the broker acknowledged every event; raise ``PublishFailedError`` otherwise."""
 
 
 class PublishFailedError(Exception):

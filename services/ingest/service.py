@@ -7,9 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas.interactions import InteractionReceived
-from services.ingest.core.intake import dedupe_key, interaction_event
-from services.ingest.ports import ClaimState, DedupeStore, InteractionPublisher, PublishFailedError
+from services.ingest.core.intake import IngestPayload, dedupe_key, ingest_event
+from services.ingest.ports import ClaimState, DedupeStore, EventPublisher, PublishFailedError
 
 
 class BrokerUnavailableError(Exception):
@@ -18,7 +17,7 @@ class BrokerUnavailableError(Exception):
 
 @dataclass(frozen=True)
 class Submission:
-    interaction: InteractionReceived
+    payload: IngestPayload
     source: str
     idempotency_key: str | None = None
     client_id: str | None = None
@@ -31,9 +30,7 @@ class Outcome:
 
 
 class IntakeService:
-    def __init__(
-        self, dedupe: DedupeStore, publisher: InteractionPublisher, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, dedupe: DedupeStore, publisher: EventPublisher, clock: Callable[[], datetime]) -> None:
         self._dedupe = dedupe
         self._publisher = publisher
         self._clock = clock
@@ -44,7 +41,7 @@ class IntakeService:
     async def submit_many(self, submissions: Sequence[Submission]) -> list[Outcome]:
         now = self._clock()
         keys = [
-            dedupe_key(s.interaction, idempotency_key=s.idempotency_key, client_id=s.client_id)
+            dedupe_key(s.payload, idempotency_key=s.idempotency_key, client_id=s.client_id)
             for s in submissions
         ]
         first_with_key: dict[str, int] = {}
@@ -68,8 +65,8 @@ class IntakeService:
         to_publish = [index for index, outcome in enumerate(outcomes) if outcome.state is ClaimState.NEW]
         claimed = [key for index in to_publish if (key := keys[index]) is not None]
         events = [
-            interaction_event(
-                submissions[i].interaction,
+            ingest_event(
+                submissions[i].payload,
                 event_id=outcomes[i].event_id,
                 source=submissions[i].source,
                 now=now,
@@ -77,7 +74,7 @@ class IntakeService:
             for i in to_publish
         ]
         try:
-            await self._publisher.publish_interactions(events)
+            await self._publisher.publish(events)
         except PublishFailedError:
             await self._dedupe.release_many(claimed)
             raise BrokerUnavailableError from None

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
 from services.common.settings import CommonSettings
+
+# Where the development defaults of the channel secrets apply; anywhere else they must be set.
+DEVELOPMENT_ENVIRONMENTS = frozenset({"", "development", "test"})
+# Development defaults, documented in the README. Public knowledge: never valid outside development.
+DEVELOPMENT_SECRETS = {
+    "twilio_auth_token": "helhet-dev-twilio-auth-token",
+    "meta_app_secret": "helhet-dev-meta-app-secret",
+    "meta_verify_token": "helhet-dev-meta-verify-token",
+}
 
 
 class IngestSettings(CommonSettings):
+    # A refused start must not print the secrets that were given.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
+
     service_name: str = "ingest"
     api_port: int = 8001
     # National numbers without +country are read as this region's.
@@ -13,3 +30,48 @@ class IngestSettings(CommonSettings):
     # 500 full interactions need more than the 1 MiB default.
     max_body_bytes: int = 16 * 1024 * 1024
     dedupe_stale_after_seconds: float = 30.0
+
+    # Unset, "development" or "test" allow the development defaults of the secrets below.
+    environment: str | None = None
+    # Twilio signs with the account's auth token; Meta signs with the app secret and checks the verify
+    # token we gave it in the subscription handshake.
+    twilio_auth_token: SecretStr = SecretStr("")
+    meta_app_secret: SecretStr = SecretStr("")
+    meta_verify_token: SecretStr = SecretStr("")
+    # Our own Meta app id: echoes of messages our app sent are skipped (notify records them already).
+    meta_app_id: str | None = None
+    # The public base URL Twilio calls (e.g. https://ingest.example.com). Twilio signs the URL it called;
+    # behind a proxy or load balancer the request's own URL (scheme, host, port) differs from it, so the
+    # signature would never match. Unset: the request's own URL.
+    public_base_url: str | None = None
+
+    # Inbound SMTP, served by the API process. Port 0 picks a free port (tests).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_max_bytes: int = 10 * 1024 * 1024
+    # Our own support address: a Reply-To pointing back at it is not the customer's.
+    email_mailbox: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        environment = data.get("environment")
+        development = environment is None or str(environment) in DEVELOPMENT_ENVIRONMENTS
+        missing = []
+        for name, default in DEVELOPMENT_SECRETS.items():
+            value = data.get(name)
+            given = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if given:
+                continue
+            if development:
+                data = {**data, name: default}
+            else:
+                missing.append(f"HELHET_{name.upper()}")
+        if missing:
+            raise ValueError(
+                f"HELHET_ENVIRONMENT={environment!r} needs {', '.join(missing)}: the development "
+                "defaults are only used when HELHET_ENVIRONMENT is unset, 'development' or 'test'"
+            )
+        return data

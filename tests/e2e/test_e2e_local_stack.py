@@ -51,6 +51,7 @@ def stack(
         "HELHET_SMTP_SINK_PORT": free_port(),
         "HELHET_DEV_ISSUER_PORT": free_port(),
         "HELHET_INGEST_PORT": free_port(),
+        "HELHET_SMTP_PORT": free_port(),
     }
     env = {key: value for key, value in os.environ.items() if not key.startswith("HELHET_")}
     env.update({key: str(port) for key, port in ports.items()})
@@ -68,12 +69,21 @@ def stack(
     deadline = time.monotonic() + 150
     while not all(listening(port) for port in ports.values()):
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            stop(process)
             pytest.fail(f"stack run did not come up (exit {process.returncode}); logs in {var_dir}/log")
         time.sleep(0.5)
     yield {**ports, "var_dir": var_dir, "process": process}
+    stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, so the runner stops the broker and the rest it started; force only if it hangs."""
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_the_development_issuer_hands_out_verifiable_tokens(stack: dict[str, object]) -> None:

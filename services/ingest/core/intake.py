@@ -1,17 +1,19 @@
-"""Pure decisions of intake: which key orders an interaction, what makes two deliveries the same, and
-the CloudEvent an interaction becomes."""
+"""Pure decisions of intake: which key orders an event, what makes two deliveries the same, and the
+CloudEvent a payload becomes."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
 
+from schemas.catalog import event_type_of
+from schemas.commerce import OrderRecorded, WebActivityRecorded
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier, IdentifierKind
 from schemas.interactions import InteractionReceived
 
-INTERACTION_TYPE = "helhet.interaction.received.v1"
-INTERACTIONS_TOPIC = "interactions.v1"
+# What ingest publishes; each carries the customer's identifiers.
+IngestPayload = InteractionReceived | OrderRecorded | WebActivityRecorded
 
 # The most stable identifier keys the message, so one customer's events share a partition.
 _KEY_PREFERENCE = (
@@ -30,28 +32,39 @@ def customer_key(identifiers: list[CustomerIdentifier]) -> str:
     return min(parsed, key=lambda identifier: _KEY_PREFERENCE.index(identifier.kind)).key
 
 
-def dedupe_key(
-    interaction: InteractionReceived, *, idempotency_key: str | None, client_id: str | None
-) -> str | None:
+def dedupe_key(payload: IngestPayload, *, idempotency_key: str | None, client_id: str | None) -> str | None:
     """What makes two deliveries one: the client's Idempotency-Key (scoped to that client), else the
-    channel's own message id. Hashed: the stored key must not hold personal data."""
+    source's own id of the message or change. Hashed: the stored key must not hold personal data."""
     if idempotency_key:
         basis = f"idempotency\x00{client_id or ''}\x00{idempotency_key}"
-    elif interaction.source_message_id:
-        basis = f"message\x00{interaction.channel.value}\x00{interaction.source_message_id}"
+    elif (own_id := source_identity(payload)) is not None:
+        basis = own_id
     else:
         return None
     return hashlib.sha256(basis.encode()).hexdigest()
 
 
-def interaction_event(
-    interaction: InteractionReceived, *, event_id: str, source: str, now: datetime
-) -> Event[InteractionReceived]:
-    return Event[InteractionReceived](
+def source_identity(payload: IngestPayload) -> str | None:
+    """The source's own identity of what happened, when it gives one."""
+    match payload:
+        case InteractionReceived(source_message_id=str(message_id)):
+            return f"message\x00{payload.channel.value}\x00{message_id}"
+        case OrderRecorded():
+            # One order passes each status once, except refunds, which the shop tells apart by reference.
+            return f"order\x00{payload.order_id}\x00{payload.status.value}\x00{payload.reference or ''}"
+        case WebActivityRecorded(source_event_id=str(event_id)):
+            return f"web\x00{event_id}"
+    return None
+
+
+def ingest_event(
+    payload: IngestPayload, *, event_id: str, source: str, now: datetime
+) -> Event[IngestPayload]:
+    return Event[IngestPayload](
         id=event_id,
         source=source,
-        type=INTERACTION_TYPE,
+        type=event_type_of(type(payload)).name,
         time=now,
-        key=customer_key(interaction.identifiers),
-        data=interaction,
+        key=customer_key(payload.identifiers),
+        data=payload,
     )

@@ -1,19 +1,32 @@
-"""The inbound SMTP server on a real socket, spoken to with smtplib. Needs no broker: ``submit`` is a
-recorder, so this shows the SMTP contract (250 only after submit, 550 / 451 / 552) on its own."""
+"""The inbound SMTP server on a real socket, spoken to with smtplib. Most tests need no broker: ``submit``
+is a recorder, so they show the SMTP contract (250 only after submit, 550 / 451 / 552) on their own. The
+last ones talk to the SMTP server the ingest API starts, against the real broker and database."""
 
 from __future__ import annotations
 
 import asyncio
 import smtplib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import pytest
 
-from schemas.interactions import InteractionReceived
-from services.ingest.adapters.inbound.smtp import InboundMailHandler, bound_port, start_smtp_server
+from schemas.interactions import Channel, InteractionReceived
+from services.common.http.testing import LocalIssuer, serve
+from services.common.settings import CommonSettings
+from services.ingest.adapters.inbound.smtp import (
+    INTAKE_TRANSIENT_ERRORS,
+    DeliveryInFlightError,
+    InboundMailHandler,
+    bound_port,
+    start_smtp_server,
+)
 from services.ingest.core.errors import InvalidInputError
+from services.ingest.settings import IngestSettings
+from tests.ingest.integration.conftest import ingest_app
+from tests.support.kafka import events_on
 
 HOST = "127.0.0.1"
 MAX_BYTES = 64 * 1024
@@ -235,3 +248,50 @@ async def test_hostile_input_ends_in_250_or_clean_5xx(smtp: Server, raw: bytes) 
 
 async def test_hostile_set_is_large_enough() -> None:
     assert len(HOSTILE) >= 30
+
+
+# --- the SMTP server of the ingest API, against the real broker and database ---------------------------
+
+
+async def test_in_flight_delivery_is_451() -> None:
+    recorder = Recorder(fail_with=DeliveryInFlightError())
+    handler = InboundMailHandler(recorder.submit, transient_errors=INTAKE_TRANSIENT_ERRORS)
+    server = await start_smtp_server(handler, host=HOST, port=0)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            await send(bound_port(server), customer_mail())
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert caught.value.smtp_code == 451
+
+
+@pytest.mark.integration
+async def test_mail_to_the_api_becomes_one_event_and_a_resend_publishes_nothing(
+    infra: CommonSettings, issuer: LocalIssuer
+) -> None:
+    settings = IngestSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers, mongodb_uri=infra.mongodb_uri, smtp_port=0
+    )
+    message_id = f"<{uuid.uuid4()}@example.no>"
+    mail = customer_mail()
+    mail.replace_header("Message-ID", message_id)
+    app = ingest_app(settings, issuer)
+    with serve(app):
+        port = app.state.smtp_port
+        assert port != 0
+        await send(port, mail)
+        await send(port, mail)  # the sending MTA retried after a lost 250: accepted, not republished
+
+    events = await events_on(infra, "interactions.v1", wanted=1)
+    [event] = [
+        e
+        for e in events
+        if isinstance(e.data, InteractionReceived) and e.data.source_message_id == message_id
+    ]
+    assert event.key == "email:kari.nordmann@example.no"
+    assert event.source == "/ingest/email"
+    assert isinstance(event.data, InteractionReceived)
+    assert event.data.channel is Channel.EMAIL
+    assert event.data.subject == "Order 1234"
+    assert event.data.text == "Where is my order?"

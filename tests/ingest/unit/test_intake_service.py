@@ -10,6 +10,7 @@ import pytest
 from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionReceived
+from services.ingest.core.intake import IngestPayload
 from services.ingest.ports import Claim, ClaimState, PublishFailedError
 from services.ingest.service import BrokerUnavailableError, IntakeService, Submission
 
@@ -45,10 +46,10 @@ class FakeDedupe:
 
 class FakePublisher:
     def __init__(self) -> None:
-        self.published: list[Event[InteractionReceived]] = []
+        self.published: list[Event[IngestPayload]] = []
         self.down = False
 
-    async def publish_interactions(self, events: Sequence[Event[InteractionReceived]]) -> None:
+    async def publish(self, events: Sequence[Event[IngestPayload]]) -> None:
         if self.down:
             raise PublishFailedError("KafkaTimeoutError")
         self.published.extend(events)

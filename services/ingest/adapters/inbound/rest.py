@@ -7,7 +7,7 @@ from the same client, or the same channel message id) gets 202 with the first ev
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.identifiers import IdentifierKind, identify
 from schemas.interactions import InteractionReceived
 from services.common.http import Principal, problem, require_scopes
+from services.ingest.core.intake import IngestPayload
 from services.ingest.ports import ClaimState
 from services.ingest.service import BrokerUnavailableError, IntakeService, Outcome, Submission
 
 RETRY_AFTER_SECONDS = "5"
+P = TypeVar("P", bound=IngestPayload)
 MAX_BATCH_ITEMS = 500
 
 InteractionWriter = Annotated[Principal, Depends(require_scopes("interactions:write"))]
@@ -66,13 +68,19 @@ def _service(request: Request) -> IntakeService:
 Intake = Annotated[IntakeService, Depends(_service)]
 
 
-def to_interaction(body: InteractionIn, phone_region: str) -> InteractionReceived:
+class WithRawIdentifiers(Protocol):
+    @property
+    def identifiers(self) -> list[IdentifierIn]: ...
+
+
+def to_payload(body: WithRawIdentifiers, model: type[P], phone_region: str) -> P:
+    """The contract payload for a request body whose identifiers arrived raw."""
     identifiers = [identify(i.kind, i.value, i.scope, phone_region=phone_region) for i in body.identifiers]
-    fields = {name: getattr(body, name) for name in InteractionReceived.model_fields if name != "identifiers"}
-    return InteractionReceived(identifiers=identifiers, **fields)
+    fields = {name: getattr(body, name) for name in model.model_fields if name != "identifiers"}
+    return model(identifiers=identifiers, **fields)
 
 
-def _out(outcome: Outcome) -> AcceptedOut:
+def out(outcome: Outcome) -> AcceptedOut:
     return AcceptedOut(
         event_id=outcome.event_id,
         duplicate=outcome.state is ClaimState.PUBLISHED,
@@ -80,7 +88,7 @@ def _out(outcome: Outcome) -> AcceptedOut:
     )
 
 
-def _unavailable() -> JSONResponse:
+def unavailable() -> JSONResponse:
     return problem(
         503,
         "The event broker did not acknowledge; nothing was accepted. Retry later.",
@@ -99,7 +107,7 @@ def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIR
         idempotency_key: IdempotencyKey = None,
     ) -> AcceptedOut | JSONResponse:
         submission = Submission(
-            to_interaction(body, phone_region),
+            to_payload(body, InteractionReceived, phone_region),
             source,
             idempotency_key=idempotency_key,
             client_id=principal.client_id,
@@ -107,10 +115,10 @@ def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIR
         try:
             outcome = await intake.submit(submission)
         except BrokerUnavailableError:
-            return _unavailable()
+            return unavailable()
         if outcome.state is ClaimState.IN_FLIGHT:
             return problem(409, "A delivery with this key is being published right now; retry shortly.")
-        return _out(outcome)
+        return out(outcome)
 
     @router.post("/interactions:batch", status_code=202, response_model=BatchOut)
     async def submit_batch(
@@ -118,7 +126,7 @@ def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIR
     ) -> BatchOut | JSONResponse:
         submissions = [
             Submission(
-                to_interaction(item, phone_region),
+                to_payload(item, InteractionReceived, phone_region),
                 source,
                 # One key for the batch: each item is deduped as "<key>#<position>".
                 idempotency_key=f"{idempotency_key}#{index}" if idempotency_key else None,
@@ -129,7 +137,7 @@ def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIR
         try:
             outcomes = await intake.submit_many(submissions)
         except BrokerUnavailableError:
-            return _unavailable()
-        return BatchOut(results=[_out(outcome) for outcome in outcomes])
+            return unavailable()
+        return BatchOut(results=[out(outcome) for outcome in outcomes])
 
     return router

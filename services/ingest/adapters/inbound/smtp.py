@@ -18,9 +18,12 @@ from aiosmtpd.smtp import SMTP
 from schemas.interactions import InteractionReceived
 from services.ingest.core.channels.email import parse_email
 from services.ingest.core.errors import InvalidInputError
+from services.ingest.ports import ClaimState
+from services.ingest.service import BrokerUnavailableError, IntakeService, Submission
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_HOSTNAME = "helhet-ingest"  # socket.getfqdn() (aiosmtpd's default) can stall on DNS
+DEFAULT_HOSTNAME = "helhet-ingest"
+SOURCE = "/ingest/email"  # socket.getfqdn() (aiosmtpd's default) can stall on DNS
 
 ACCEPTED = "250 Message accepted"
 TRY_AGAIN = "451 4.3.0 try again later"
@@ -86,6 +89,27 @@ class InboundMailHandler:
             _log.error("inbound mail not accepted: %s", type(error).__name__)
             return TRY_AGAIN
         return ACCEPTED
+
+
+class DeliveryInFlightError(Exception):
+    """The same mail (by Message-ID) is being published by another delivery right now: 451, retry."""
+
+
+# What ``intake_submitter`` raises when nothing was accepted but a retry may succeed (→ 451).
+INTAKE_TRANSIENT_ERRORS: tuple[type[Exception], ...] = (BrokerUnavailableError, DeliveryInFlightError)
+
+
+def intake_submitter(intake: IntakeService, source: str = SOURCE) -> Submit:
+    """A ``submit`` for ``InboundMailHandler`` that hands the mail to the intake service. A duplicate
+    (same Message-ID, already published) is accepted again, so the sending MTA stops retrying."""
+
+    async def submit(interaction: InteractionReceived) -> object:
+        outcome = await intake.submit(Submission(interaction, source))
+        if outcome.state is ClaimState.IN_FLIGHT:
+            raise DeliveryInFlightError
+        return outcome
+
+    return submit
 
 
 def quiet_aiosmtpd_logs() -> None:
