@@ -12,6 +12,10 @@ UV := $(UV_HOME)/bin/uv
 export UV_CACHE_DIR ?= $(HELHET_CACHE_DIR)/uv-cache
 export UV_PYTHON_DOWNLOADS := never
 PY := .venv/bin/python
+# HTTP load generator with a fixed arrival rate (field notes §3b), built once from crates.io.
+OHA_VERSION := 1.16.0
+OHA := $(HELHET_CACHE_DIR)/tools/oha-$(OHA_VERSION)/bin/oha
+CARGO ?= $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
 STACK := $(PY) -m deploy.local.stack
 
 # Tests get their own ports and data folder, so a running `make run` stack is left alone.
@@ -72,9 +76,12 @@ format: .venv/.synced
 schemas: .venv/.synced
 	$(PY) -m schemas.generate
 
-bench: setup
+$(OHA):
+	$(CARGO) install oha --locked --version $(OHA_VERSION) --root $(HELHET_CACHE_DIR)/tools/oha-$(OHA_VERSION)
+
+bench: setup $(OHA)
 	$(TEST_ENV) $(STACK) up
-	$(TEST_ENV) $(PY) -m bench; status=$$?; $(TEST_ENV) $(STACK) down; exit $$status
+	$(TEST_ENV) $(PY) -m bench --oha $(OHA); status=$$?; $(TEST_ENV) $(STACK) down; exit $$status
 
 clean: infra-down
 	rm -rf var .venv bench/results .mypy_cache .ruff_cache .pytest_cache .hypothesis

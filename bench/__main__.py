@@ -4,19 +4,26 @@ platform up). Later benchmarks print their own figures next to these from the sa
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from bench.ingest import batch_closed_loop, running_ingest, single_at_fixed_rate
 from bench.raw_kafka import aiokafka_rates, cloud_events, kafka_python_rates
 from bench.raw_mongo import mongo_rates, sync_client_rates
-from bench.report import publish
+from bench.report import Figure, publish
 from services.common.settings import CommonSettings
 
 
 def main(
-    messages: int = typer.Option(100_000, help="Kafka messages per client and direction."),
-    documents: int = typer.Option(100_000, help="Documents to bulk-upsert."),
-    lookups: int = typer.Option(10_000, help="find_one lookups."),
+    messages: Annotated[int, typer.Option(help="Kafka messages per client and direction.")] = 100_000,
+    documents: Annotated[int, typer.Option(help="Documents to bulk-upsert.")] = 100_000,
+    lookups: Annotated[int, typer.Option(help="find_one lookups.")] = 10_000,
+    oha: Annotated[
+        Path | None, typer.Option(help="oha binary; without it the ingest HTTP figures are skipped.")
+    ] = None,
+    rate: Annotated[int, typer.Option(help="Offered single-request rate for ingest.")] = 1_000,
 ) -> None:
     settings = CommonSettings(service_name="helhet-bench")
     records = cloud_events(messages)
@@ -24,6 +31,16 @@ def main(
     figures += asyncio.run(aiokafka_rates(settings, records))
     figures += asyncio.run(mongo_rates(settings, documents, lookups))
     figures += sync_client_rates(settings, documents, lookups)
+    if oha is not None:
+        with running_ingest(settings) as (base, token):
+            for duplicates in (False, True):
+                figures += single_at_fixed_rate(oha, base, token, rate, 10, duplicates=duplicates)
+            batch = asyncio.run(batch_closed_loop(base, token, batches=100, size=500, connections=4))
+        raw_produce = next(f.value for f in figures if f.name.startswith("aiokafka produce"))
+        figures += [
+            *batch,
+            Figure("ingest batch rate / raw aiokafka produce", batch[0].value / raw_produce, "ratio"),
+        ]
     path = publish("Helhet physical limits (this machine)", figures)
     typer.echo(f"results: {path}")
 

@@ -28,7 +28,11 @@ def publish(title: str, figures: list[Figure]) -> Path:
     table.add_column("value", justify="right")
     table.add_column("unit")
     for figure in figures:
-        table.add_row(figure.name, f"{figure.value:,.0f}", figure.unit)
+        table.add_row(
+            figure.name,
+            f"{figure.value:,.0f}" if abs(figure.value) >= 10 else f"{figure.value:.2f}",
+            figure.unit,
+        )
     Console().print(table)
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC)
