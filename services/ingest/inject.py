@@ -14,6 +14,7 @@ from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database, ping
 from services.common.telemetry import configure_telemetry
 from services.ingest.adapters.inbound.commerce import commerce_router
+from services.ingest.adapters.inbound.contact_channels import contact_channels_router
 from services.ingest.adapters.inbound.rest import interactions_router
 from services.ingest.adapters.inbound.smtp import (
     INTAKE_TRANSIENT_ERRORS,
@@ -94,6 +95,7 @@ def create_api(settings: IngestSettings) -> FastAPI:
         routers=[
             interactions_router(settings.default_phone_region),
             commerce_router(settings.default_phone_region),
+            contact_channels_router(settings.default_phone_region),
             channels_router(settings, clock=utc_now),
         ],
         lifespan=lifespan,

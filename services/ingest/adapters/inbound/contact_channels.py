@@ -1,0 +1,93 @@
+"""Chat, phone, web/portal form and store-visit intake: ``POST /v1/channels/...``.
+
+Same promises as the interaction intake: 202 with the event id only after the broker acknowledged; a
+redelivery (same channel event id, or same Idempotency-Key from the same client) gets 202 with the first
+event id and ``duplicate: true``; a delivery still being published gets 409; broker down gets 503.
+The body → ``InteractionReceived`` mapping lives in ``services.ingest.core.channels.contact``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from services.common.http import problem
+from services.ingest.adapters.inbound.rest import (
+    AcceptedOut,
+    IdempotencyKey,
+    Intake,
+    InteractionWriter,
+    out,
+    unavailable,
+)
+from services.ingest.core.channels.contact import (
+    ChatEventIn,
+    FormSubmissionIn,
+    PhoneEventIn,
+    StoreVisitIn,
+    chat_interaction,
+    form_interaction,
+    phone_interaction,
+    store_interaction,
+)
+from services.ingest.core.intake import IngestPayload
+from services.ingest.ports import ClaimState
+from services.ingest.service import BrokerUnavailableError, IntakeService, Submission
+
+
+async def _accept(
+    intake: IntakeService, payload: IngestPayload, source: str, idempotency_key: str | None, client_id: str
+) -> AcceptedOut | JSONResponse:
+    try:
+        outcome = await intake.submit(Submission(payload, source, idempotency_key, client_id))
+    except BrokerUnavailableError:
+        return unavailable()
+    if outcome.state is ClaimState.IN_FLIGHT:
+        return problem(409, "A delivery of this event is being published right now; retry shortly.")
+    return out(outcome)
+
+
+def contact_channels_router(phone_region: str) -> APIRouter:
+    router = APIRouter(prefix="/v1/channels", tags=["channels"])
+
+    @router.post("/chat/events", status_code=202, response_model=AcceptedOut)
+    async def chat_event(
+        body: ChatEventIn,
+        principal: InteractionWriter,
+        intake: Intake,
+        idempotency_key: IdempotencyKey = None,
+    ) -> AcceptedOut | JSONResponse:
+        payload = chat_interaction(body, phone_region=phone_region)
+        return await _accept(intake, payload, "/ingest/chat", idempotency_key, principal.client_id)
+
+    @router.post("/phone/events", status_code=202, response_model=AcceptedOut)
+    async def phone_event(
+        body: PhoneEventIn,
+        principal: InteractionWriter,
+        intake: Intake,
+        idempotency_key: IdempotencyKey = None,
+    ) -> AcceptedOut | JSONResponse:
+        payload = phone_interaction(body, phone_region=phone_region)
+        return await _accept(intake, payload, "/ingest/phone", idempotency_key, principal.client_id)
+
+    @router.post("/forms", status_code=202, response_model=AcceptedOut)
+    async def form_submission(
+        body: FormSubmissionIn,
+        principal: InteractionWriter,
+        intake: Intake,
+        idempotency_key: IdempotencyKey = None,
+    ) -> AcceptedOut | JSONResponse:
+        payload = form_interaction(body, phone_region=phone_region)
+        return await _accept(intake, payload, "/ingest/forms", idempotency_key, principal.client_id)
+
+    @router.post("/store/visits", status_code=202, response_model=AcceptedOut)
+    async def store_visit(
+        body: StoreVisitIn,
+        principal: InteractionWriter,
+        intake: Intake,
+        idempotency_key: IdempotencyKey = None,
+    ) -> AcceptedOut | JSONResponse:
+        payload = store_interaction(body, phone_region=phone_region)
+        return await _accept(intake, payload, "/ingest/store", idempotency_key, principal.client_id)
+
+    return router
