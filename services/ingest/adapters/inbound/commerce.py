@@ -19,6 +19,7 @@ from services.ingest.adapters.inbound.rest import (
     IdentifierIn,
     Intake,
     InteractionWriter,
+    accept_one,
     out,
     to_payload,
     unavailable,
@@ -51,10 +52,7 @@ def commerce_router(phone_region: str) -> APIRouter:
     ) -> AcceptedOut | JSONResponse:
         order = to_payload(body, OrderRecorded, phone_region)
         submission = Submission(order, "/ingest/orders", idempotency_key, principal.client_id)
-        try:
-            return out(await intake.submit(submission))
-        except BrokerUnavailableError:
-            return unavailable()
+        return await accept_one(intake, submission)
 
     @router.post("/web-activity:batch", status_code=202, response_model=BatchOut)
     async def record_web_activity(

@@ -11,14 +11,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from services.common.http import problem
 from services.ingest.adapters.inbound.rest import (
     AcceptedOut,
     IdempotencyKey,
     Intake,
     InteractionWriter,
-    out,
-    unavailable,
+    accept_one,
 )
 from services.ingest.core.channels.contact import (
     ChatEventIn,
@@ -30,21 +28,7 @@ from services.ingest.core.channels.contact import (
     phone_interaction,
     store_interaction,
 )
-from services.ingest.core.intake import IngestPayload
-from services.ingest.ports import ClaimState
-from services.ingest.service import BrokerUnavailableError, IntakeService, Submission
-
-
-async def _accept(
-    intake: IntakeService, payload: IngestPayload, source: str, idempotency_key: str | None, client_id: str
-) -> AcceptedOut | JSONResponse:
-    try:
-        outcome = await intake.submit(Submission(payload, source, idempotency_key, client_id))
-    except BrokerUnavailableError:
-        return unavailable()
-    if outcome.state is ClaimState.IN_FLIGHT:
-        return problem(409, "A delivery of this event is being published right now; retry shortly.")
-    return out(outcome)
+from services.ingest.service import Submission
 
 
 def contact_channels_router(phone_region: str) -> APIRouter:
@@ -58,7 +42,9 @@ def contact_channels_router(phone_region: str) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> AcceptedOut | JSONResponse:
         payload = chat_interaction(body, phone_region=phone_region)
-        return await _accept(intake, payload, "/ingest/chat", idempotency_key, principal.client_id)
+        return await accept_one(
+            intake, Submission(payload, "/ingest/chat", idempotency_key, principal.client_id)
+        )
 
     @router.post("/phone/events", status_code=202, response_model=AcceptedOut)
     async def phone_event(
@@ -68,7 +54,9 @@ def contact_channels_router(phone_region: str) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> AcceptedOut | JSONResponse:
         payload = phone_interaction(body, phone_region=phone_region)
-        return await _accept(intake, payload, "/ingest/phone", idempotency_key, principal.client_id)
+        return await accept_one(
+            intake, Submission(payload, "/ingest/phone", idempotency_key, principal.client_id)
+        )
 
     @router.post("/forms", status_code=202, response_model=AcceptedOut)
     async def form_submission(
@@ -78,7 +66,9 @@ def contact_channels_router(phone_region: str) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> AcceptedOut | JSONResponse:
         payload = form_interaction(body, phone_region=phone_region)
-        return await _accept(intake, payload, "/ingest/forms", idempotency_key, principal.client_id)
+        return await accept_one(
+            intake, Submission(payload, "/ingest/forms", idempotency_key, principal.client_id)
+        )
 
     @router.post("/store/visits", status_code=202, response_model=AcceptedOut)
     async def store_visit(
@@ -88,6 +78,8 @@ def contact_channels_router(phone_region: str) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
     ) -> AcceptedOut | JSONResponse:
         payload = store_interaction(body, phone_region=phone_region)
-        return await _accept(intake, payload, "/ingest/store", idempotency_key, principal.client_id)
+        return await accept_one(
+            intake, Submission(payload, "/ingest/store", idempotency_key, principal.client_id)
+        )
 
     return router

@@ -96,6 +96,23 @@ def unavailable() -> JSONResponse:
     )
 
 
+def in_flight() -> JSONResponse:
+    return problem(
+        409,
+        "A delivery with this key is being published right now; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def accept_one(intake: IntakeService, submission: Submission) -> AcceptedOut | JSONResponse:
+    """The answer every single-event endpoint gives: 202 after the ack, 409 in flight, 503 broker down."""
+    try:
+        outcome = await intake.submit(submission)
+    except BrokerUnavailableError:
+        return unavailable()
+    return in_flight() if outcome.state is ClaimState.IN_FLIGHT else out(outcome)
+
+
 def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["interactions"])
 
@@ -112,13 +129,7 @@ def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIR
             idempotency_key=idempotency_key,
             client_id=principal.client_id,
         )
-        try:
-            outcome = await intake.submit(submission)
-        except BrokerUnavailableError:
-            return unavailable()
-        if outcome.state is ClaimState.IN_FLIGHT:
-            return problem(409, "A delivery with this key is being published right now; retry shortly.")
-        return out(outcome)
+        return await accept_one(intake, submission)
 
     @router.post("/interactions:batch", status_code=202, response_model=BatchOut)
     async def submit_batch(

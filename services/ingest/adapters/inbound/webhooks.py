@@ -25,6 +25,9 @@ from services.ingest.adapters.inbound.rest import (
     IdempotencyKey,
     Intake,
     InteractionWriter,
+    in_flight,
+    out,
+    unavailable,
 )
 from services.ingest.core.channels.email import InboundEmailWebhook, from_webhook
 from services.ingest.core.channels.meta import parse_meta_webhook, verify_challenge, verify_meta_signature
@@ -38,7 +41,6 @@ EMAIL_SOURCE = "/ingest/email"
 TWILIO_SOURCE = "/ingest/sms/twilio"
 META_SOURCE = "/ingest/meta"
 
-RETRY_AFTER_SECONDS = "5"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 # Field paths come from our own code, but a path part can be a key the sender chose: keep only parts that
@@ -69,26 +71,6 @@ def _unauthenticated(detail: str) -> JSONResponse:
     return problem(401, detail)
 
 
-def _unavailable() -> JSONResponse:
-    return problem(
-        503,
-        "The event broker did not acknowledge; nothing was accepted. Retry later.",
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
-    )
-
-
-def _in_flight() -> JSONResponse:
-    return problem(
-        409,
-        "This delivery is being published right now; retry shortly.",
-        headers={"Retry-After": "1"},
-    )
-
-
-def _accepted(outcome: Outcome) -> AcceptedOut:
-    return AcceptedOut(event_id=outcome.event_id, duplicate=outcome.state is ClaimState.PUBLISHED)
-
-
 def signed_url(request: Request, public_base_url: str | None) -> str:
     """The URL the provider called and signed: the configured public base plus this path and query, or
     the request's own URL when no public base is configured (no proxy in between)."""
@@ -111,7 +93,7 @@ async def _form_pairs(request: Request) -> list[tuple[str, str]]:
 
 def _first_problem(outcomes: Sequence[Outcome]) -> JSONResponse | None:
     if any(outcome.state is ClaimState.IN_FLIGHT for outcome in outcomes):
-        return _in_flight()
+        return in_flight()
     return None
 
 
@@ -140,8 +122,8 @@ def channels_router(settings: IngestSettings, *, clock: Clock = _utc_now) -> API
         try:
             outcome = await intake.submit(submission)
         except BrokerUnavailableError:
-            return _unavailable()
-        return _first_problem([outcome]) or _accepted(outcome)
+            return unavailable()
+        return _first_problem([outcome]) or out(outcome)
 
     @router.post(
         "/sms/twilio",
@@ -173,7 +155,7 @@ def channels_router(settings: IngestSettings, *, clock: Clock = _utc_now) -> API
         try:
             outcome = await intake.submit(Submission(interaction, TWILIO_SOURCE))
         except BrokerUnavailableError:
-            return _unavailable()
+            return unavailable()
         return _first_problem([outcome]) or Response(EMPTY_TWIML, media_type="application/xml")
 
     @router.get("/meta", response_class=PlainTextResponse)
@@ -207,7 +189,7 @@ def channels_router(settings: IngestSettings, *, clock: Clock = _utc_now) -> API
                 [Submission(interaction, META_SOURCE) for interaction in interactions]
             )
         except BrokerUnavailableError:
-            return _unavailable()
-        return _first_problem(outcomes) or BatchOut(results=[_accepted(o) for o in outcomes])
+            return unavailable()
+        return _first_problem(outcomes) or BatchOut(results=[out(o) for o in outcomes])
 
     return router
