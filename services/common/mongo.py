@@ -25,9 +25,14 @@ class IndexSpec:
     # Sparse, not partial: mongo-java-server 1.47 accepts partialFilterExpression but ignores it
     # (a partial unique index behaves as a full one there), so code must not depend on it.
     sparse: bool = False
+    # A TTL index: MongoDB deletes a document this long after the date in its (single) key field.
+    expire_after_seconds: int | None = None
 
     def model(self) -> IndexModel:
-        return IndexModel(list(self.keys), name=self.name, unique=self.unique, sparse=self.sparse)
+        options: dict[str, object] = {"name": self.name, "unique": self.unique, "sparse": self.sparse}
+        if self.expire_after_seconds is not None:
+            options["expireAfterSeconds"] = self.expire_after_seconds
+        return IndexModel(list(self.keys), **options)
 
 
 def create_mongo_client(settings: CommonSettings) -> AsyncMongoClient[Document]:

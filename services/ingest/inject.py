@@ -26,7 +26,6 @@ from services.ingest.adapters.inbound.smtp import (
 from services.ingest.adapters.inbound.webhooks import channels_router
 from services.ingest.adapters.outbound.kafka_publisher import KafkaEventPublisher
 from services.ingest.adapters.outbound.mongo_dedupe import MongoDedupeStore
-from services.ingest.indexes import DEDUPE_COLLECTION
 from services.ingest.service import IntakeService
 from services.ingest.settings import IngestSettings
 
@@ -53,8 +52,9 @@ def create_api(settings: IngestSettings) -> FastAPI:
         client = connections.client = create_mongo_client(settings)
         await publisher.start()
         dedupe = MongoDedupeStore(
-            database(client, settings)[DEDUPE_COLLECTION],
+            database(client, settings),
             stale_after=timedelta(seconds=settings.dedupe_stale_after_seconds),
+            remembered=settings.dedupe_remembered_keys,
         )
         intake = app.state.intake = IntakeService(dedupe, KafkaEventPublisher(publisher), utc_now)
         handler = InboundMailHandler(

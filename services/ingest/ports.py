@@ -25,13 +25,16 @@ class Claim:
 
 
 class DedupeStore(Protocol):
-    async def claim_many(self, wanted: Sequence[tuple[str, str]], now: datetime) -> list[Claim]:
-        """Claim each (key, event id); a retry after a failed publish gets its first event id back."""
+    async def claim_many(
+        self, claim_id: str, wanted: Sequence[tuple[str, str]], now: datetime
+    ) -> list[Claim]:
+        """Claim each (key, event id) for ``claim_id`` (one per request); a retry after a failed
+        publish gets its first event id back."""
 
-    async def confirm_many(self, keys: Sequence[str], now: datetime) -> None:
-        """The broker acknowledged: later deliveries with these keys are duplicates."""
+    async def confirm(self, claim_id: str, claimed: Sequence[tuple[str, str]], now: datetime) -> None:
+        """The broker acknowledged the claim's (key, event id)s: later deliveries are duplicates."""
 
-    async def release_many(self, keys: Sequence[str]) -> None:
+    async def release(self, claim_id: str, keys: Sequence[str], now: datetime) -> None:
         """Publishing failed: the keys may be claimed again at once (keeping their event ids)."""
 
 

@@ -48,10 +48,11 @@ class IntakeService:
         for index, key in enumerate(keys):
             if key is not None:
                 first_with_key.setdefault(key, index)
+        claim_id = uuid.uuid4().hex
         outcomes = [Outcome(str(uuid.uuid4()), ClaimState.NEW) for _ in submissions]
         if first_with_key:
             wanted = [(key, outcomes[index].event_id) for key, index in first_with_key.items()]
-            claims = await self._dedupe.claim_many(wanted, now)
+            claims = await self._dedupe.claim_many(claim_id, wanted, now)
             for index, claim in zip(first_with_key.values(), claims, strict=True):
                 outcomes[index] = Outcome(claim.event_id, claim.state)
         for index, key in enumerate(keys):
@@ -63,7 +64,9 @@ class IntakeService:
                     outcomes[first].event_id, ClaimState.PUBLISHED if state is ClaimState.NEW else state
                 )
         to_publish = [index for index, outcome in enumerate(outcomes) if outcome.state is ClaimState.NEW]
-        claimed = [key for index in to_publish if (key := keys[index]) is not None]
+        claimed = [
+            (key, outcomes[index].event_id) for index in to_publish if (key := keys[index]) is not None
+        ]
         events = [
             ingest_event(
                 submissions[i].payload,
@@ -76,7 +79,7 @@ class IntakeService:
         try:
             await self._publisher.publish(events)
         except PublishFailedError:
-            await self._dedupe.release_many(claimed)
+            await self._dedupe.release(claim_id, [key for key, _ in claimed], now)
             raise BrokerUnavailableError from None
-        await self._dedupe.confirm_many(claimed, now)
+        await self._dedupe.confirm(claim_id, claimed, now)
         return outcomes

@@ -29,7 +29,10 @@ class IngestSettings(CommonSettings):
     default_phone_region: str = "NO"
     # 500 full interactions need more than the 1 MiB default.
     max_body_bytes: int = 16 * 1024 * 1024
+    # A claim older than this without a receipt is taken over: longer than any publish can take.
     dedupe_stale_after_seconds: float = 30.0
+    # Published keys each process remembers (≈ 200 bytes each), answering redeliveries without the database.
+    dedupe_remembered_keys: int = 100_000
 
     # Unset, "development" or "test" allow the development defaults of the secrets below.
     environment: str | None = None

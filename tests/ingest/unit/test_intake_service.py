@@ -21,7 +21,9 @@ class FakeDedupe:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[str, str]] = {}  # key -> (event id, state)
 
-    async def claim_many(self, wanted: Sequence[tuple[str, str]], now: datetime) -> list[Claim]:
+    async def claim_many(
+        self, claim_id: str, wanted: Sequence[tuple[str, str]], now: datetime
+    ) -> list[Claim]:
         claims = []
         for key, event_id in wanted:
             if key not in self.rows:
@@ -35,11 +37,11 @@ class FakeDedupe:
                 claims.append(Claim(state, self.rows[key][0]))
         return claims
 
-    async def confirm_many(self, keys: Sequence[str], now: datetime) -> None:
-        for key in keys:
+    async def confirm(self, claim_id: str, claimed: Sequence[tuple[str, str]], now: datetime) -> None:
+        for key, _ in claimed:
             self.rows[key] = (self.rows[key][0], "published")
 
-    async def release_many(self, keys: Sequence[str]) -> None:
+    async def release(self, claim_id: str, keys: Sequence[str], now: datetime) -> None:
         for key in keys:
             self.rows[key] = (self.rows[key][0], "released")
 
