@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
@@ -63,6 +64,11 @@ _JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 # After a failed JWKS fetch, answer 503 at once for this long instead of making every request wait for
 # the issuer's timeout (and filling the thread pool).
 _JWKS_RETRY_AFTER_SECONDS = 5
+# A client sends the same token for its whole life: verifying the RS256 signature once and remembering
+# the principal saves most of the per-request cost. Bounded in size, and in time so that a signing key
+# withdrawn from the JWKS stops being honoured within a minute.
+_VERIFIED_TOKENS = 10_000
+_VERIFIED_FOR_SECONDS = 60.0
 
 # For OpenAPI only (Swagger's "Authorize" button); the token URL is filled in per app by create_app.
 _oauth2_scheme = OAuth2(
@@ -119,6 +125,7 @@ class TokenVerifier:
         self._jwks = jwks_client
         self._unavailable_until = 0.0
         self._known_keys: dict[str, PyJWK] = {}  # every key fetched so far, by kid
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()  # token -> until
 
     @classmethod
     def from_settings(cls, settings: CommonSettings) -> TokenVerifier:
@@ -134,6 +141,17 @@ class TokenVerifier:
         """The principal the token stands for; raises InvalidTokenError or TokenKeysUnavailableError."""
         if len(token) > _MAX_TOKEN_LENGTH:
             raise InvalidTokenError("token too long")
+        remembered = self._verified.get(token)
+        if remembered is not None and time.time() < remembered[1]:
+            return remembered[0]
+        principal, expires_at = await self._verify_signed(token)
+        self._verified[token] = (principal, min(expires_at, time.time() + _VERIFIED_FOR_SECONDS))
+        self._verified.move_to_end(token)
+        while len(self._verified) > _VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify_signed(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -159,7 +177,7 @@ class TokenVerifier:
             raise InvalidTokenError("token expired") from exc
         except jwt.PyJWTError as exc:
             raise InvalidTokenError("token rejected") from exc
-        return _principal(claims)
+        return _principal(claims), float(claims["exp"])
 
     async def _signing_key(self, kid: str) -> PyJWK:
         cached = self._cached_key(kid)

@@ -30,7 +30,7 @@ from services.common.http import (
     require_scopes,
     set_token_verifier,
 )
-from services.common.http.auth import TokenKeysUnavailableError
+from services.common.http.auth import InvalidTokenError, TokenKeysUnavailableError
 from services.common.http.testing import LocalIssuer
 from services.common.settings import CommonSettings
 
@@ -316,3 +316,25 @@ async def test_known_keys_keep_working_while_the_issuer_is_down(issuer: LocalIss
     other = LocalIssuer(issuer=ISSUER)  # a key never seen cannot be trusted without the issuer
     with pytest.raises(TokenKeysUnavailableError):
         await verifier.verify(other.token())
+
+
+async def test_a_verified_token_is_remembered_without_fetching_keys_again(issuer: LocalIssuer) -> None:
+    jwks_client = _FlakyJWKClient(issuer.jwks())
+    verifier = TokenVerifier(issuer=ISSUER, audience="helhet", jwks_client=jwks_client)
+    token = issuer.token(["cases:read"])
+    assert (await verifier.verify(token)).scopes == {"cases:read"}
+    await asyncio.sleep(0.05)  # the JWKS cache expired and the issuer is down
+    for _ in range(3):
+        assert (await verifier.verify(token)).scopes == {"cases:read"}
+    assert jwks_client.fetches == 1
+
+
+async def test_a_remembered_token_still_expires_on_time(issuer: LocalIssuer) -> None:
+    verifier = TokenVerifier(
+        issuer=ISSUER, audience="helhet", jwks_client=_FlakyJWKClient(issuer.jwks()), leeway_seconds=0
+    )
+    token = issuer.token(["cases:read"], expires_in=1)
+    await verifier.verify(token)
+    await asyncio.sleep(1.1)
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(token)
