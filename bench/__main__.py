@@ -20,8 +20,9 @@ def main(
     messages: Annotated[int, typer.Option(help="Kafka messages per client and direction.")] = 100_000,
     documents: Annotated[int, typer.Option(help="Documents to bulk-upsert.")] = 100_000,
     lookups: Annotated[int, typer.Option(help="find_one lookups.")] = 10_000,
-    oha: Annotated[
-        Path | None, typer.Option(help="oha binary; without it the ingest HTTP figures are skipped.")
+    loadgen: Annotated[
+        Path | None,
+        typer.Option(help="bench/loadgen binary; without it the ingest HTTP figures are skipped."),
     ] = None,
     rate: Annotated[int, typer.Option(help="Offered single-request rate for ingest.")] = 1_000,
 ) -> None:
@@ -31,11 +32,11 @@ def main(
     figures += asyncio.run(aiokafka_rates(settings, records))
     figures += asyncio.run(mongo_rates(settings, documents, lookups))
     figures += sync_client_rates(settings, documents, lookups)
-    if oha is not None:
+    if loadgen is not None:
         with running_ingest(settings) as (base, token):
             for duplicates in (False, True):
-                figures += single_at_fixed_rate(oha, base, token, rate, 10, duplicates=duplicates)
-            batch = asyncio.run(batch_closed_loop(base, token, batches=100, size=500, connections=4))
+                figures += single_at_fixed_rate(loadgen, base, token, rate, 10, duplicates=duplicates)
+            batch = batch_closed_loop(loadgen, base, token, seconds=10, size=500, connections=4)
         raw_produce = next(f.value for f in figures if f.name.startswith("aiokafka produce"))
         figures += [
             *batch,

@@ -1,17 +1,16 @@
-"""Ingest through its real HTTP API: single requests at a fixed arrival rate (oha, open loop) and the
-batch endpoint closed-loop, both with dedupe and normalisation on. The API and a development token
-issuer run as their own processes, as under ``make run``."""
+"""Ingest through its real HTTP API: single requests at a fixed arrival rate (open loop) and the batch
+endpoint closed-loop, both with dedupe and normalisation on, driven by ``bench/loadgen`` (Go: it sends a
+different body every request and does not compete with the service for a Python interpreter). The API
+and a development token issuer run as their own processes, as under ``make run``."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,103 +96,49 @@ def running_ingest(settings: CommonSettings) -> Iterator[tuple[str, str]]:
             process.wait(timeout=30)
 
 
-def interaction(message_id: str | None) -> dict[str, Any]:
-    return {
-        "channel": "web_form",
-        "direction": "inbound",
-        "identifiers": [
-            {"kind": "phone", "value": "912 34 567"},
-            {"kind": "email", "value": "Kari@Example.no"},
-        ],
-        "subject": "Levering",
-        "text": "Hvor er pakken min? " * 10,
-        "occurred_at": "2026-11-23T10:00:00+01:00",
-        "source_message_id": message_id,
-    }
+def _loadgen(loadgen: Path, url: str, token: str, *flags: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [str(loadgen), "-url", url, "-token", token, *flags], check=True, capture_output=True, text=True
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
 
 
 def single_at_fixed_rate(
-    oha: Path, base: str, token: str, rate: int, seconds: int, *, duplicates: bool
+    loadgen: Path, base: str, token: str, rate: int, seconds: int, *, duplicates: bool
 ) -> list[Figure]:
-    """Open loop: oha offers ``rate`` requests/s with one fixed body. oha cannot vary the body, so one
-    run sends no dedupe key (every request normalised and published) and one sends the same key every
-    time (every request after the first is a dedupe hit: claim, answer, no publish)."""
-    body = json.dumps(interaction(f"bench-{uuid.uuid4()}" if duplicates else None))
+    """Open loop at ``rate`` requests/s. Every request of the "all new" run is a different interaction
+    (its own message id, phone and email: a dedupe claim and two normalisations each); the other run
+    repeats one message, so every request after the first is a dedupe hit."""
     label = "ingest single POST, " + ("all duplicates" if duplicates else "all new")
-    result = subprocess.run(
-        [
-            str(oha),
-            "-q",
-            str(rate),
-            "-z",
-            f"{seconds}s",
-            "-c",
-            "64",
-            "--no-tui",
-            "--output-format",
-            "json",
-            "-m",
-            "POST",
-            "-T",
-            "application/json",
-            "-H",
-            f"Authorization: Bearer {token}",
-            "-d",
-            body,
-            f"{base}/v1/interactions",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+    flags = ["-rate", str(rate), "-duration", f"{seconds}s", "-connections", "64"]
+    report = _loadgen(
+        loadgen, f"{base}/v1/interactions", token, *flags, *(["-duplicate"] if duplicates else [])
     )
-    report = json.loads(result.stdout)
-    summary, percentiles = report["summary"], report["latencyPercentiles"]
-    statuses = report.get("statusCodeDistribution", {})
-    ok = sum(count for code, count in statuses.items() if code == "202")
+    not_accepted = sum(count for status, count in report["statuses"].items() if status != "202")
     return [
         Figure(f"{label}: offered ({seconds} s)", float(rate), "req/s"),
-        Figure(f"{label}: achieved", summary["requestsPerSec"], "req/s"),
-        Figure(f"{label}: p50", percentiles["p50"] * 1000, "ms"),
-        Figure(f"{label}: p99", percentiles["p99"] * 1000, "ms"),
-        Figure(f"{label}: not 202", float(sum(statuses.values()) - ok), "requests"),
+        Figure(f"{label}: achieved", report["achieved_requests_per_s"], "req/s"),
+        Figure(f"{label}: p50", report["p50_ms"], "ms"),
+        Figure(f"{label}: p99", report["p99_ms"], "ms"),
+        Figure(f"{label}: not 202 or not sent", float(not_accepted + report["unsent"]), "requests"),
     ]
 
 
-async def batch_closed_loop(base: str, token: str, batches: int, size: int, connections: int) -> list[Figure]:
-    """Closed loop over the batch endpoint: every item is new (unique source message id)."""
-    run = uuid.uuid4().hex[:8]
-    bodies = [
-        json.dumps({"interactions": [interaction(f"{run}-{b}-{i}") for i in range(size)]}).encode()
-        for b in range(batches)
-    ]
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    latencies: list[float] = []
-    failures = 0
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal failures
-        while not queue.empty():
-            body = queue.get_nowait()
-            started = time.perf_counter()
-            response = await client.post("/v1/interactions:batch", content=body)
-            latencies.append(time.perf_counter() - started)
-            failures += response.status_code != 202
-
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
+def batch_closed_loop(
+    loadgen: Path, base: str, token: str, *, seconds: int, size: int, connections: int
+) -> list[Figure]:
+    """Closed loop over the batch endpoint: every item is a new interaction."""
+    flags = ["-rate", "0", "-duration", f"{seconds}s", "-connections", str(connections), "-batch", str(size)]
+    report = _loadgen(loadgen, f"{base}/v1/interactions:batch", token, *flags)
+    failed = sum(count for status, count in report["statuses"].items() if status != "202")
     return [
         Figure(
             f"ingest batch ({size}/request, {connections} connections) rate",
-            batches * size / elapsed,
+            report["achieved_items_per_s"],
             "interactions/s",
         ),
-        Figure("ingest batch request p50", latencies[len(latencies) // 2] * 1000, "ms"),
-        Figure("ingest batch request p99", latencies[int(len(latencies) * 0.99) - 1] * 1000, "ms"),
-        Figure("ingest batch requests failed", float(failures), "requests"),
+        Figure("ingest batch request p50", report["p50_ms"], "ms"),
+        Figure("ingest batch request p99", report["p99_ms"], "ms"),
+        Figure("ingest batch requests failed", float(failed), "requests"),
     ]

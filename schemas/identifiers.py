@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Self
 
@@ -20,6 +21,15 @@ class IdentifierKind(StrEnum):
     CUSTOMER_NUMBER = "customer_number"
     COOKIE = "cookie"
 
+
+# Validation context for values known to be normalised already: what ``identify`` just normalised, and
+# events read back from our own topics. Normalising costs ~0.13 ms per value on this machine.
+ALREADY_NORMALISED = {"identifiers_normalised": True}
+
+_CANONICAL = {
+    IdentifierKind.EMAIL: re.compile(r"[^@\sA-Z]+@[^@\sA-Z]+"),  # lower-cased local@domain
+    IdentifierKind.PHONE: re.compile(r"\+[1-9][0-9]{6,14}"),  # E.164
+}
 
 # Page-scoped ids (Meta) only mean something together with the page that issued them.
 SCOPED_KINDS = frozenset({IdentifierKind.MESSENGER, IdentifierKind.INSTAGRAM})
@@ -47,6 +57,11 @@ class CustomerIdentifier(Payload):
         kind = info.data.get("kind")
         if kind is None or info.data.get("unparsed", False):
             return value
+        if info.context == ALREADY_NORMALISED:
+            # A cheap check of the canonical shape instead of normalising again.
+            if (pattern := _CANONICAL.get(kind)) is not None and not pattern.fullmatch(value):
+                raise ValueError(f"not a normalised {kind.value}")
+            return value
         return normalise_identifier(kind, value)
 
     @model_validator(mode="after")
@@ -70,8 +85,9 @@ def identify(
     ``phone_region`` lets national numbers ("912 34 567") parse as that country's.
     """
     try:
-        return CustomerIdentifier(
-            kind=kind, value=normalise_identifier(kind, value, phone_region), scope=scope
+        normalised = normalise_identifier(kind, value, phone_region)
+        return CustomerIdentifier.model_validate(
+            {"kind": kind, "value": normalised, "scope": scope}, context=ALREADY_NORMALISED
         )
     except (ValidationError, ValueError):
         return CustomerIdentifier(kind=kind, value=value.strip()[:320] or "?", scope=scope, unparsed=True)

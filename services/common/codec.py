@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from schemas.catalog import event_type, event_type_of
 from schemas.envelope import DATA_CONTENT_TYPE, SPEC_VERSION, DataT, Event, Payload
+from schemas.identifiers import ALREADY_NORMALISED
 
 Headers = list[tuple[str, bytes]]
 
@@ -97,7 +98,10 @@ def decode(key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, 
         raise InvalidEventError("unknown event type " + _printable(attributes["type"])) from None
     try:
         body = cloud_event.get_data()
-        data = declared.model.model_validate_json(body if isinstance(body, bytes) else b"")
+        # Identifiers on our topics were normalised by ingest: checked, not normalised again.
+        data = declared.model.model_validate_json(
+            body if isinstance(body, bytes) else b"", context=ALREADY_NORMALISED
+        )
         return Event[declared.model](  # type: ignore[name-defined]
             id=attributes["id"],
             source=attributes["source"],

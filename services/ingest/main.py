@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
+from services.common.http import serve_api
 from services.ingest.inject import create_api
 from services.ingest.settings import IngestSettings
 
@@ -20,8 +20,7 @@ def entrypoints() -> None:
 def api() -> None:
     """Serve the REST intake (and, as they land, the channel webhooks)."""
     settings = IngestSettings()
-    # No access log: raw paths and queries can hold personal data; /metrics counts by route template.
-    uvicorn.run(create_api(settings), host=settings.api_host, port=settings.api_port, access_log=False)
+    serve_api(create_api(settings), settings, settings.api_port)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
 
 class InvalidInputError(ValueError):
     """Input that cannot become an interaction. Answered with 422 (HTTP) or 550 (SMTP)."""
@@ -14,3 +18,13 @@ class InvalidInputError(ValueError):
 
 class SignatureError(ValueError):
     """A webhook whose signature does not verify. Answered with 401."""
+
+
+def first_problem(
+    error: ValidationError, *, prefix: str = "", rename: Callable[[str], str] = lambda path: path
+) -> InvalidInputError:
+    """The first problem of a validation error, named by its path in the input (``prefix`` first, then
+    ``rename`` from our field names to the source's); pydantic's messages do not include the input."""
+    first = error.errors(include_input=False, include_url=False)[0]
+    path = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
+    return InvalidInputError(rename(path) if path else "body", first["msg"])

@@ -123,3 +123,12 @@ def test_a_message_without_key_is_rejected() -> None:
 def test_encode_refuses_a_type_that_does_not_match_the_payload() -> None:
     with pytest.raises(InvalidEventError, match="does not match"):
         encode(an_event(type="helhet.interaction.changed.v1"))
+
+
+def test_identifiers_read_back_must_already_be_normalised() -> None:
+    # Decoding checks the canonical shape instead of normalising again (ingest did that once).
+    record = encode(an_event())
+    shouting = record.value.replace(CANARY_EMAIL.encode(), CANARY_EMAIL.upper().encode())
+    with pytest.raises(InvalidEventError, match=r"identifiers\.0\.value: value_error"):
+        decode(record.key, shouting, record.headers)
+    assert decode(record.key, record.value, record.headers).data == an_event().data

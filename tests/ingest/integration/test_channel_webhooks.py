@@ -10,6 +10,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,7 +20,11 @@ from pydantic import SecretStr
 from schemas.envelope import Event, Payload
 from schemas.interactions import Channel, InteractionReceived
 from services.common.http.testing import LocalIssuer, serve
+from services.common.mongo import create_mongo_client, database
 from services.common.settings import CommonSettings
+from services.ingest.core.channels.twilio import parse_twilio_sms
+from services.ingest.core.intake import dedupe_key
+from services.ingest.indexes import DEDUPE_COLLECTION
 from services.ingest.settings import DEVELOPMENT_SECRETS, IngestSettings
 from tests.ingest.integration.conftest import ingest_app
 from tests.ingest.integration.test_rest_intake import headers
@@ -384,3 +389,26 @@ def test_secrets_are_required_outside_development() -> None:
     )
     assert settings.twilio_auth_token.get_secret_value() == "t"
     assert IngestSettings(environment="test").meta_verify_token.get_secret_value() == META_VERIFY_TOKEN
+
+
+async def test_twilio_delivery_being_published_elsewhere_is_409_and_publishes_nothing(
+    infra: CommonSettings, url: str
+) -> None:
+    sid = a_sid()
+    form = twilio_form(sid)
+    # Another ingest process has claimed this message a moment ago and is still publishing it.
+    payload = parse_twilio_sms(form, received_at=datetime.now(UTC), phone_region="NO")
+    key = dedupe_key(payload, idempotency_key=None, client_id=None)
+    client = create_mongo_client(infra)
+    try:
+        await database(client, infra)[DEDUPE_COLLECTION].insert_one(
+            {"_id": key, "event_id": str(uuid.uuid4()), "claim": "elsewhere", "claimed_at": datetime.now(UTC)}
+        )
+    finally:
+        await client.close()
+
+    response = await post_twilio(url, form, twilio_signature(url + TWILIO_PATH, form))
+
+    assert response.status_code == 409
+    assert response.headers["retry-after"] == "1"
+    assert await published(infra, {sid}) == []

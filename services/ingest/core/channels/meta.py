@@ -25,7 +25,7 @@ from schemas.interactions import (
     Direction,
     InteractionReceived,
 )
-from services.ingest.core.errors import InvalidInputError, SignatureError
+from services.ingest.core.errors import InvalidInputError, SignatureError, first_problem
 
 _SIGNATURE_PREFIX = "sha256="
 # Meta's challenge is a number; anything outside this set would be reflected into our response unchecked.
@@ -158,7 +158,7 @@ def parse_meta_webhook(
     try:
         webhook = _Webhook.model_validate_json(body)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise first_problem(error) from None
     channel, kind = _CHANNELS[webhook.object]
     interactions = []
     for field, scope, event in _events(webhook):
@@ -221,7 +221,7 @@ def _interaction(
             source_message_id=source_message_id,
         )
     except ValidationError as error:
-        raise _invalid(error, prefix=field) from None
+        raise first_problem(error, prefix=field) from None
 
 
 def _required_id(party: _Party | None, field: str) -> str:
@@ -271,10 +271,3 @@ def _text(value: str | None, field: str) -> str:
     except UnicodeEncodeError:
         raise InvalidInputError(field, "is not valid UTF-8") from None
     return value
-
-
-def _invalid(error: ValidationError, prefix: str = "") -> InvalidInputError:
-    """The first problem, named by its path in the body; pydantic's messages do not include the input."""
-    first = error.errors(include_input=False, include_url=False)[0]
-    path = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
-    return InvalidInputError(path or "body", first["msg"])

@@ -16,11 +16,10 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from schemas.identifiers import IdentifierKind, identify, normalise_identifier
 from schemas.interactions import AttachmentMetadata, Channel, Direction, InteractionReceived
-from services.ingest.core.errors import InvalidInputError, SignatureError
+from services.ingest.core.errors import InvalidInputError, SignatureError, first_problem
 
 # Form fields as decoded by the HTTP layer; a list of pairs keeps repeated keys, which Twilio signs too.
 FormParams = Sequence[tuple[str, str]] | Mapping[str, str]
@@ -107,7 +106,7 @@ def parse_twilio_sms(params: FormParams, *, received_at: datetime, phone_region:
             source_message_id=message_sid,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise first_problem(error, rename=_source_field) from None
 
 
 def _single_valued(params: FormParams) -> dict[str, str]:
@@ -156,7 +155,7 @@ def _attachments(fields: Mapping[str, str]) -> list[AttachmentMetadata]:
                 AttachmentMetadata(content_type=content_type or _UNKNOWN_MEDIA_TYPE, size_bytes=0)
             )
         except ValidationError as error:
-            raise InvalidInputError(name, _first(error)["msg"]) from None
+            raise InvalidInputError(name, first_problem(error).reason) from None
     return attachments
 
 
@@ -192,13 +191,6 @@ def _normalised_phone(value: str, phone_region: str) -> str:
 _SOURCE_FIELD = {"text": "Body", "identifiers": "From", "attachments": "NumMedia", "conversation_id": "To"}
 
 
-def _invalid(error: ValidationError) -> InvalidInputError:
-    """The first problem, named by field; pydantic's messages do not include the input."""
-    first = _first(error)
-    loc = [str(part) for part in first["loc"]]
-    field = _SOURCE_FIELD.get(loc[0], ".".join(loc)) if loc else "body"
-    return InvalidInputError(field, first["msg"])
-
-
-def _first(error: ValidationError) -> ErrorDetails:
-    return error.errors(include_input=False, include_url=False)[0]
+def _source_field(path: str) -> str:
+    """Twilio's parameter name for a field of ours (``From`` for ``identifiers``)."""
+    return _SOURCE_FIELD.get(path.split(".", maxsplit=1)[0], path)

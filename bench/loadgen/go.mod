@@ -1,0 +1,3 @@
+module helhet/bench/loadgen
+
+go 1.22
