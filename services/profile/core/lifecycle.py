@@ -1,0 +1,53 @@
+"""Lifecycle stage from purchase history and ``now``: prospect → new → active → at-risk → churned → won back.
+
+A function of the set of purchase times, so a late order changes the stage exactly as if it had arrived
+in order, and the stage moves with time without any event (call it again with a later ``now``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    PROSPECT = "prospect"  # known, never bought
+    NEW = "new"  # first purchase recently
+    ACTIVE = "active"
+    AT_RISK = "at_risk"  # no purchase for a while
+    CHURNED = "churned"  # no purchase for long
+    WON_BACK = "won_back"  # bought again after having churned
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    new_for: timedelta = timedelta(days=90)  # a customer is new this long after the first purchase
+    at_risk_after: timedelta = timedelta(days=180)  # without a purchase
+    churned_after: timedelta = timedelta(days=365)  # without a purchase; also the gap that makes a comeback
+    won_back_for: timedelta = timedelta(days=180)  # a comeback counts as won back this long
+
+
+def stage_of(purchases: Iterable[datetime], config: LifecycleConfig, now: datetime) -> Stage:
+    ordered = sorted(purchases)
+    if not ordered:
+        return Stage.PROSPECT
+    since_last = now - ordered[-1]
+    if since_last > config.churned_after:
+        return Stage.CHURNED
+    if since_last > config.at_risk_after:
+        return Stage.AT_RISK
+    comeback = next(
+        (
+            later
+            for earlier, later in zip(reversed(ordered[:-1]), reversed(ordered[1:]), strict=True)
+            if later - earlier > config.churned_after
+        ),
+        None,
+    )
+    if comeback is not None and now - comeback <= config.won_back_for:
+        return Stage.WON_BACK
+    if now - ordered[0] <= config.new_for:
+        return Stage.NEW
+    return Stage.ACTIVE

@@ -1,0 +1,181 @@
+"""Merging two customers without losing anything, and undoing it exactly.
+
+A merge combines the facts of both profiles (timeline event ids, identifiers, attributes by the newest
+rule, orders and experiences by event id, consent by the most restrictive rule), moves the merged-away
+customer's links and cases to the survivor, and keeps a ``MergeRecord`` of what each side held.
+
+An unmerge needs only that record and the merged customer's events: each side gets back the events it
+held at the merge and is folded again, so both are restored exactly. Events, links and cases that came
+after the merge go to the merged-away side when their identifiers (or opening event) belong only to it,
+and stay with the survivor otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from services.profile.core.attributes import newest
+from services.profile.core.cases import Case, moved
+from services.profile.core.consent import most_restrictive
+from services.profile.core.identity import Link, LinkRule
+from services.profile.core.ids import stable_id
+from services.profile.core.observe import ObservedEvent
+from services.profile.core.profile import Profile, ProfileConfig, ProfileFacts, evaluate, fold
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """One customer as a merge sees it: the profile, its identity links and its case ids."""
+
+    profile: Profile
+    links: tuple[Link, ...]
+    case_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    merge_id: str
+    survivor_id: str
+    merged_away_id: str
+    merged_at: datetime
+    cause_event_id: str  # the event that carried identifiers of both
+    survivor_event_ids: frozenset[str]
+    merged_away_event_ids: frozenset[str]
+    survivor_links: tuple[Link, ...]
+    merged_away_links: tuple[Link, ...]
+    survivor_case_ids: frozenset[str]
+    merged_away_case_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Merged:
+    profile: Profile
+    links: tuple[Link, ...]  # all of the survivor's links; the merged-away ones re-pointed
+    record: MergeRecord
+
+
+@dataclass(frozen=True)
+class Unmerged:
+    survivor: Profile
+    restored: Profile
+    survivor_links: tuple[Link, ...]
+    restored_links: tuple[Link, ...]
+    event_owner: Mapping[str, str]  # event id → customer id
+    cases: tuple[Case, ...]  # each under its owner again
+
+
+def combine(first: ProfileFacts, second: ProfileFacts) -> ProfileFacts:
+    """Both sides' facts; only consent differs from folding both event sets (most restrictive wins)."""
+    attributes = dict(first.attributes)
+    for name, attribute in second.attributes.items():
+        attributes[name] = newest(attributes.get(name), attribute)
+    consent = dict(first.consent)
+    for purpose, decision in second.consent.items():
+        mine = consent.get(purpose)
+        consent[purpose] = decision if mine is None else most_restrictive(mine, decision)
+    return ProfileFacts(
+        event_ids=first.event_ids | second.event_ids,
+        identifiers=first.identifiers | second.identifiers,
+        first_seen=_earliest(first.first_seen, second.first_seen),
+        last_seen=_latest(first.last_seen, second.last_seen),
+        attributes=attributes,
+        consent=consent,
+        orders={**first.orders, **second.orders},
+        experiences={**first.experiences, **second.experiences},
+        phone_steps={**first.phone_steps, **second.phone_steps},
+    )
+
+
+def merge(
+    survivor: Holdings,
+    merged_away: Holdings,
+    *,
+    cause_event_id: str,
+    merged_at: datetime,
+    config: ProfileConfig,
+    now: datetime,
+) -> Merged:
+    survivor_id = survivor.profile.customer_id
+    away_id = merged_away.profile.customer_id
+    record = MergeRecord(
+        merge_id=stable_id("merge", f"{survivor_id}\x00{away_id}\x00{cause_event_id}"),
+        survivor_id=survivor_id,
+        merged_away_id=away_id,
+        merged_at=merged_at,
+        cause_event_id=cause_event_id,
+        survivor_event_ids=survivor.profile.facts.event_ids,
+        merged_away_event_ids=merged_away.profile.facts.event_ids,
+        survivor_links=survivor.links,
+        merged_away_links=merged_away.links,
+        survivor_case_ids=survivor.case_ids,
+        merged_away_case_ids=merged_away.case_ids,
+    )
+    repointed = tuple(
+        replace(link, customer_id=survivor_id, rule=LinkRule.MERGED) for link in merged_away.links
+    )
+    facts = combine(survivor.profile.facts, merged_away.profile.facts)
+    return Merged(evaluate(survivor_id, facts, config, now), survivor.links + repointed, record)
+
+
+def unmerge(
+    record: MergeRecord,
+    *,
+    events: Iterable[ObservedEvent],
+    links: Iterable[Link],
+    cases: Iterable[Case],
+    config: ProfileConfig,
+    now: datetime,
+) -> Unmerged:
+    """Split the survivor again. ``events``, ``links`` and ``cases`` are everything the survivor holds now."""
+    survivor_id, restored_id = record.survivor_id, record.merged_away_id
+    restored_keys = {link.key for link in record.merged_away_links}
+    survivor_keys = {link.key for link in record.survivor_links}
+    survivor_events: list[ObservedEvent] = []
+    restored_events: list[ObservedEvent] = []
+    for event in events:
+        keys = {identifier.key for identifier in event.identifiers}
+        if event.event_id in record.merged_away_event_ids or (
+            event.event_id not in record.survivor_event_ids
+            and keys & restored_keys
+            and not keys & survivor_keys
+        ):
+            restored_events.append(event)
+        else:
+            survivor_events.append(event)
+    event_owner = {
+        **{event.event_id: survivor_id for event in survivor_events},
+        **{event.event_id: restored_id for event in restored_events},
+    }
+    later_links = [link for link in links if link.key not in restored_keys and link.key not in survivor_keys]
+    later_restored = tuple(
+        replace(link, customer_id=restored_id)
+        for link in later_links
+        if event_owner.get(link.event_id) == restored_id
+    )
+    later_survivor = tuple(link for link in later_links if event_owner.get(link.event_id) != restored_id)
+    return Unmerged(
+        survivor=fold(survivor_id, survivor_events, config, now),
+        restored=fold(restored_id, restored_events, config, now),
+        survivor_links=record.survivor_links + later_survivor,
+        restored_links=record.merged_away_links + later_restored,
+        event_owner=event_owner,
+        cases=tuple(moved(case, _case_owner(case, record, event_owner)) for case in cases),
+    )
+
+
+def _case_owner(case: Case, record: MergeRecord, event_owner: Mapping[str, str]) -> str:
+    if case.case_id in record.merged_away_case_ids:
+        return record.merged_away_id
+    if case.case_id in record.survivor_case_ids:
+        return record.survivor_id
+    return event_owner.get(case.opened_by, record.survivor_id)
+
+
+def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    return min(first, second) if first and second else first or second
+
+
+def _latest(first: datetime | None, second: datetime | None) -> datetime | None:
+    return max(first, second) if first and second else first or second

@@ -1,0 +1,221 @@
+"""What one event tells the profile: ``observe`` turns an ingest CloudEvent into an ``ObservedEvent`` of
+stamped facts (identifiers, attributes, consent, order change, experience, call step, contact), so every
+later decision works on the same small, typed view and never re-reads payloads.
+
+Each fact carries the event's id and time; that is what makes folding them idempotent and independent of
+arrival order. Changes made by agents or other systems become ``ObservedEvent`` too (``observe_change``),
+so they are folded, merged and unmerged exactly like channel events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from schemas.commerce import OrderRecorded, OrderStatus, WebActivityRecorded
+from schemas.envelope import Event
+from schemas.identifiers import CustomerIdentifier
+from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
+from services.profile.core.attributes import Attribute, AttributeName
+from services.profile.core.consent import ConsentDecision, Purpose, is_opt_out
+from services.profile.core.experience import Experience, ExperienceReason, Feeling, PhoneStep, feeling_in
+from services.profile.core.value import OrderChange
+from services.profile.core.wording import Language, language_of
+
+ProfilePayload = InteractionReceived | OrderRecorded | WebActivityRecorded
+
+ORDER_SOURCE = "order"
+WEB_SOURCE = "web"
+# Not in schemas/catalog.py yet: agent and API changes need a contract before they travel on Kafka.
+CHANGE_EVENT_TYPE = "helhet.profile.change.v1"
+
+
+class FactKind(StrEnum):
+    INTERACTION = "interaction"
+    ORDER = "order"
+    WEB_ACTIVITY = "web_activity"
+    CHANGE = "change"  # made by an agent or another system, not seen on a channel
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What the case decision needs to know about an interaction."""
+
+    channel: Channel
+    direction: Direction
+    step: InteractionEvent
+    thread_id: str | None
+    conversation_id: str | None
+    subject: str | None
+    text: str | None
+    auto_submitted: bool
+    has_attachments: bool
+    language: Language | None
+
+    @property
+    def thread_key(self) -> str | None:
+        """One conversation across its messages: the email thread, else the channel's conversation."""
+        if self.thread_id:
+            return f"thread:{self.thread_id}"
+        if self.conversation_id:
+            return f"{self.channel.value}:{self.conversation_id}"
+        return None
+
+
+@dataclass(frozen=True)
+class ObservedEvent:
+    event_id: str
+    event_type: str
+    source: str
+    occurred_at: datetime
+    kind: FactKind
+    source_channel: str  # the channel, or "order" / "web" / the system that made a change
+    identifiers: tuple[CustomerIdentifier, ...]
+    attributes: tuple[Attribute, ...] = ()
+    consent: tuple[ConsentDecision, ...] = ()
+    order: OrderChange | None = None
+    experience: Experience | None = None
+    phone_step: PhoneStep | None = None
+    contact: Contact | None = None
+
+
+def observe(event: Event[ProfilePayload]) -> ObservedEvent:
+    match event.data:
+        case InteractionReceived() as interaction:
+            return _interaction(event, interaction)
+        case OrderRecorded() as order:
+            return _order(event, order)
+        case WebActivityRecorded() as activity:
+            return ObservedEvent(
+                event_id=event.id,
+                event_type=event.type,
+                source=event.source,
+                occurred_at=activity.occurred_at,
+                kind=FactKind.WEB_ACTIVITY,
+                source_channel=WEB_SOURCE,
+                identifiers=tuple(activity.identifiers),
+            )
+
+
+def observe_change(
+    change_id: str,
+    source: str,
+    occurred_at: datetime,
+    *,
+    identifiers: tuple[CustomerIdentifier, ...] = (),
+    attributes: Mapping[AttributeName, str] | None = None,
+    consent: Mapping[Purpose, bool] | None = None,
+) -> ObservedEvent:
+    """A change made by an agent or another system (a name typed in, a consent update, an assignment)."""
+    return ObservedEvent(
+        event_id=change_id,
+        event_type=CHANGE_EVENT_TYPE,
+        source=source,
+        occurred_at=occurred_at,
+        kind=FactKind.CHANGE,
+        source_channel=source,
+        identifiers=identifiers,
+        attributes=tuple(
+            Attribute(name, value, source, occurred_at, change_id)
+            for name, value in (attributes or {}).items()
+        ),
+        consent=tuple(
+            ConsentDecision(purpose, granted, source, occurred_at, change_id)
+            for purpose, granted in (consent or {}).items()
+        ),
+    )
+
+
+def _interaction(event: Event[ProfilePayload], interaction: InteractionReceived) -> ObservedEvent:
+    channel = interaction.channel.value
+    at = interaction.occurred_at
+    from_customer = interaction.direction is Direction.INBOUND and not interaction.auto_submitted
+    language = language_of(interaction.language_hint)
+    attributes: list[Attribute] = []
+    consent: tuple[ConsentDecision, ...] = ()
+    experience = None
+    if from_customer:
+        attributes.append(Attribute(AttributeName.PREFERRED_CHANNEL, channel, channel, at, event.id))
+        if interaction.language_hint:
+            hint = interaction.language_hint
+            attributes.append(Attribute(AttributeName.LANGUAGE, hint, channel, at, event.id))
+        if interaction.event is InteractionEvent.STORE_VISIT and interaction.location_id:
+            store = interaction.location_id
+            attributes.append(Attribute(AttributeName.HOME_STORE, store, channel, at, event.id))
+        if interaction.channel is Channel.SMS and is_opt_out(interaction.text):
+            consent = (ConsentDecision(Purpose.MARKETING, False, channel, at, event.id),)
+        experience = _customer_experience(interaction, language, event.id)
+    step = None
+    if interaction.channel is Channel.PHONE:
+        step = PhoneStep(
+            step=interaction.event,
+            direction=interaction.direction,
+            conversation_id=interaction.conversation_id,
+            occurred_at=at,
+            event_id=event.id,
+            callback_window_end=interaction.callback_window_end,
+        )
+    return ObservedEvent(
+        event_id=event.id,
+        event_type=event.type,
+        source=event.source,
+        occurred_at=at,
+        kind=FactKind.INTERACTION,
+        source_channel=channel,
+        identifiers=tuple(interaction.identifiers),
+        attributes=tuple(attributes),
+        consent=consent,
+        experience=experience,
+        phone_step=step,
+        contact=Contact(
+            channel=interaction.channel,
+            direction=interaction.direction,
+            step=interaction.event,
+            thread_id=interaction.thread_id,
+            conversation_id=interaction.conversation_id,
+            subject=interaction.subject,
+            text=interaction.text,
+            auto_submitted=interaction.auto_submitted,
+            has_attachments=bool(interaction.attachments),
+            language=language,
+        ),
+    )
+
+
+def _customer_experience(
+    interaction: InteractionReceived, language: Language | None, event_id: str
+) -> Experience | None:
+    if interaction.event is InteractionEvent.CALL_MISSED:
+        return Experience(Feeling.BAD, ExperienceReason.UNANSWERED_CALL, interaction.occurred_at, event_id)
+    words = f"{interaction.subject or ''}\n{interaction.text or ''}"
+    if (found := feeling_in(words, language)) is None:
+        return None
+    feeling, reason = found
+    return Experience(feeling, reason, interaction.occurred_at, event_id)
+
+
+def _order(event: Event[ProfilePayload], order: OrderRecorded) -> ObservedEvent:
+    experience = None
+    if order.status is OrderStatus.DELIVERED:
+        experience = Experience(Feeling.GOOD, ExperienceReason.ORDER_DELIVERED, order.occurred_at, event.id)
+    return ObservedEvent(
+        event_id=event.id,
+        event_type=event.type,
+        source=event.source,
+        occurred_at=order.occurred_at,
+        kind=FactKind.ORDER,
+        source_channel=ORDER_SOURCE,
+        identifiers=tuple(order.identifiers),
+        order=OrderChange(
+            order_id=order.order_id,
+            status=order.status,
+            amount=order.amount,
+            currency=order.currency,
+            reference=order.reference,
+            occurred_at=order.occurred_at,
+            event_id=event.id,
+        ),
+        experience=experience,
+    )

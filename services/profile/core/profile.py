@@ -1,0 +1,122 @@
+"""The profile as a deterministic fold over a set of observed events.
+
+``ProfileFacts`` is what the events say, independent of time: each part is either keyed by event id or
+kept by a commutative, idempotent rule (newest attribute, newest consent decision, min/max times), so any
+order and any duplication of the same events gives equal facts. ``Profile`` adds the views that also
+depend on ``now`` (lifecycle, value, experience ledger), always recomputed from the facts: ``apply`` one
+event at a time equals ``fold`` over the set at the same ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from schemas.identifiers import CustomerIdentifier
+from services.profile.core.attributes import Attribute, AttributeName, newest
+from services.profile.core.consent import ConsentDecision, Purpose, newest_decision
+from services.profile.core.experience import Experience, ExperienceConfig, Ledger, PhoneStep, ledger
+from services.profile.core.lifecycle import LifecycleConfig, Stage, stage_of
+from services.profile.core.observe import ObservedEvent
+from services.profile.core.value import (
+    CustomerValue,
+    OrderChange,
+    ValueConfig,
+    customer_value,
+    purchase_times,
+)
+
+_Fact = TypeVar("_Fact")
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    value: ValueConfig = field(default_factory=ValueConfig)
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+    experience: ExperienceConfig = field(default_factory=ExperienceConfig)
+
+
+@dataclass(frozen=True)
+class ProfileFacts:
+    event_ids: frozenset[str] = frozenset()  # the timeline: every event folded in
+    identifiers: frozenset[CustomerIdentifier] = frozenset()  # as seen, blocked and unparsed ones too
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    attributes: Mapping[AttributeName, Attribute] = field(default_factory=dict)
+    consent: Mapping[Purpose, ConsentDecision] = field(default_factory=dict)
+    orders: Mapping[str, OrderChange] = field(default_factory=dict)  # by event id
+    experiences: Mapping[str, Experience] = field(default_factory=dict)  # by event id
+    phone_steps: Mapping[str, PhoneStep] = field(default_factory=dict)  # by event id
+
+    def with_event(self, event: ObservedEvent) -> ProfileFacts:
+        if event.event_id in self.event_ids:
+            return self
+        attributes = dict(self.attributes)
+        for attribute in event.attributes:
+            attributes[attribute.name] = newest(attributes.get(attribute.name), attribute)
+        consent = dict(self.consent)
+        for decision in event.consent:
+            consent[decision.purpose] = newest_decision(consent.get(decision.purpose), decision)
+        at = event.occurred_at
+        return ProfileFacts(
+            event_ids=self.event_ids | {event.event_id},
+            identifiers=self.identifiers.union(event.identifiers),
+            first_seen=at if self.first_seen is None else min(self.first_seen, at),
+            last_seen=at if self.last_seen is None else max(self.last_seen, at),
+            attributes=attributes,
+            consent=consent,
+            orders=_with(self.orders, event.event_id, event.order),
+            experiences=_with(self.experiences, event.event_id, event.experience),
+            phone_steps=_with(self.phone_steps, event.event_id, event.phone_step),
+        )
+
+
+def _with(by_event: Mapping[str, _Fact], event_id: str, fact: _Fact | None) -> Mapping[str, _Fact]:
+    return by_event if fact is None else {**by_event, event_id: fact}
+
+
+@dataclass(frozen=True)
+class Profile:
+    customer_id: str
+    facts: ProfileFacts
+    as_of: datetime  # the ``now`` the views below were computed for
+    lifecycle: Stage
+    value: CustomerValue
+    ledger: Ledger
+
+    def attribute(self, name: AttributeName) -> str | None:
+        found = self.facts.attributes.get(name)
+        return found.value if found else None
+
+
+def evaluate(customer_id: str, facts: ProfileFacts, config: ProfileConfig, now: datetime) -> Profile:
+    """The profile of these facts as seen at ``now``."""
+    orders = list(facts.orders.values())
+    stage = stage_of(purchase_times(orders), config.lifecycle, now)
+    return Profile(
+        customer_id=customer_id,
+        facts=facts,
+        as_of=now,
+        lifecycle=stage,
+        value=customer_value(orders, stage, config.value, now),
+        ledger=ledger(facts.experiences, facts.phone_steps.values(), config.experience, now),
+    )
+
+
+def fold(customer_id: str, events: Iterable[ObservedEvent], config: ProfileConfig, now: datetime) -> Profile:
+    facts = ProfileFacts()
+    for event in events:
+        facts = facts.with_event(event)
+    return evaluate(customer_id, facts, config, now)
+
+
+def apply(profile: Profile, event: ObservedEvent, config: ProfileConfig, now: datetime) -> Profile:
+    """The profile with one more event; a duplicate only moves the views to ``now``."""
+    return evaluate(profile.customer_id, profile.facts.with_event(event), config, now)
+
+
+def refresh(profile: Profile, config: ProfileConfig, now: datetime) -> Profile:
+    """The same facts seen at a later ``now``: stages and promises move with time alone."""
+    return evaluate(profile.customer_id, profile.facts, config, now)
