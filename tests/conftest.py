@@ -5,10 +5,13 @@ services read."""
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.mongo import Document, create_mongo_client, database
 from services.common.settings import CommonSettings
 
 
@@ -35,3 +38,13 @@ def infra(settings: CommonSettings) -> CommonSettings:
     if missing:
         pytest.fail(f"local platform not reachable at {missing}: run `make test` or `make infra-up` first")
     return settings
+
+
+@pytest.fixture
+async def db(infra: CommonSettings) -> AsyncIterator[AsyncDatabase[Document]]:
+    """The real database the services use."""
+    client = create_mongo_client(infra)
+    try:
+        yield database(client, infra)
+    finally:
+        await client.close()

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.common.mongo import Document, create_mongo_client, database
-from services.common.settings import CommonSettings
+from services.common.mongo import Document
 from services.ingest.adapters.outbound.mongo_dedupe import MongoDedupeStore
 from services.ingest.indexes import DEDUPE_COLLECTION
 from services.ingest.ports import ClaimState
@@ -21,15 +19,6 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 STALE = timedelta(seconds=30)
-
-
-@pytest.fixture
-async def db(infra: CommonSettings) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = create_mongo_client(infra)
-    try:
-        yield database(client, infra)
-    finally:
-        await client.close()
 
 
 def store(db: AsyncDatabase[Document], remembered: int = 0) -> MongoDedupeStore:

@@ -1,0 +1,190 @@
+"""Profile facts and timeline entries as MongoDB documents, and back.
+
+Inside the portable subset: no field name comes from data (facts keyed by event id are lists, not maps,
+since an id may hold ``.`` or ``$``), amounts are decimal text (never floats), instants are UTC dates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from schemas.commerce import OrderStatus
+from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier
+from schemas.interactions import Direction, InteractionEvent
+from services.common.mongo import Document
+from services.profile.core.attributes import Attribute, AttributeName
+from services.profile.core.consent import ConsentDecision, Purpose
+from services.profile.core.experience import Experience, ExperienceReason, Feeling, PhoneStep
+from services.profile.core.observe import ObservedEvent
+from services.profile.core.profile import Profile, ProfileFacts
+from services.profile.core.snapshot import customer_snapshot
+from services.profile.core.value import OrderChange
+
+
+def facts_document(profile: Profile) -> Document:
+    """The stored part of a profile: its facts (without event ids) and the views at ``as_of``."""
+    facts = profile.facts
+    snapshot = customer_snapshot(profile)
+    return {
+        "identifiers": [
+            identifier.model_dump(mode="json")
+            for identifier in sorted(facts.identifiers, key=lambda i: (i.key, i.unparsed))
+        ],
+        "first_seen": facts.first_seen,
+        "last_seen": facts.last_seen,
+        "attributes": {
+            name.value: _attribute(attribute) for name, attribute in sorted(facts.attributes.items())
+        },
+        "consent": {purpose.value: _consent(decision) for purpose, decision in sorted(facts.consent.items())},
+        "orders": [_order(facts.orders[event_id]) for event_id in sorted(facts.orders)],
+        "experiences": [_experience(facts.experiences[event_id]) for event_id in sorted(facts.experiences)],
+        "phone_steps": [_phone_step(facts.phone_steps[event_id]) for event_id in sorted(facts.phone_steps)],
+        "summary": {
+            "tier": snapshot.tier.value,
+            "historic_value": str(snapshot.historic_value),
+            "predicted_lifetime_value": str(snapshot.predicted_lifetime_value),
+            "lifecycle": snapshot.lifecycle.value,
+            "needs_recovery": snapshot.needs_recovery,
+            "recovery_reason": snapshot.recovery_reason.value if snapshot.recovery_reason else None,
+            "language": snapshot.language,
+            "preferred_channel": snapshot.preferred_channel,
+            "last_agent": snapshot.last_agent,
+            "as_of": snapshot.as_of,
+        },
+    }
+
+
+def facts_from_document(document: Document) -> ProfileFacts:
+    return ProfileFacts(
+        identifiers=frozenset(
+            CustomerIdentifier.model_validate(raw, context=ALREADY_NORMALISED)
+            for raw in document.get("identifiers", [])
+        ),
+        first_seen=document.get("first_seen"),
+        last_seen=document.get("last_seen"),
+        attributes={
+            AttributeName(name): Attribute(
+                AttributeName(name), raw["value"], raw["source"], raw["occurred_at"], raw["event_id"]
+            )
+            for name, raw in document.get("attributes", {}).items()
+        },
+        consent={
+            Purpose(purpose): ConsentDecision(
+                Purpose(purpose), raw["granted"], raw["source"], raw["occurred_at"], raw["event_id"]
+            )
+            for purpose, raw in document.get("consent", {}).items()
+        },
+        orders={raw["event_id"]: _order_from(raw) for raw in document.get("orders", [])},
+        experiences={
+            raw["event_id"]: Experience(
+                Feeling(raw["feeling"]), ExperienceReason(raw["reason"]), raw["occurred_at"], raw["event_id"]
+            )
+            for raw in document.get("experiences", [])
+        },
+        phone_steps={raw["event_id"]: _phone_step_from(raw) for raw in document.get("phone_steps", [])},
+    )
+
+
+def timeline_document(event: ObservedEvent, customer_id: str) -> Document:
+    contact = event.contact
+    return {
+        "_id": event.event_id,
+        "customer_id": customer_id,
+        "occurred_at": event.occurred_at,
+        "kind": event.kind.value,
+        "type": event.event_type,
+        "source": event.source,
+        "channel": event.source_channel,
+        "identifiers": sorted({identifier.key for identifier in event.identifiers}),
+        "attributes": [
+            _attribute(attribute) | {"name": attribute.name.value} for attribute in event.attributes
+        ],
+        "consent": [_consent(decision) | {"purpose": decision.purpose.value} for decision in event.consent],
+        "order": None if event.order is None else _order(event.order),
+        "experience": None if event.experience is None else _experience(event.experience),
+        "phone_step": None if event.phone_step is None else _phone_step(event.phone_step),
+        "contact": None
+        if contact is None
+        else {
+            "channel": contact.channel.value,
+            "direction": contact.direction.value,
+            "step": contact.step.value,
+            "thread_key": contact.thread_key,
+            "subject": contact.subject,
+            "text": contact.text,
+            "auto_submitted": contact.auto_submitted,
+            "has_attachments": contact.has_attachments,
+            "language": contact.language.value if contact.language else None,
+        },
+    }
+
+
+def _attribute(attribute: Attribute) -> dict[str, Any]:
+    return {"value": attribute.value, **_provenance(attribute)}
+
+
+def _consent(decision: ConsentDecision) -> dict[str, Any]:
+    return {"granted": decision.granted, **_provenance(decision)}
+
+
+def _provenance(stamped: Attribute | ConsentDecision) -> dict[str, Any]:
+    """Where a stored value came from: its source, event time and event."""
+    return {"source": stamped.source, "occurred_at": stamped.occurred_at, "event_id": stamped.event_id}
+
+
+def _order(order: OrderChange) -> dict[str, Any]:
+    return {
+        "event_id": order.event_id,
+        "order_id": order.order_id,
+        "status": order.status.value,
+        "amount": str(order.amount),
+        "currency": order.currency,
+        "reference": order.reference,
+        "occurred_at": order.occurred_at,
+    }
+
+
+def _order_from(raw: Document) -> OrderChange:
+    return OrderChange(
+        order_id=raw["order_id"],
+        status=OrderStatus(raw["status"]),
+        amount=Decimal(raw["amount"]),
+        currency=raw["currency"],
+        reference=raw["reference"],
+        occurred_at=raw["occurred_at"],
+        event_id=raw["event_id"],
+    )
+
+
+def _experience(experience: Experience) -> dict[str, Any]:
+    return {
+        "event_id": experience.event_id,
+        "feeling": experience.feeling.value,
+        "reason": experience.reason.value,
+        "occurred_at": experience.occurred_at,
+    }
+
+
+def _phone_step(step: PhoneStep) -> dict[str, Any]:
+    return {
+        "event_id": step.event_id,
+        "step": step.step.value,
+        "direction": step.direction.value,
+        "conversation_id": step.conversation_id,
+        "occurred_at": step.occurred_at,
+        "callback_window_end": step.callback_window_end,
+    }
+
+
+def _phone_step_from(raw: Document) -> PhoneStep:
+    window_end: datetime | None = raw["callback_window_end"]
+    return PhoneStep(
+        step=InteractionEvent(raw["step"]),
+        direction=Direction(raw["direction"]),
+        conversation_id=raw["conversation_id"],
+        occurred_at=raw["occurred_at"],
+        event_id=raw["event_id"],
+        callback_window_end=window_end,
+    )

@@ -1,0 +1,203 @@
+"""The profile store in MongoDB (portable subset: unique ``_id`` inserts, compare-and-set updates,
+unordered bulk writes; no transactions).
+
+Per batch, when nothing races: four reads (timeline ids, links, link counts, customers) and three bulk
+writes (new links, changed customers, timeline entries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from pymongo import InsertOne, UpdateMany, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from schemas.identifiers import IdentifierKind
+from services.common.mongo import Document
+from services.profile.adapters.outbound.documents import (
+    facts_document,
+    facts_from_document,
+    timeline_document,
+)
+from services.profile.core.identity import Link, LinkRule
+from services.profile.indexes import (
+    CUSTOMERS_COLLECTION,
+    LINKS_COLLECTION,
+    REVIEWS_COLLECTION,
+    TIMELINE_COLLECTION,
+)
+from services.profile.ports import (
+    CustomerWrite,
+    ReviewHold,
+    StoredCustomer,
+    StoredLink,
+    TimelineEntry,
+)
+
+DUPLICATE_KEY = 11000
+# The last writers of a customer, so a writer can tell whether its compare-and-set won.
+_REMEMBERED_WRITES = 16
+
+
+class MongoProfileStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._links = db[LINKS_COLLECTION]
+        self._timeline = db[TIMELINE_COLLECTION]
+        self._customers = db[CUSTOMERS_COLLECTION]
+        self._reviews = db[REVIEWS_COLLECTION]
+
+    async def recorded(self, event_ids: Collection[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        cursor = self._timeline.find({"_id": {"$in": list(event_ids)}}, {"_id": 1})
+        return {document["_id"] async for document in cursor}
+
+    async def links(self, keys: Collection[str]) -> dict[str, StoredLink]:
+        if not keys:
+            return {}
+        cursor = self._links.find({"_id": {"$in": list(keys)}}, {"customer_id": 1, "linked_at": 1})
+        return {
+            document["_id"]: StoredLink(document["customer_id"], document["linked_at"])
+            async for document in cursor
+        }
+
+    async def link_counts(self, customer_ids: Collection[str]) -> dict[str, dict[IdentifierKind, int]]:
+        counts: dict[str, dict[IdentifierKind, int]] = {}
+        if not customer_ids:
+            return counts
+        cursor = self._links.find({"customer_id": {"$in": list(customer_ids)}}, {"customer_id": 1, "kind": 1})
+        async for document in cursor:
+            by_kind = counts.setdefault(document["customer_id"], {})
+            kind = IdentifierKind(document["kind"])
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        return counts
+
+    async def customers(self, customer_ids: Collection[str]) -> dict[str, StoredCustomer]:
+        if not customer_ids:
+            return {}
+        cursor = self._customers.find({"_id": {"$in": list(customer_ids)}})
+        return {
+            document["_id"]: StoredCustomer(
+                document["_id"],
+                facts_from_document(document),
+                document["version"],
+                document.get("merged_into"),
+            )
+            async for document in cursor
+        }
+
+    async def add_links(self, links: Sequence[Link]) -> dict[str, str]:
+        if not links:
+            return {}
+        taken = await _insert_ignoring_duplicates(self._links, [_link_document(link) for link in links])
+        if not taken:
+            return {}
+        planned = {links[index].key: links[index].customer_id for index in taken}
+        stored = await self.links(list(planned))
+        return {key: link.customer_id for key, link in stored.items() if link.customer_id != planned[key]}
+
+    async def save_customers(self, writes: Sequence[CustomerWrite], write_id: str) -> set[str]:
+        if not writes:
+            return set()
+        operations: list[InsertOne[Document] | UpdateOne] = []
+        for write in writes:
+            customer_id = write.profile.customer_id
+            document = facts_document(write.profile) | {"merged_into": write.merged_into}
+            if write.expected_version == 0:
+                operations.append(
+                    InsertOne({"_id": customer_id, "version": 1, "write_ids": [write_id], **document})
+                )
+            else:
+                operations.append(
+                    UpdateOne(
+                        {"_id": customer_id, "version": write.expected_version},
+                        {
+                            "$set": {**document, "version": write.expected_version + 1},
+                            "$push": {"write_ids": {"$each": [write_id], "$slice": -_REMEMBERED_WRITES}},
+                        },
+                    )
+                )
+        try:
+            result = await self._customers.bulk_write(operations, ordered=False)
+            if result.inserted_count + result.matched_count == len(operations):
+                return set()
+        except BulkWriteError as error:
+            # Counts are not to be trusted here: mongo-java-server 1.47 counts an insert refused as a
+            # duplicate in ``nInserted``. Ask the documents instead.
+            _raise_unless_duplicates(error)
+        # Some compare-and-set lost: the documents that do not name this write are the ones to redo.
+        ids = [write.profile.customer_id for write in writes]
+        cursor = self._customers.find({"_id": {"$in": ids}}, {"write_ids": 1})
+        won = {document["_id"] async for document in cursor if write_id in document.get("write_ids", [])}
+        return set(ids) - won
+
+    async def repoint(self, merged: Mapping[str, str]) -> None:
+        if not merged:
+            return
+        link_moves = [
+            UpdateMany(
+                {"customer_id": away},
+                {"$set": {"customer_id": survivor, "rule": LinkRule.MERGED.value, "merged_from": away}},
+            )
+            for away, survivor in merged.items()
+        ]
+        await self._links.bulk_write(link_moves, ordered=True)
+        timeline_moves = [
+            UpdateMany({"customer_id": away}, {"$set": {"customer_id": survivor}})
+            for away, survivor in merged.items()
+        ]
+        await self._timeline.bulk_write(timeline_moves, ordered=True)
+
+    async def hold_for_review(self, holds: Sequence[ReviewHold]) -> None:
+        documents: list[Document] = [
+            {
+                "_id": hold.event_id,
+                "reason": hold.reason.value,
+                "customers": list(hold.customers),
+                "held_at": hold.held_at,
+                "status": "open",
+            }
+            for hold in holds
+        ]
+        await _insert_ignoring_duplicates(self._reviews, documents)
+
+    async def record_timeline(self, entries: Sequence[TimelineEntry]) -> None:
+        documents = [timeline_document(entry.event, entry.customer_id) for entry in entries]
+        await _insert_ignoring_duplicates(self._timeline, documents)
+
+
+def _link_document(link: Link) -> Document:
+    return {
+        "_id": link.key,
+        "customer_id": link.customer_id,
+        "kind": link.kind.value,
+        "event_id": link.event_id,
+        "channel": link.channel,
+        "rule": link.rule.value,
+        "linked_at": link.linked_at,
+    }
+
+
+async def _insert_ignoring_duplicates(
+    collection: AsyncCollection[Document], documents: list[Document]
+) -> list[int]:
+    """Insert what is new; returns the positions of documents whose ``_id`` existed already."""
+    if not documents:
+        return []
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        _raise_unless_duplicates(error)
+        return sorted(write_error["index"] for write_error in error.details["writeErrors"])
+    return []
+
+
+def _raise_unless_duplicates(error: BulkWriteError) -> None:
+    details: Mapping[str, Any] = error.details
+    if details.get("writeConcernErrors") or any(
+        write_error.get("code") != DUPLICATE_KEY for write_error in details.get("writeErrors", [])
+    ):
+        raise error

@@ -1,0 +1,28 @@
+"""Profile's collections.
+
+- ``profile_links``: ``_id`` = identifier key (``email:ola@example.no``) → customer id, with provenance.
+  The unique ``_id`` is what makes "one identifier, one customer" hold across concurrent consumers.
+- ``profile_timeline``: ``_id`` = event id → customer id and what the event said. Written last for each
+  batch, it is also the record of which events are fully processed (replays skip them).
+- ``profile_customers``: ``_id`` = customer id → the stored facts, the views computed from them, and a
+  version for compare-and-set.
+- ``profile_reviews``: ``_id`` = event id → a merge held for review.
+"""
+
+from __future__ import annotations
+
+from services.common.mongo import IndexSpec
+
+LINKS_COLLECTION = "profile_links"
+TIMELINE_COLLECTION = "profile_timeline"
+CUSTOMERS_COLLECTION = "profile_customers"
+REVIEWS_COLLECTION = "profile_reviews"
+
+INDEXES: tuple[IndexSpec, ...] = (
+    # A customer's identifiers: link caps, merges re-pointing links, lookups of all identifiers.
+    IndexSpec(LINKS_COLLECTION, [("customer_id", 1)], name="by_customer"),
+    # A customer's timeline, newest first, and merges re-pointing it.
+    IndexSpec(TIMELINE_COLLECTION, [("customer_id", 1), ("occurred_at", -1)], name="by_customer_time"),
+    # Merged-away customers, for redirects to the survivor.
+    IndexSpec(CUSTOMERS_COLLECTION, [("merged_into", 1)], name="by_survivor", sparse=True),
+)

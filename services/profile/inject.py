@@ -1,0 +1,63 @@
+"""The composition root of profile: settings → adapters → service → entrypoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import faust
+from pymongo import AsyncMongoClient
+
+from services.common.kafka.faust_app import create_faust_app
+from services.common.mongo import Document, create_mongo_client, database
+from services.common.telemetry import configure_telemetry
+from services.profile.adapters.inbound.worker import (
+    RetryPolicy,
+    faust_send_empty,
+    register_profile_agent,
+)
+from services.profile.adapters.outbound.kafka_dead_letters import KafkaDeadLetters
+from services.profile.adapters.outbound.mongo_store import MongoProfileStore
+from services.profile.core.identity import IdentityConfig
+from services.profile.service import ProfileService
+from services.profile.settings import ProfileSettings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class WorkerRuntime:
+    """The faust app and what it opens lazily (the async Mongo client binds to the worker's loop)."""
+
+    app: faust.App
+    settings: ProfileSettings
+    clients: list[AsyncMongoClient[Document]] = field(default_factory=list)
+
+    async def service(self) -> ProfileService:
+        client = create_mongo_client(self.settings)
+        self.clients.append(client)
+        identity = IdentityConfig(blocked_keys=self.settings.blocked_identifier_keys)
+        return ProfileService(MongoProfileStore(database(client, self.settings)), utc_now, identity=identity)
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.close()
+        self.clients.clear()
+
+
+def create_worker(settings: ProfileSettings, *, telemetry: bool = True) -> WorkerRuntime:
+    if telemetry:
+        configure_telemetry(settings)
+    app = create_faust_app(settings, settings.worker_app_id)
+    runtime = WorkerRuntime(app, settings)
+    register_profile_agent(
+        app,
+        handler_factory=runtime.service,
+        dead_letters=KafkaDeadLetters(settings.service_name, faust_send_empty(app)),
+        batch_size=settings.worker_batch_size,
+        within_seconds=settings.worker_batch_within_seconds,
+        retry=RetryPolicy(settings.worker_retry_initial_seconds, settings.worker_retry_max_seconds),
+    )
+    return runtime

@@ -1,0 +1,28 @@
+"""Entrypoints of profile: ``python -m services.profile.main worker``."""
+
+from __future__ import annotations
+
+import faust
+import typer
+
+from services.profile.inject import create_worker
+from services.profile.settings import ProfileSettings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True)
+
+
+@cli.callback()
+def entrypoints() -> None:
+    """Helhet profile. Each command is one process role."""
+
+
+@cli.command()
+def worker() -> None:
+    """Consume interactions, orders and web activity into the profiles (scale out: run more)."""
+    settings = ProfileSettings()
+    runtime = create_worker(settings)
+    faust.Worker(runtime.app, loglevel=settings.log_level.lower()).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    cli()

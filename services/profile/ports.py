@@ -1,0 +1,86 @@
+"""What the profile service layer needs from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from schemas.identifiers import IdentifierKind
+from services.profile.core.identity import Link, ReviewReason
+from services.profile.core.observe import ObservedEvent
+from services.profile.core.profile import Profile, ProfileFacts
+
+
+@dataclass(frozen=True)
+class StoredLink:
+    customer_id: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredCustomer:
+    customer_id: str
+    facts: ProfileFacts  # without event ids: the timeline holds those
+    version: int  # compare-and-set: a write names the version it read
+    merged_into: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerWrite:
+    profile: Profile  # the facts to store and the views computed from them
+    expected_version: int  # 0: the customer has no document yet
+    merged_into: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: ObservedEvent
+    customer_id: str
+
+
+@dataclass(frozen=True)
+class ReviewHold:
+    """A merge that identity resolution refused to apply automatically."""
+
+    event_id: str
+    reason: ReviewReason
+    customers: tuple[str, ...]  # survivor first
+    held_at: datetime
+
+
+class ProfileStore(Protocol):
+    async def recorded(self, event_ids: Collection[str]) -> set[str]:
+        """The event ids already on a timeline: fully processed before."""
+
+    async def links(self, keys: Collection[str]) -> dict[str, StoredLink]:
+        """The stored links of these identifier keys."""
+
+    async def link_counts(self, customer_ids: Collection[str]) -> dict[str, dict[IdentifierKind, int]]:
+        """How many identifiers of each kind link to each customer."""
+
+    async def customers(self, customer_ids: Collection[str]) -> dict[str, StoredCustomer]:
+        """The stored customers among these ids."""
+
+    async def add_links(self, links: Sequence[Link]) -> dict[str, str]:
+        """Insert new links; an identifier already linked keeps its customer. Returns the keys that turned
+        out to be linked to another customer than planned (key → that customer)."""
+
+    async def save_customers(self, writes: Sequence[CustomerWrite], write_id: str) -> set[str]:
+        """Write each customer only if its stored version is still the expected one. Returns the ids whose
+        write lost a race (another writer came first): re-read and re-apply them."""
+
+    async def repoint(self, merged: Mapping[str, str]) -> None:
+        """Move links and timeline entries of merged-away customers (merged-away id → survivor id)."""
+
+    async def hold_for_review(self, holds: Sequence[ReviewHold]) -> None:
+        """Keep merges held for review (once per event)."""
+
+    async def record_timeline(self, entries: Sequence[TimelineEntry]) -> None:
+        """Insert timeline entries; entries already recorded are left as they are."""
+
+
+class DeadLetters(Protocol):
+    async def send(self, topic: str, partition: int, offset: int, error: Exception) -> None:
+        """Publish where an unprocessable message was and why (never its content); return once acked."""

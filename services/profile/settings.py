@@ -1,0 +1,21 @@
+"""Profile settings (``HELHET_`` environment variables)."""
+
+from __future__ import annotations
+
+from services.common.settings import CommonSettings
+
+
+class ProfileSettings(CommonSettings):
+    service_name: str = "profile"
+    api_port: int = 8002
+    # The consumer group: every profile worker shares it, so partitions are split between them.
+    worker_app_id: str = "helhet-profile"
+    # A batch is this many events, or what arrived within the time; one set of bulk writes each.
+    worker_batch_size: int = 500
+    worker_batch_within_seconds: float = 0.5
+    # A batch whose database write failed is retried after this long (doubling up to the maximum);
+    # its offsets are not committed meanwhile.
+    worker_retry_initial_seconds: float = 0.5
+    worker_retry_max_seconds: float = 30.0
+    # Shared identifiers that must never link customers, e.g. "phone:+4722000000" (a shop's phone).
+    blocked_identifier_keys: frozenset[str] = frozenset()

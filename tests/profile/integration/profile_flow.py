@@ -1,0 +1,160 @@
+"""Helpers for profile's integration tests: events with fresh identifiers, a running worker, and a hash of
+everything stored about a set of customers."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schemas.catalog import event_type_of
+from schemas.commerce import OrderRecorded, OrderStatus, WebActivityKind, WebActivityRecorded
+from schemas.envelope import Event
+from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
+from schemas.interactions import Channel, Direction, InteractionReceived
+from services.common.mongo import Document
+from services.common.settings import CommonSettings
+from services.profile.core.observe import ProfilePayload
+from services.profile.indexes import CUSTOMERS_COLLECTION, LINKS_COLLECTION, TIMELINE_COLLECTION
+from services.profile.inject import WorkerRuntime, create_worker
+from services.profile.settings import ProfileSettings
+
+AT = datetime(2026, 11, 2, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def fresh_email() -> CustomerIdentifier:
+    return identify(IdentifierKind.EMAIL, f"kunde-{uuid.uuid4().hex[:12]}@example.no")
+
+
+def fresh_phone() -> CustomerIdentifier:
+    # Norwegian mobile numbers: 4 or 9 then seven digits.
+    return identify(IdentifierKind.PHONE, f"+479{uuid.uuid4().int % 10_000_000:07d}")
+
+
+def fresh(kind: IdentifierKind) -> CustomerIdentifier:
+    return identify(kind, f"{kind.value}-{uuid.uuid4().hex[:12]}")
+
+
+def envelope(
+    payload: ProfilePayload, *, key: str | None = None, event_id: str | None = None
+) -> Event[ProfilePayload]:
+    return Event[ProfilePayload](
+        id=event_id or str(uuid.uuid4()),
+        source="/tests/profile",
+        type=event_type_of(type(payload)).name,
+        time=AT,
+        key=key or payload.identifiers[0].key,
+        data=payload,
+    )
+
+
+def interaction(
+    *identifiers: CustomerIdentifier,
+    text: str = "Hei, hvor er pakken min?",
+    at: datetime = AT,
+    key: str | None = None,
+) -> Event[ProfilePayload]:
+    payload = InteractionReceived(
+        channel=Channel.EMAIL,
+        direction=Direction.INBOUND,
+        identifiers=list(identifiers),
+        subject="Pakke",
+        text=text,
+        language_hint="nb",
+        occurred_at=at,
+    )
+    return envelope(payload, key=key)
+
+
+def order(
+    *identifiers: CustomerIdentifier, amount: str = "1499.00", at: datetime = AT
+) -> Event[ProfilePayload]:
+    payload = OrderRecorded(
+        order_id=f"order-{uuid.uuid4().hex[:8]}",
+        status=OrderStatus.PLACED,
+        identifiers=list(identifiers),
+        amount=Decimal(amount),
+        currency="NOK",
+        occurred_at=at - timedelta(days=3),
+    )
+    return envelope(payload)
+
+
+def page_view(*identifiers: CustomerIdentifier, at: datetime = AT) -> Event[ProfilePayload]:
+    payload = WebActivityRecorded(
+        kind=WebActivityKind.PAGE_VIEW,
+        identifiers=list(identifiers),
+        session_id=f"session-{uuid.uuid4().hex[:8]}",
+        url="https://shop.example.no/sko",
+        occurred_at=at - timedelta(hours=1),
+    )
+    return envelope(payload)
+
+
+def topic_of(event: Event[ProfilePayload]) -> str:
+    return event_type_of(type(event.data)).topic
+
+
+def worker_settings(infra: CommonSettings, app_id: str | None = None) -> ProfileSettings:
+    return ProfileSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_uri=infra.mongodb_uri,
+        worker_app_id=app_id or f"test-profile-{uuid.uuid4().hex[:8]}",
+        worker_batch_size=200,
+        worker_batch_within_seconds=0.2,
+    )
+
+
+@asynccontextmanager
+async def running_worker(settings: ProfileSettings) -> AsyncIterator[WorkerRuntime]:
+    runtime = create_worker(settings, telemetry=False)
+    await runtime.app.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.app.stop()
+        await runtime.aclose()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout_s: float = 60.0, what: str = ""
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or 'the condition'}")
+        await asyncio.sleep(0.2)
+
+
+async def on_timeline(db: AsyncDatabase[Document], event_ids: Collection[str]) -> bool:
+    found = await db[TIMELINE_COLLECTION].count_documents({"_id": {"$in": list(event_ids)}})
+    return found == len(set(event_ids))
+
+
+async def customers_of(db: AsyncDatabase[Document], keys: Collection[str]) -> set[str]:
+    cursor = db[LINKS_COLLECTION].find({"_id": {"$in": list(keys)}}, {"customer_id": 1})
+    return {link["customer_id"] async for link in cursor}
+
+
+async def state_hash(db: AsyncDatabase[Document], keys: Collection[str], event_ids: Collection[str]) -> str:
+    """Every stored document about these identifiers' customers and these events, hashed."""
+    customer_ids = await customers_of(db, keys)
+    parts: dict[str, list[Any]] = {}
+    queries = {
+        LINKS_COLLECTION: {"customer_id": {"$in": list(customer_ids)}},
+        CUSTOMERS_COLLECTION: {"_id": {"$in": list(customer_ids)}},
+        TIMELINE_COLLECTION: {
+            "$or": [{"_id": {"$in": list(event_ids)}}, {"customer_id": {"$in": list(customer_ids)}}]
+        },
+    }
+    for collection, query in queries.items():
+        parts[collection] = [document async for document in db[collection].find(query).sort("_id", 1)]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
