@@ -29,6 +29,8 @@ def create_faust_app(settings: CommonSettings, app_id: str, **overrides: Any) ->
         "broker_client_id": f"{app_id}-worker",
         # Commits follow processing: an event is acked when the agent asks for the next one.
         "broker_commit_interval": 1.0,
+        "broker_session_timeout": settings.kafka_session_timeout_seconds,
+        "broker_heartbeat_interval": min(3.0, settings.kafka_session_timeout_seconds / 3),
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "processing_guarantee": "at_least_once",
