@@ -10,13 +10,14 @@ from typing import Annotated
 import typer
 
 from bench.ingest import batch_closed_loop, running_ingest, single_at_fixed_rate
+from bench.profile import profile_rate
 from bench.raw_kafka import aiokafka_rates, cloud_events, kafka_python_rates
 from bench.raw_mongo import mongo_rates, sync_client_rates
 from bench.report import Figure, publish
 from services.common.settings import CommonSettings
 
 
-def main(
+def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
     messages: Annotated[int, typer.Option(help="Kafka messages per client and direction.")] = 100_000,
     documents: Annotated[int, typer.Option(help="Documents to bulk-upsert.")] = 100_000,
     lookups: Annotated[int, typer.Option(help="find_one lookups.")] = 10_000,
@@ -25,6 +26,7 @@ def main(
         typer.Option(help="bench/loadgen binary; without it the ingest HTTP figures are skipped."),
     ] = None,
     rate: Annotated[int, typer.Option(help="Offered single-request rate for ingest.")] = 1_000,
+    profile_events: Annotated[int, typer.Option(help="Events in profile's burst.")] = 20_000,
 ) -> None:
     settings = CommonSettings(service_name="helhet-bench")
     records = cloud_events(messages)
@@ -42,6 +44,9 @@ def main(
             *batch,
             Figure("ingest batch rate / raw aiokafka produce", batch[0].value / raw_produce, "ratio"),
         ]
+    profile = asyncio.run(profile_rate(settings, events=profile_events, customers=profile_events // 4))
+    raw_upsert = next(f.value for f in figures if f.name.startswith("async client: bulk upsert, new"))
+    figures += [*profile, Figure("profile rate / raw bulk upsert", profile[0].value / raw_upsert, "ratio")]
     path = publish("Helhet physical limits (this machine)", figures)
     typer.echo(f"results: {path}")
 
