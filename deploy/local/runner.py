@@ -24,7 +24,7 @@ class Service:
 
 SERVICES = (
     Service("ingest", 8001, ("api",)),
-    Service("profile", 8002, ("worker",)),  # its API comes with the REST part of issue 5
+    Service("profile", 8002),
     Service("routing", 8003),
     Service("notify", 8004),
 )

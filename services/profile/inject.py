@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import faust
+from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
+from services.common.http import create_app
 from services.common.kafka.faust_app import create_faust_app
-from services.common.mongo import Document, create_mongo_client, database
+from services.common.mongo import Document, create_mongo_client, database, ping
 from services.common.telemetry import configure_telemetry
+from services.profile.adapters.inbound.rest import customers_router
 from services.profile.adapters.inbound.worker import (
     RetryPolicy,
     faust_send_empty,
     register_profile_agent,
 )
 from services.profile.adapters.outbound.kafka_dead_letters import KafkaDeadLetters
+from services.profile.adapters.outbound.mongo_reader import MongoProfileReader
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.identity import IdentityConfig
+from services.profile.queries import ProfileQueries
 from services.profile.service import ProfileService
 from services.profile.settings import ProfileSettings
 
@@ -61,3 +68,38 @@ def create_worker(settings: ProfileSettings, *, telemetry: bool = True) -> Worke
         retry=RetryPolicy(settings.worker_retry_initial_seconds, settings.worker_retry_max_seconds),
     )
     return runtime
+
+
+class _Connections:
+    """The client made when the app starts, for the readiness check."""
+
+    client: AsyncMongoClient[Document] | None = None
+
+
+def create_api(settings: ProfileSettings) -> FastAPI:
+    """The read API: profiles by id or identifier and timelines (needs only the database)."""
+    configure_telemetry(settings)
+    connections = _Connections()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The async Mongo client binds to the running loop: build it here.
+        client = connections.client = create_mongo_client(settings)
+        app.state.queries = ProfileQueries(MongoProfileReader(database(client, settings)))
+        try:
+            yield
+        finally:
+            await client.close()
+
+    async def mongodb_ready() -> None:
+        if connections.client is None:
+            raise RuntimeError("not started")
+        await ping(connections.client)
+
+    return create_app(
+        settings,
+        title="Helhet profile",
+        readiness={"mongodb": mongodb_ready},
+        routers=[customers_router(settings.default_phone_region)],
+        lifespan=lifespan,
+    )

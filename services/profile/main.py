@@ -1,11 +1,12 @@
-"""Entrypoints of profile: ``python -m services.profile.main worker``."""
+"""Entrypoints of profile: ``python -m services.profile.main api`` and ``... worker``."""
 
 from __future__ import annotations
 
 import faust
 import typer
 
-from services.profile.inject import create_worker
+from services.common.http import serve_api
+from services.profile.inject import create_api, create_worker
 from services.profile.settings import ProfileSettings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -14,6 +15,13 @@ cli = typer.Typer(add_completion=False, no_args_is_help=True)
 @cli.callback()
 def entrypoints() -> None:
     """Helhet profile. Each command is one process role."""
+
+
+@cli.command()
+def api() -> None:
+    """Serve the read API: profiles by id or identifier, and timelines."""
+    settings = ProfileSettings()
+    serve_api(create_api(settings), settings, settings.api_port)
 
 
 @cli.command()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 
 from schemas.identifiers import IdentifierKind
 from services.profile.core.identity import Link, ReviewReason
@@ -84,3 +85,65 @@ class ProfileStore(Protocol):
 class DeadLetters(Protocol):
     async def send(self, topic: str, partition: int, offset: int, error: Exception) -> None:
         """Publish where an unprocessable message was and why (never its content); return once acked."""
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """The views computed when the customer was last written (as of ``as_of``)."""
+
+    tier: str
+    historic_value: Decimal
+    predicted_lifetime_value: Decimal
+    lifecycle: str
+    needs_recovery: bool
+    recovery_reason: str | None
+    language: str | None
+    preferred_channel: str | None
+    last_agent: str | None
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    customer_id: str
+    facts: ProfileFacts
+    summary: CustomerSummary | None  # None only for a document written before summaries existed
+    merged_into: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelinePosition:
+    """Where a page of a timeline ends: entries are ordered by event time, then event id, newest first."""
+
+    occurred_at: datetime
+    event_id: str
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    event_id: str
+    occurred_at: datetime
+    kind: str
+    event_type: str
+    channel: str
+    source: str
+    details: Mapping[str, Any]  # what the event said: contact, order, experience, phone step, changes
+
+
+class ProfileReader(Protocol):
+    async def customer(self, customer_id: str) -> CustomerRecord | None:
+        """The stored customer (merged-away ones too: ``merged_into`` names the survivor)."""
+
+    async def linked_customer(self, key: str) -> str | None:
+        """The customer an identifier key links to."""
+
+    async def timeline(
+        self,
+        customer_id: str,
+        *,
+        limit: int,
+        before: TimelinePosition | None = None,
+        channel: str | None = None,
+        kind: str | None = None,
+    ) -> list[TimelineItem]:
+        """Up to ``limit`` timeline entries strictly older than ``before``, newest first."""

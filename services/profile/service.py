@@ -199,13 +199,16 @@ class ProfileService:
         counts: dict[str, Counter[IdentifierKind]],
     ) -> None:
         customers = plan.customers
+        # Only the customers this event's identifiers name: resolution needs no others, and describing
+        # every customer of the batch for every event made a batch quadratic.
+        named = {links[i.key] for i in event.identifiers if i.key in links}
         known = {
             customer_id: KnownCustomer(
                 first_seen=c.facts.first_seen or c.first_seen_hint or event.occurred_at,
                 link_counts=counts.get(customer_id, Counter()),
             )
-            for customer_id, c in customers.items()
-            if c.merged_into is None
+            for customer_id in named
+            if (c := customers[customer_id]).merged_into is None
         }
         resolution = resolve(event, links, known, self._identity)
         match resolution:

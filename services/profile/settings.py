@@ -8,6 +8,8 @@ from services.common.settings import CommonSettings
 class ProfileSettings(CommonSettings):
     service_name: str = "profile"
     api_port: int = 8002
+    # National phone numbers in lookups ("91234567") are read as this region's.
+    default_phone_region: str = "NO"
     # The consumer group: every profile worker shares it, so partitions are split between them.
     worker_app_id: str = "helhet-profile"
     # A batch is this many events, or what arrived within the time; one set of bulk writes each.

@@ -1,0 +1,95 @@
+"""Reads of the profile collections for the API: one document per customer, one per link, a customer's
+timeline by its ``by_customer_time`` index. Nothing here writes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.common.mongo import Document
+from services.profile.adapters.outbound.documents import facts_from_document
+from services.profile.indexes import CUSTOMERS_COLLECTION, LINKS_COLLECTION, TIMELINE_COLLECTION
+from services.profile.ports import CustomerRecord, CustomerSummary, TimelineItem, TimelinePosition
+
+# What a timeline entry says beyond its kind, channel and time.
+_DETAIL_FIELDS = ("contact", "order", "experience", "phone_step", "attributes", "consent")
+
+
+class MongoProfileReader:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._links = db[LINKS_COLLECTION]
+        self._timeline = db[TIMELINE_COLLECTION]
+        self._customers = db[CUSTOMERS_COLLECTION]
+
+    async def customer(self, customer_id: str) -> CustomerRecord | None:
+        document = await self._customers.find_one({"_id": customer_id}, {"write_ids": 0})
+        if document is None:
+            return None
+        return CustomerRecord(
+            customer_id=document["_id"],
+            facts=facts_from_document(document),
+            summary=_summary(document.get("summary")),
+            merged_into=document.get("merged_into"),
+        )
+
+    async def linked_customer(self, key: str) -> str | None:
+        document = await self._links.find_one({"_id": key}, {"customer_id": 1})
+        return None if document is None else str(document["customer_id"])
+
+    async def timeline(
+        self,
+        customer_id: str,
+        *,
+        limit: int,
+        before: TimelinePosition | None = None,
+        channel: str | None = None,
+        kind: str | None = None,
+    ) -> list[TimelineItem]:
+        query: dict[str, Any] = {"customer_id": customer_id}
+        if channel is not None:
+            query["channel"] = channel
+        if kind is not None:
+            query["kind"] = kind
+        if before is not None:
+            query["$or"] = [
+                {"occurred_at": {"$lt": before.occurred_at}},
+                {"occurred_at": before.occurred_at, "_id": {"$lt": before.event_id}},
+            ]
+        cursor = (
+            self._timeline.find(query, {"identifiers": 0})
+            .sort([("occurred_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
+        return [_timeline_item(document) async for document in cursor]
+
+
+def _summary(raw: Document | None) -> CustomerSummary | None:
+    if not raw:
+        return None
+    return CustomerSummary(
+        tier=raw["tier"],
+        historic_value=Decimal(raw["historic_value"]),
+        predicted_lifetime_value=Decimal(raw["predicted_lifetime_value"]),
+        lifecycle=raw["lifecycle"],
+        needs_recovery=raw["needs_recovery"],
+        recovery_reason=raw.get("recovery_reason"),
+        language=raw.get("language"),
+        preferred_channel=raw.get("preferred_channel"),
+        last_agent=raw.get("last_agent"),
+        as_of=raw["as_of"],
+    )
+
+
+def _timeline_item(document: Document) -> TimelineItem:
+    return TimelineItem(
+        event_id=document["_id"],
+        occurred_at=document["occurred_at"],
+        kind=document["kind"],
+        event_type=document["type"],
+        channel=document["channel"],
+        source=document["source"],
+        details={name: document[name] for name in _DETAIL_FIELDS if document.get(name)},
+    )
