@@ -8,7 +8,7 @@ from typing import Self
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from schemas.envelope import Payload
 
@@ -85,12 +85,20 @@ def identify(
     ``phone_region`` lets national numbers ("912 34 567") parse as that country's.
     """
     try:
-        normalised = normalise_identifier(kind, value, phone_region)
-        return CustomerIdentifier.model_validate(
-            {"kind": kind, "value": normalised, "scope": scope}, context=ALREADY_NORMALISED
-        )
-    except (ValidationError, ValueError):
+        return normalised_identifier(kind, value, scope, phone_region=phone_region)
+    except ValueError:  # pydantic's ValidationError is one too
         return CustomerIdentifier(kind=kind, value=value.strip()[:320] or "?", scope=scope, unparsed=True)
+
+
+def normalised_identifier(
+    kind: IdentifierKind, value: str, scope: str | None = None, *, phone_region: str | None = None
+) -> CustomerIdentifier:
+    """The normalised identifier; raises ``ValueError`` (naming the rule, not the value) when it does
+    not parse. Normalised once: the model only checks the canonical shape."""
+    return CustomerIdentifier.model_validate(
+        {"kind": kind, "value": normalise_identifier(kind, value, phone_region), "scope": scope},
+        context=ALREADY_NORMALISED,
+    )
 
 
 def normalise_identifier(kind: IdentifierKind, value: str, phone_region: str | None = None) -> str:

@@ -34,10 +34,10 @@ class CommonSettings(BaseSettings):
     oidc_token_url: str | None = None
     # Per readiness check; keep below the probe's timeoutSeconds.
     readiness_timeout_seconds: float = 2.0
-    # Publishing gives up (and the API answers 503) when the broker has not acknowledged by then; the
-    # producer drops the expired batch, so a refused message never appears later.
     # How soon the partitions of a worker that died without saying goodbye move to another one.
     kafka_session_timeout_seconds: float = 30.0
+    # Publishing gives up (and the API answers 503) when the broker has not acknowledged by then; the
+    # producer drops the expired batch, so a refused message never appears later.
     kafka_publish_timeout_ms: int = 5_000
     # 127.0.0.1 locally; 0.0.0.0 inside a container.
     api_host: str = "127.0.0.1"

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from schemas.identifiers import (
-    ALREADY_NORMALISED,
     SCOPED_KINDS,
     CustomerIdentifier,
     IdentifierKind,
-    normalise_identifier,
+    normalised_identifier,
 )
 from services.profile.ports import CustomerRecord, ProfileReader, TimelineItem, TimelinePosition
 
@@ -66,10 +65,7 @@ def parse_identifier(text: str, phone_region: str | None) -> CustomerIdentifier:
     if not rest.strip():
         raise InvalidIdentifierError(f"the {kind.value} value is empty")
     try:
-        value = normalise_identifier(kind, rest, phone_region)
-        return CustomerIdentifier.model_validate(
-            {"kind": kind, "value": value, "scope": scope}, context=ALREADY_NORMALISED
-        )
+        return normalised_identifier(kind, rest, scope, phone_region=phone_region)
     except ValueError:  # pydantic's ValidationError is one too
         raise InvalidIdentifierError(f"not a valid {kind.value}") from None
 
