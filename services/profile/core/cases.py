@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from schemas.cases import CaseCategory, CaseStatus
 from schemas.interactions import Channel, Direction, InteractionEvent
-from services.profile.core.categories import Category, categorise
+from services.profile.core.categories import categorise
 from services.profile.core.consent import is_opt_out
 from services.profile.core.ids import stable_id
 from services.profile.core.observe import Contact, ObservedEvent
@@ -44,11 +45,6 @@ _THANKS_ONLY = Wording(
 )
 
 
-class CaseStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
 @dataclass(frozen=True)
 class CaseConfig:
     # An open case of the same category but another thread is joined only if active this recently.
@@ -59,7 +55,7 @@ class CaseConfig:
 class Case:
     case_id: str
     customer_id: str
-    category: Category
+    category: CaseCategory
     channel: Channel  # where it was opened
     thread_key: str | None
     language: Language | None
@@ -158,14 +154,14 @@ def decide_case(
     category = categorise(contact.subject, contact.text, contact.language)
     since = event.occurred_at - config.join_same_category_within
     # "Other" says nothing about the topic, so it joins only when it is a repeat call on the same channel.
-    joinable = category is not Category.OTHER or contact.step in _WORDLESS_REQUESTS
+    joinable = category is not CaseCategory.OTHER or contact.step in _WORDLESS_REQUESTS
     same_category = next(
         (
             case
             for case in candidates
             if joinable
             and case.category is category
-            and (category is not Category.OTHER or case.channel is contact.channel)
+            and (category is not CaseCategory.OTHER or case.channel is contact.channel)
             and case.last_activity_at >= since
         ),
         None,
@@ -175,7 +171,7 @@ def decide_case(
     return OpenCase(_opened(event, contact, customer_id, category))
 
 
-def _opened(event: ObservedEvent, contact: Contact, customer_id: str, category: Category) -> Case:
+def _opened(event: ObservedEvent, contact: Contact, customer_id: str, category: CaseCategory) -> Case:
     return Case(
         case_id=stable_id("case", event.event_id),
         customer_id=customer_id,

@@ -7,21 +7,10 @@ an exchange implies a return, a complaint about a late parcel is a complaint fir
 
 from __future__ import annotations
 
-from enum import StrEnum
-
+from schemas.cases import CaseCategory
 from services.profile.core.wording import Language, Wording
 
 NB, SV, DA, EN = Language.NORWEGIAN, Language.SWEDISH, Language.DANISH, Language.ENGLISH
-
-
-class Category(StrEnum):
-    ORDER = "order"
-    SHIPPING = "shipping"
-    DELIVERY = "delivery"
-    COMPLAINT_RETURN = "complaint_return"
-    EXCHANGE = "exchange"
-    PRODUCT_QUESTION = "product_question"
-    OTHER = "other"
 
 
 _EXCHANGE = Wording(
@@ -145,20 +134,20 @@ _PRODUCT_QUESTION = Wording(
 )
 
 # Priority order: the most specific need first.
-_RULES: tuple[tuple[Category, Wording], ...] = (
-    (Category.EXCHANGE, _EXCHANGE),
-    (Category.COMPLAINT_RETURN, _COMPLAINT_RETURN),
-    (Category.DELIVERY, _DELIVERY),
-    (Category.SHIPPING, _SHIPPING),
-    (Category.ORDER, _ORDER),
-    (Category.PRODUCT_QUESTION, _PRODUCT_QUESTION),
+_RULES: tuple[tuple[CaseCategory, Wording], ...] = (
+    (CaseCategory.EXCHANGE, _EXCHANGE),
+    (CaseCategory.COMPLAINT_RETURN, _COMPLAINT_RETURN),
+    (CaseCategory.DELIVERY, _DELIVERY),
+    (CaseCategory.SHIPPING, _SHIPPING),
+    (CaseCategory.ORDER, _ORDER),
+    (CaseCategory.PRODUCT_QUESTION, _PRODUCT_QUESTION),
 )
 
 
-def categorise(subject: str | None, text: str | None, language: Language | None) -> Category:
+def categorise(subject: str | None, text: str | None, language: Language | None) -> CaseCategory:
     """The category of an inbound message; ``OTHER`` when no rule matches."""
     words = f"{subject or ''}\n{text or ''}"
     for category, wording in _RULES:
         if wording.found_in(words, language):
             return category
-    return Category.OTHER
+    return CaseCategory.OTHER

@@ -6,17 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 
+from schemas.customers import Purpose
 from services.profile.core.wording import Language, Wording
 
 MERGE_SOURCE = "merge"
-
-
-class Purpose(StrEnum):
-    SERVICE_MESSAGES = "service_messages"
-    MARKETING = "marketing"
-    PROFILING = "profiling"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from schemas.customers import ExperienceReason
 from schemas.interactions import Direction, InteractionEvent
 from services.profile.core.wording import Language, Wording
 
@@ -20,16 +21,6 @@ from services.profile.core.wording import Language, Wording
 class Feeling(StrEnum):
     GOOD = "good"
     BAD = "bad"
-
-
-class ExperienceReason(StrEnum):
-    COMPLAINT = "complaint"
-    UNANSWERED_CALL = "unanswered_call"
-    LONG_WAIT = "long_wait"
-    BROKEN_PROMISE = "broken_promise"
-    PRAISE = "praise"
-    KEPT_PROMISE = "kept_promise"
-    ORDER_DELIVERED = "order_delivered"
 
 
 @dataclass(frozen=True)

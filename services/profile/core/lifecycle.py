@@ -9,16 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-
-class Stage(StrEnum):
-    PROSPECT = "prospect"  # known, never bought
-    NEW = "new"  # first purchase recently
-    ACTIVE = "active"
-    AT_RISK = "at_risk"  # no purchase for a while
-    CHURNED = "churned"  # no purchase for long
-    WON_BACK = "won_back"  # bought again after having churned
+from schemas.customers import LifecycleStage
 
 
 @dataclass(frozen=True)
@@ -29,15 +21,15 @@ class LifecycleConfig:
     won_back_for: timedelta = timedelta(days=180)  # a comeback counts as won back this long
 
 
-def stage_of(purchases: Iterable[datetime], config: LifecycleConfig, now: datetime) -> Stage:
+def stage_of(purchases: Iterable[datetime], config: LifecycleConfig, now: datetime) -> LifecycleStage:
     ordered = sorted(purchases)
     if not ordered:
-        return Stage.PROSPECT
+        return LifecycleStage.PROSPECT
     since_last = now - ordered[-1]
     if since_last > config.churned_after:
-        return Stage.CHURNED
+        return LifecycleStage.CHURNED
     if since_last > config.at_risk_after:
-        return Stage.AT_RISK
+        return LifecycleStage.AT_RISK
     comeback = next(
         (
             later
@@ -47,7 +39,7 @@ def stage_of(purchases: Iterable[datetime], config: LifecycleConfig, now: dateti
         None,
     )
     if comeback is not None and now - comeback <= config.won_back_for:
-        return Stage.WON_BACK
+        return LifecycleStage.WON_BACK
     if now - ordered[0] <= config.new_for:
-        return Stage.NEW
-    return Stage.ACTIVE
+        return LifecycleStage.NEW
+    return LifecycleStage.ACTIVE

@@ -15,12 +15,13 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityRecorded
+from schemas.customers import ExperienceReason, Purpose
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
 from services.profile.core.attributes import Attribute, AttributeName
-from services.profile.core.consent import ConsentDecision, Purpose, is_opt_out
-from services.profile.core.experience import Experience, ExperienceReason, Feeling, PhoneStep, feeling_in
+from services.profile.core.consent import ConsentDecision, is_opt_out
+from services.profile.core.experience import Experience, Feeling, PhoneStep, feeling_in
 from services.profile.core.value import OrderChange
 from services.profile.core.wording import Language, language_of
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from schemas.customers import LifecycleStage, Purpose
 from schemas.identifiers import CustomerIdentifier
 from services.profile.core.attributes import Attribute, AttributeName, newest
-from services.profile.core.consent import ConsentDecision, Purpose, newest_decision
+from services.profile.core.consent import ConsentDecision, newest_decision
 from services.profile.core.experience import Experience, ExperienceConfig, Ledger, PhoneStep, ledger
-from services.profile.core.lifecycle import LifecycleConfig, Stage, stage_of
+from services.profile.core.lifecycle import LifecycleConfig, stage_of
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.value import (
     CustomerValue,
@@ -82,7 +83,7 @@ class Profile:
     customer_id: str
     facts: ProfileFacts
     as_of: datetime  # the ``now`` the views below were computed for
-    lifecycle: Stage
+    lifecycle: LifecycleStage
     value: CustomerValue
     ledger: Ledger
 

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from schemas.cases import CaseCategory, CaseStatus
+from schemas.customers import ExperienceReason, LifecycleStage, Tier
 from services.profile.core.attributes import AttributeName
-from services.profile.core.cases import Case, CaseStatus
-from services.profile.core.categories import Category
-from services.profile.core.experience import ExperienceReason
-from services.profile.core.lifecycle import Stage
+from services.profile.core.cases import Case
 from services.profile.core.profile import Profile
-from services.profile.core.value import Tier
 
 
 @dataclass(frozen=True)
@@ -22,7 +20,7 @@ class CustomerSnapshot:
     tier: Tier
     historic_value: Decimal
     predicted_lifetime_value: Decimal
-    lifecycle: Stage
+    lifecycle: LifecycleStage
     needs_recovery: bool
     recovery_reason: ExperienceReason | None
     language: str | None
@@ -35,7 +33,7 @@ class CustomerSnapshot:
 class CaseSnapshot:
     case_id: str
     status: CaseStatus
-    category: Category
+    category: CaseCategory
     channel: str
     language: str | None  # the case's own language, else the customer's
     opened_at: datetime

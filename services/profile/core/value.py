@@ -21,21 +21,13 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from enum import StrEnum
 
 from schemas.commerce import OrderStatus
-from services.profile.core.lifecycle import Stage
+from schemas.customers import LifecycleStage, Tier
 
 _CENT = Decimal("0.01")
 _SECOND = timedelta(seconds=1)
 _YEAR_SECONDS = Decimal(365.25 * 24 * 3600)
-
-
-class Tier(StrEnum):
-    STANDARD = "standard"
-    SILVER = "silver"
-    GOLD = "gold"
-    PLATINUM = "platinum"
 
 
 @dataclass(frozen=True)
@@ -57,8 +49,8 @@ def _default_tiers() -> tuple[tuple[Tier, Decimal], ...]:
     return ((Tier.SILVER, Decimal(5_000)), (Tier.GOLD, Decimal(20_000)), (Tier.PLATINUM, Decimal(75_000)))
 
 
-def _default_retention() -> Mapping[Stage, Decimal]:
-    return {Stage.AT_RISK: Decimal("0.5"), Stage.CHURNED: Decimal(0)}
+def _default_retention() -> Mapping[LifecycleStage, Decimal]:
+    return {LifecycleStage.AT_RISK: Decimal("0.5"), LifecycleStage.CHURNED: Decimal(0)}
 
 
 @dataclass(frozen=True)
@@ -70,7 +62,7 @@ class ValueConfig:
     tiers: tuple[tuple[Tier, Decimal], ...] = field(default_factory=_default_tiers)
     horizon_years: Decimal = Decimal(3)
     # Expected share of future purchases per stage; stages not listed keep 1.
-    retention: Mapping[Stage, Decimal] = field(default_factory=_default_retention)
+    retention: Mapping[LifecycleStage, Decimal] = field(default_factory=_default_retention)
 
 
 @dataclass(frozen=True)
@@ -126,7 +118,7 @@ def tier_of(historic_value: Decimal, config: ValueConfig) -> Tier:
 
 
 def customer_value(
-    changes: Collection[OrderChange], stage: Stage, config: ValueConfig, now: datetime
+    changes: Collection[OrderChange], stage: LifecycleStage, config: ValueConfig, now: datetime
 ) -> CustomerValue:
     orders = _orders(changes)
     by_currency: dict[str, Decimal] = defaultdict(Decimal)

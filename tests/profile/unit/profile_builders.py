@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from schemas.catalog import event_type_of
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityKind, WebActivityRecorded
+from schemas.customers import Purpose
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
 from services.profile.core.attributes import AttributeName
-from services.profile.core.consent import Purpose
 from services.profile.core.observe import ObservedEvent, ProfilePayload, observe, observe_change
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -4,12 +4,12 @@ from datetime import timedelta
 
 import pytest
 
+from schemas.cases import CaseCategory, CaseStatus
 from schemas.commerce import OrderStatus
 from schemas.interactions import AttachmentMetadata, Channel, Direction, InteractionEvent
 from services.profile.core.cases import (
     Case,
     CaseConfig,
-    CaseStatus,
     JoinCase,
     JoinRule,
     NoAnswerReason,
@@ -19,7 +19,6 @@ from services.profile.core.cases import (
     decide_case,
     no_answer_reason,
 )
-from services.profile.core.categories import Category
 from services.profile.core.observe import ObservedEvent
 from tests.profile.unit.profile_builders import NOW, message, order
 
@@ -36,7 +35,7 @@ def opened(observed: ObservedEvent, customer_id: str = "kari") -> Case:
 def test_an_inbound_question_opens_a_categorised_case() -> None:
     case = opened(message("e1", text="Hvor er pakken min?", language_hint="nb", thread_id="<t1@x>"))
 
-    assert case.category is Category.SHIPPING
+    assert case.category is CaseCategory.SHIPPING
     assert (case.customer_id, case.channel, case.thread_key) == ("kari", Channel.EMAIL, "thread:<t1@x>")
     assert (case.opened_by, case.event_ids, case.status) == ("e1", frozenset({"e1"}), CaseStatus.OPEN)
 
@@ -109,7 +108,7 @@ def test_a_reply_in_the_same_thread_joins_whatever_its_wording() -> None:
     assert decision.rule is JoinRule.SAME_THREAD
     assert decision.case.event_ids == {"e1", "e2"}
     assert decision.case.last_activity_at == NOW + DAY
-    assert decision.case.category is Category.SHIPPING
+    assert decision.case.category is CaseCategory.SHIPPING
 
 
 def test_a_follow_up_on_another_channel_joins_the_open_case_of_its_category() -> None:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from schemas.customers import Purpose
 from services.profile.core.consent import (
     MERGE_SOURCE,
     ConsentDecision,
-    Purpose,
     is_opt_out,
     most_restrictive,
     newest_decision,

@@ -4,8 +4,9 @@ from datetime import timedelta
 from typing import Any
 
 from schemas.commerce import OrderStatus
+from schemas.customers import ExperienceReason
 from schemas.interactions import Channel, Direction, InteractionEvent
-from services.profile.core.experience import ExperienceConfig, ExperienceReason, Feeling, call_experiences
+from services.profile.core.experience import ExperienceConfig, Feeling, call_experiences
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import ProfileConfig, fold
 from tests.profile.unit.profile_builders import NOW, message, order

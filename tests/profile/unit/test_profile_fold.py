@@ -3,10 +3,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas.commerce import OrderStatus
+from schemas.customers import LifecycleStage, Purpose
 from schemas.interactions import Channel
 from services.profile.core.attributes import AttributeName
-from services.profile.core.consent import Purpose
-from services.profile.core.lifecycle import Stage
 from services.profile.core.observe import observe_change
 from services.profile.core.profile import ProfileConfig, apply, fold, refresh
 from tests.profile.unit.profile_builders import KARI, KARI_PHONE, NOW, message, order, web
@@ -66,8 +65,8 @@ def test_refresh_moves_the_views_with_time() -> None:
 
     later = refresh(profile, CONFIG, NOW + 200 * DAY)
 
-    assert profile.lifecycle is Stage.NEW
-    assert later.lifecycle is Stage.AT_RISK
+    assert profile.lifecycle is LifecycleStage.NEW
+    assert later.lifecycle is LifecycleStage.AT_RISK
     assert later.facts == profile.facts
     assert later.as_of == NOW + 200 * DAY
 

@@ -4,11 +4,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from schemas.commerce import OrderStatus
+from schemas.customers import Purpose
 from schemas.identifiers import IdentifierKind, identify
 from schemas.interactions import Channel
 from services.profile.core.attributes import AttributeName
 from services.profile.core.cases import Case, CaseConfig, OpenCase, decide_case, moved
-from services.profile.core.consent import MERGE_SOURCE, Purpose
+from services.profile.core.consent import MERGE_SOURCE
 from services.profile.core.identity import Link, LinkRule
 from services.profile.core.merge import Holdings, Merged, merge, unmerge
 from services.profile.core.observe import ObservedEvent, observe_change

@@ -3,10 +3,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from schemas.commerce import OrderStatus
+from schemas.customers import ExperienceReason, Purpose
 from schemas.interactions import Channel, Direction, InteractionEvent
 from services.profile.core.attributes import AttributeName
-from services.profile.core.consent import Purpose
-from services.profile.core.experience import ExperienceReason, Feeling
+from services.profile.core.experience import Feeling
 from services.profile.core.observe import FactKind, observe_change
 from services.profile.core.wording import Language
 from tests.profile.unit.profile_builders import KARI, KARI_PHONE, NOW, message, order, web

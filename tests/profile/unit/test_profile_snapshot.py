@@ -3,17 +3,15 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from schemas.cases import CaseCategory
 from schemas.commerce import OrderStatus
+from schemas.customers import ExperienceReason, LifecycleStage, Tier
 from schemas.interactions import Channel, InteractionEvent
 from services.profile.core.attributes import AttributeName
 from services.profile.core.cases import CaseConfig, OpenCase, decide_case
-from services.profile.core.categories import Category
-from services.profile.core.experience import ExperienceReason
-from services.profile.core.lifecycle import Stage
 from services.profile.core.observe import observe_change
 from services.profile.core.profile import ProfileConfig, fold
 from services.profile.core.snapshot import case_snapshot, customer_snapshot
-from services.profile.core.value import Tier
 from tests.profile.unit.profile_builders import NOW, message, order
 
 DAY = timedelta(days=1)
@@ -35,11 +33,11 @@ def test_the_case_snapshot_carries_what_router_and_notifier_need() -> None:
 
     snapshot = case_snapshot(decision.case, profile)
 
-    assert (snapshot.category, snapshot.channel, snapshot.language) == (Category.SHIPPING, "chat", "sv")
+    assert (snapshot.category, snapshot.channel, snapshot.language) == (CaseCategory.SHIPPING, "chat", "sv")
     customer = snapshot.customer
     assert customer.tier is Tier.GOLD
     assert customer.historic_value == Decimal("25000.00")
-    assert customer.lifecycle is Stage.NEW
+    assert customer.lifecycle is LifecycleStage.NEW
     assert customer.needs_recovery
     assert customer.recovery_reason is ExperienceReason.UNANSWERED_CALL
     assert (customer.language, customer.preferred_channel, customer.last_agent) == ("sv", "chat", "agent-7")
@@ -57,5 +55,9 @@ def test_a_case_without_its_own_language_takes_the_customers() -> None:
 def test_a_prospect_has_no_value_and_no_agent() -> None:
     customer = customer_snapshot(fold("anna", [message("m1")], ProfileConfig(), NOW))
 
-    assert (customer.tier, customer.lifecycle, customer.last_agent) == (Tier.STANDARD, Stage.PROSPECT, None)
+    assert (customer.tier, customer.lifecycle, customer.last_agent) == (
+        Tier.STANDARD,
+        LifecycleStage.PROSPECT,
+        None,
+    )
     assert customer.predicted_lifetime_value == Decimal("0.00")

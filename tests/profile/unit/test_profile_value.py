@@ -4,16 +4,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 from schemas.commerce import OrderStatus
-from services.profile.core.lifecycle import Stage
+from schemas.customers import LifecycleStage, Tier
 from services.profile.core.observe import ObservedEvent
-from services.profile.core.value import CustomerValue, Tier, ValueConfig, customer_value, tier_of
+from services.profile.core.value import CustomerValue, ValueConfig, customer_value, tier_of
 from tests.profile.unit.profile_builders import NOW, order
 
 DAY = timedelta(days=1)
 
 
 def value_of(
-    *events: ObservedEvent, stage: Stage = Stage.ACTIVE, config: ValueConfig | None = None
+    *events: ObservedEvent, stage: LifecycleStage = LifecycleStage.ACTIVE, config: ValueConfig | None = None
 ) -> CustomerValue:
     changes = [e.order for e in events if e.order is not None]
     return customer_value(changes, stage, config or ValueConfig(), NOW)
@@ -94,8 +94,8 @@ def test_predicted_lifetime_value_follows_the_documented_formula() -> None:
 def test_at_risk_halves_and_churned_drops_the_future_part() -> None:
     events = (order("e1", "o1", OrderStatus.PLACED, "1000", at=NOW - 100 * DAY),)
 
-    assert value_of(*events, stage=Stage.AT_RISK).predicted_lifetime_value == Decimal("2500.00")
-    assert value_of(*events, stage=Stage.CHURNED).predicted_lifetime_value == Decimal("1000.00")
+    assert value_of(*events, stage=LifecycleStage.AT_RISK).predicted_lifetime_value == Decimal("2500.00")
+    assert value_of(*events, stage=LifecycleStage.CHURNED).predicted_lifetime_value == Decimal("1000.00")
 
 
 def test_tiers_follow_configurable_thresholds() -> None:

@@ -11,12 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.commerce import OrderStatus
+from schemas.customers import ExperienceReason, Purpose
 from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier
 from schemas.interactions import Direction, InteractionEvent
 from services.common.mongo import Document
 from services.profile.core.attributes import Attribute, AttributeName
-from services.profile.core.consent import ConsentDecision, Purpose
-from services.profile.core.experience import Experience, ExperienceReason, Feeling, PhoneStep
+from services.profile.core.consent import ConsentDecision
+from services.profile.core.experience import Experience, Feeling, PhoneStep
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import Profile, ProfileFacts
 from services.profile.core.snapshot import customer_snapshot
