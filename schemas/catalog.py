@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from schemas.cases import CaseChanged
 from schemas.commerce import OrderRecorded, WebActivityRecorded
+from schemas.customers import ProfileChanged
 from schemas.envelope import Payload
 from schemas.interactions import InteractionReceived
 
@@ -79,6 +81,18 @@ EVENT_TYPES: tuple[EventType, ...] = (
         model=WebActivityRecorded,
         topic="web-activity.v1",
         summary="A page view or cart event of a visitor.",
+    ),
+    EventType(
+        name="helhet.profile.changed.v1",
+        model=ProfileChanged,
+        topic="profiles.v1",
+        summary="The latest profile of a customer and the fields that changed.",
+    ),
+    EventType(
+        name="helhet.case.changed.v1",
+        model=CaseChanged,
+        topic="cases.v1",
+        summary="A case opened, joined by another contact, closed or moved to another customer.",
     ),
 )
 

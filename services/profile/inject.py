@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 
 from services.common.http import create_app
 from services.common.kafka.faust_app import create_faust_app
+from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database, ping
 from services.common.telemetry import configure_telemetry
 from services.profile.adapters.inbound.rest import customers_router
@@ -21,6 +22,7 @@ from services.profile.adapters.inbound.worker import (
     faust_send_empty,
     register_profile_agent,
 )
+from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.kafka_dead_letters import KafkaDeadLetters
 from services.profile.adapters.outbound.mongo_reader import MongoProfileReader
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
@@ -41,16 +43,27 @@ class WorkerRuntime:
     app: faust.App
     settings: ProfileSettings
     clients: list[AsyncMongoClient[Document]] = field(default_factory=list)
+    publishers: list[AsyncEventPublisher] = field(default_factory=list)
 
     async def service(self) -> ProfileService:
         client = create_mongo_client(self.settings)
         self.clients.append(client)
-        identity = IdentityConfig(blocked_keys=self.settings.blocked_identifier_keys)
-        return ProfileService(MongoProfileStore(database(client, self.settings)), utc_now, identity=identity)
+        publisher = AsyncEventPublisher(self.settings, client_id=f"{self.settings.service_name}-worker")
+        await publisher.start()
+        self.publishers.append(publisher)
+        return ProfileService(
+            MongoProfileStore(database(client, self.settings)),
+            KafkaChangeFeed(publisher),
+            utc_now,
+            identity=IdentityConfig(blocked_keys=self.settings.blocked_identifier_keys),
+        )
 
     async def aclose(self) -> None:
+        for publisher in self.publishers:
+            await publisher.stop()
         for client in self.clients:
             await client.close()
+        self.publishers.clear()
         self.clients.clear()
 
 

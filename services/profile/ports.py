@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from schemas.cases import CaseChanged
+from schemas.customers import ProfileChanged
+from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
+from services.profile.core.cases import Case
 from services.profile.core.identity import Link, ReviewReason
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import Profile, ProfileFacts
@@ -21,11 +25,33 @@ class StoredLink:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """A message profile publishes: a case change on ``cases.v1`` or a profile change on ``profiles.v1``."""
+
+    topic: str
+    event: Event[CaseChanged] | Event[ProfileChanged]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """The messages one write of a customer caused, kept with it until they are surely published: a batch
+    redelivered after a crash between the write and the publish finds them here and publishes them again
+    (same ids, so consumers drop what they already had)."""
+
+    event_ids: frozenset[str]  # the events whose processing caused them
+    messages: tuple[Outgoing, ...]
+
+
+@dataclass(frozen=True)
 class StoredCustomer:
     customer_id: str
     facts: ProfileFacts  # without event ids: the timeline holds those
     version: int  # compare-and-set: a write names the version it read
     merged_into: str | None = None
+    cases: Mapping[str, Case] = field(default_factory=dict)
+    link_counts: Mapping[IdentifierKind, int] | None = None  # None: a document from before counts were kept
+    published: Mapping[str, Any] | None = None  # the fields last published on profiles.v1
+    outbox: tuple[OutboxEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -33,6 +59,10 @@ class CustomerWrite:
     profile: Profile  # the facts to store and the views computed from them
     expected_version: int  # 0: the customer has no document yet
     merged_into: str | None = None
+    cases: Mapping[str, Case] = field(default_factory=dict)
+    link_counts: Mapping[IdentifierKind, int] = field(default_factory=dict)
+    published: Mapping[str, Any] = field(default_factory=dict)
+    outbox: OutboxEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +89,8 @@ class ProfileStore(Protocol):
         """The stored links of these identifier keys."""
 
     async def link_counts(self, customer_ids: Collection[str]) -> dict[str, dict[IdentifierKind, int]]:
-        """How many identifiers of each kind link to each customer."""
+        """How many identifiers of each kind link to each customer, counted from the links (for documents
+        written before the counts were kept with the customer)."""
 
     async def customers(self, customer_ids: Collection[str]) -> dict[str, StoredCustomer]:
         """The stored customers among these ids."""
@@ -80,6 +111,11 @@ class ProfileStore(Protocol):
 
     async def record_timeline(self, entries: Sequence[TimelineEntry]) -> None:
         """Insert timeline entries; entries already recorded are left as they are."""
+
+
+class ChangeFeed(Protocol):
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Publish, in order per key; return once the broker acknowledged every message."""
 
 
 class DeadLetters(Protocol):

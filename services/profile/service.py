@@ -1,5 +1,6 @@
-"""The profile service layer: a batch of decoded events in, identity links, customer facts and timeline
-entries out, in a handful of bulk writes.
+"""The profile service layer: a batch of decoded events in, identity links, customer facts, cases and
+timeline entries out, in a handful of bulk writes, and the case and profile changes they cause published
+on ``cases.v1`` and ``profiles.v1``.
 
 Safe to run twice and in parallel:
 - events already on a timeline are skipped up front, so a replay writes nothing;
@@ -8,7 +9,9 @@ Safe to run twice and in parallel:
   nothing — and an unchanged customer is not written at all;
 - links are inserted on their unique identifier key, customers are written with compare-and-set on a
   version; a lost race re-plans the batch from what is stored now, so two consumers never create two
-  customers for one identifier.
+  customers for one identifier;
+- the messages a write causes are stored with it (its outbox) and published after it, before the
+  timeline: a batch redelivered after a crash in between finds them there and publishes them again.
 """
 
 from __future__ import annotations
@@ -16,12 +19,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
+from schemas.cases import CaseChange, CaseChanged, CaseStatus
+from schemas.catalog import event_type_of
+from schemas.customers import ProfileChanged
 from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
+from services.profile.core.attributes import AttributeName
+from services.profile.core.cases import Case, CaseConfig, JoinCase, JoinRule, OpenCase, decide_case, moved
 from services.profile.core.experience import PhoneStep
 from services.profile.core.identity import (
     Attach,
@@ -33,11 +42,22 @@ from services.profile.core.identity import (
     NewCustomer,
     resolve,
 )
+from services.profile.core.ids import stable_id
 from services.profile.core.merge import combine
 from services.profile.core.observe import ObservedEvent, ProfilePayload, observe
-from services.profile.core.profile import ProfileConfig, ProfileFacts, evaluate
+from services.profile.core.profile import Profile, ProfileConfig, ProfileFacts, evaluate
+from services.profile.core.snapshot import (
+    case_changed,
+    case_contact,
+    changed_fields,
+    customer_snapshot,
+    published_fields,
+)
 from services.profile.ports import (
+    ChangeFeed,
     CustomerWrite,
+    OutboxEntry,
+    Outgoing,
     ProfileStore,
     ReviewHold,
     StoredCustomer,
@@ -49,6 +69,12 @@ _log = logging.getLogger(__name__)
 # A customer's document may not exist yet while its links do (a crash or a racing consumer between the
 # two writes); resolution then orders it by its earliest link, which every consumer reads the same.
 _MERGE_CHAIN_LIMIT = 8
+SOURCE = "/profile"
+CASES_TOPIC = event_type_of(CaseChanged).topic
+PROFILES_TOPIC = event_type_of(ProfileChanged).topic
+# A profile message lists at most this many identifiers (blocked and unparsed ones are kept on the
+# profile but never link, so a shared device's visitors could otherwise grow it without bound).
+_PUBLISHED_IDENTIFIERS = 1000
 
 
 class ConcurrentUpdateError(Exception):
@@ -61,6 +87,7 @@ class BatchOutcome:
     already_recorded: int  # events skipped: recorded before (replay, redelivery, repeated in the batch)
     customers_written: int
     attempts: int
+    published: int = 0  # case and profile changes published (again, for a redelivered batch)
 
 
 @dataclass
@@ -73,14 +100,27 @@ class _Customer:
     merged_into: str | None = None
     stored_merged_into: str | None = None
     touched: bool = False  # an event of this batch (or a merge) changed it
+    link_counts: Mapping[IdentifierKind, int] | None = None  # as stored; None: not kept by older documents
+    cases: dict[str, Case] = field(default_factory=dict)
+    stored_cases: dict[str, Case] = field(default_factory=dict)
+    published: dict[str, Any] | None = None
+    outbox: tuple[OutboxEntry, ...] = ()
 
     @property
     def changed(self) -> bool:
         return self.touched and (
             self.stored is None
             or self.merged_into != self.stored_merged_into
+            or self.cases != self.stored_cases
             or replace(self.facts, event_ids=frozenset()) != self.stored
         )
+
+
+@dataclass(frozen=True)
+class _CaseStep:
+    change: CaseChange
+    case: Case  # as the step left it
+    cause: ObservedEvent | None  # the contact that opened or joined it
 
 
 @dataclass
@@ -90,22 +130,28 @@ class _Plan:
     owner: dict[str, str] = field(default_factory=dict)  # event id → customer id
     merged: dict[str, str] = field(default_factory=dict)  # merged-away id → survivor id
     holds: list[ReviewHold] = field(default_factory=list)
+    case_steps: list[_CaseStep] = field(default_factory=list)
+    link_counts: dict[str, Counter[IdentifierKind]] = field(default_factory=dict)
 
 
 class ProfileService:
     def __init__(
         self,
         store: ProfileStore,
+        feed: ChangeFeed,
         clock: Callable[[], datetime],
         *,
         identity: IdentityConfig | None = None,
         profile: ProfileConfig | None = None,
+        cases: CaseConfig | None = None,
         max_attempts: int = 8,
     ) -> None:
         self._store = store
+        self._feed = feed
         self._clock = clock
         self._identity = identity or IdentityConfig()
         self._profile = profile or ProfileConfig()
+        self._cases = cases or CaseConfig()
         self._max_attempts = max_attempts
 
     async def handle_batch(self, events: Sequence[Event[ProfilePayload]]) -> BatchOutcome:
@@ -119,29 +165,23 @@ class ProfileService:
             return BatchOutcome(0, skipped, 0, 0)
         also_load: set[str] = set()
         for attempt in range(1, self._max_attempts + 1):
-            written = await self._attempt(pending, also_load)
-            if written is not None:
-                return BatchOutcome(len(pending), skipped, written, attempt)
+            done = await self._attempt(pending, also_load)
+            if done is not None:
+                written, published = done
+                return BatchOutcome(len(pending), skipped, written, attempt, published)
             _log.info("profile batch lost a race; re-planning (attempt %d)", attempt)
         raise ConcurrentUpdateError(f"batch of {len(pending)} events lost {self._max_attempts} races")
 
-    async def _attempt(self, pending: list[ObservedEvent], also_load: set[str]) -> int | None:
-        """Plan and write; None when a race was lost (``also_load`` then names what to re-read)."""
+    async def _attempt(self, pending: list[ObservedEvent], also_load: set[str]) -> tuple[int, int] | None:
+        """Plan, write and publish; None when a race was lost (``also_load`` then names what to re-read).
+        Returns the customers written and the messages published."""
         now = self._clock()
         plan = await self._plan(pending, also_load, now)
         conflicts = await self._store.add_links(plan.new_links)
         if conflicts:
             also_load.update(conflicts.values())
             return None
-        writes = [
-            CustomerWrite(
-                evaluate(c.customer_id, c.facts, self._profile, now),
-                expected_version=c.version,
-                merged_into=c.merged_into,
-            )
-            for c in plan.customers.values()
-            if c.changed
-        ]
+        writes = self._writes(plan, now)
         lost = await self._store.save_customers(writes, uuid.uuid4().hex)
         if lost:
             also_load.update(lost)
@@ -150,10 +190,50 @@ class ProfileService:
             await self._store.repoint(plan.merged)
         if plan.holds:
             await self._store.hold_for_review(plan.holds)
+        messages = [m for write in writes if write.outbox for m in write.outbox.messages]
+        messages += _unpublished(plan)
+        await self._feed.publish(messages)
         await self._store.record_timeline(
             [TimelineEntry(event, _final(plan, plan.owner[event.event_id])) for event in pending]
         )
-        return len(writes)
+        return len(writes), len(messages)
+
+    def _writes(self, plan: _Plan, now: datetime) -> list[CustomerWrite]:
+        """The changed customers, each with the messages its change causes (a merged-away customer's go
+        with its survivor, whose write is the one a redelivered batch finds)."""
+        changed = [c for c in plan.customers.values() if c.changed]
+        profiles = {c.customer_id: evaluate(c.customer_id, c.facts, self._profile, now) for c in changed}
+        messages: dict[str, list[Outgoing]] = {}
+        for step in plan.case_steps:
+            owner = _final(plan, step.case.customer_id)
+            contact = None if step.cause is None else case_contact(step.cause)
+            event = _case_event(case_changed(step.change, step.case, profiles[owner], contact), step, now)
+            messages.setdefault(owner, []).append(Outgoing(CASES_TOPIC, event))
+        published: dict[str, dict[str, Any]] = {}
+        for customer in changed:
+            profile = profiles[customer.customer_id]
+            fields = published[customer.customer_id] = published_fields(profile, customer.merged_into)
+            if names := changed_fields(customer.published, fields):
+                owner = _final(plan, customer.customer_id)
+                change = _profile_event(profile, customer.merged_into, names, now)
+                messages.setdefault(owner, []).append(Outgoing(PROFILES_TOPIC, change))
+        caused: dict[str, set[str]] = {}
+        for event_id, owner in plan.owner.items():
+            caused.setdefault(_final(plan, owner), set()).add(event_id)
+        return [
+            CustomerWrite(
+                profiles[c.customer_id],
+                expected_version=c.version,
+                merged_into=c.merged_into,
+                cases=c.cases,
+                link_counts=plan.link_counts.get(c.customer_id, Counter()),
+                published=published[c.customer_id],
+                outbox=OutboxEntry(frozenset(caused.get(c.customer_id, ())), tuple(outbox))
+                if (outbox := messages.get(c.customer_id))
+                else None,
+            )
+            for c in changed
+        ]
 
     async def _plan(self, pending: list[ObservedEvent], also_load: set[str], now: datetime) -> _Plan:
         keys = {identifier.key for event in pending for identifier in event.identifiers}
@@ -169,14 +249,21 @@ class ProfileService:
         for customer_id, first in link_times.items():
             if customer_id in customers:
                 customers[customer_id].first_seen_hint = first
-        counts: dict[str, Counter[IdentifierKind]] = {
-            customer_id: Counter(by_kind)
-            for customer_id, by_kind in (await self._store.link_counts(list(customers))).items()
-        }
         plan = _Plan({c.customer_id: c for c in customers.values()})
+        plan.link_counts = await self._link_counts(customers)
         for event in pending:
-            self._place(event, plan, links, counts)
+            self._place(event, plan, links)
         return plan
+
+    async def _link_counts(self, customers: dict[str, _Customer]) -> dict[str, Counter[IdentifierKind]]:
+        counts = {
+            c.customer_id: Counter(c.link_counts) for c in customers.values() if c.link_counts is not None
+        }
+        uncounted = [customer_id for customer_id in customers if customer_id not in counts]
+        if uncounted:
+            for customer_id, by_kind in (await self._store.link_counts(uncounted)).items():
+                counts[customer_id] = Counter(by_kind)
+        return counts
 
     async def _load(self, customer_ids: set[str]) -> dict[str, _Customer]:
         """The customers and, for merged-away ones, their survivors."""
@@ -196,9 +283,8 @@ class ProfileService:
         event: ObservedEvent,
         plan: _Plan,
         links: dict[str, str],
-        counts: dict[str, Counter[IdentifierKind]],
     ) -> None:
-        customers = plan.customers
+        customers, counts = plan.customers, plan.link_counts
         # Only the customers this event's identifiers name: resolution needs no others, and describing
         # every customer of the batch for every event made a batch quadratic.
         named = {links[i.key] for i in event.identifiers if i.key in links}
@@ -218,6 +304,7 @@ class ProfileService:
                 for away_id in away:
                     merged_away = customers[away_id]
                     customers[owner].facts = combine(customers[owner].facts, merged_away.facts)
+                    self._move_cases(plan, merged_away, customers[owner])
                     merged_away.merged_into = owner
                     merged_away.touched = True
                     plan.merged[away_id] = owner
@@ -238,6 +325,26 @@ class ProfileService:
             counts.setdefault(owner, Counter())[link.kind] += 1
             plan.new_links.append(link)
         plan.owner[event.event_id] = owner
+        self._decide_case(plan, customer, event)
+
+    def _decide_case(self, plan: _Plan, customer: _Customer, event: ObservedEvent) -> None:
+        match decide_case(event, customer.customer_id, customer.cases.values(), self._cases):
+            case OpenCase(case=case):
+                change = CaseChange.OPENED
+            case JoinCase(case=case, rule=rule) if rule is not JoinRule.ALREADY_IN_CASE:
+                change = CaseChange.JOINED
+            case _:
+                return
+        customer.cases[case.case_id] = case
+        plan.case_steps.append(_CaseStep(change, case, event))
+
+    @staticmethod
+    def _move_cases(plan: _Plan, merged_away: _Customer, survivor: _Customer) -> None:
+        for case in merged_away.cases.values():
+            now_theirs = moved(case, survivor.customer_id)
+            survivor.cases[case.case_id] = now_theirs
+            if case.status is CaseStatus.OPEN:
+                plan.case_steps.append(_CaseStep(CaseChange.MOVED, now_theirs, None))
 
 
 def _from_stored(stored: StoredCustomer) -> _Customer:
@@ -248,6 +355,58 @@ def _from_stored(stored: StoredCustomer) -> _Customer:
         stored.facts,
         merged_into=stored.merged_into,
         stored_merged_into=stored.merged_into,
+        link_counts=stored.link_counts,
+        cases=dict(stored.cases),
+        stored_cases=dict(stored.cases),
+        published=None if stored.published is None else dict(stored.published),
+        outbox=stored.outbox,
+    )
+
+
+def _unpublished(plan: _Plan) -> list[Outgoing]:
+    """Messages of earlier writes caused by events of this batch: the batch was delivered before, its
+    writes landed, and whether their messages were published is unknown. Publishing again is safe."""
+    caused = set(plan.owner)
+    again: list[Outgoing] = []
+    for customer in plan.customers.values():
+        if customer.touched and not customer.changed:
+            for entry in customer.outbox:
+                if entry.event_ids & caused:
+                    again.extend(entry.messages)
+    return again
+
+
+def _case_event(payload: CaseChanged, step: _CaseStep, now: datetime) -> Event[CaseChanged]:
+    cause = "" if step.cause is None else step.cause.event_id
+    basis = f"{step.case.case_id}\x00{step.change.value}\x00{cause}\x00{step.case.customer_id}"
+    return Event[CaseChanged](
+        id=stable_id("case-change", basis),
+        source=SOURCE,
+        type=event_type_of(CaseChanged).name,
+        subject=step.case.case_id,
+        time=now,
+        key=payload.customer_id,
+        data=payload,
+    )
+
+
+def _profile_event(
+    profile: Profile, merged_into: str | None, changed: list[str], now: datetime
+) -> Event[ProfileChanged]:
+    identifiers = sorted(profile.facts.identifiers, key=lambda i: (i.key, i.unparsed))
+    payload = ProfileChanged(
+        customer=customer_snapshot(profile),
+        name=profile.attribute(AttributeName.NAME),
+        identifiers=identifiers[:_PUBLISHED_IDENTIFIERS],
+        merged_into=merged_into,
+        changed=changed,
+    )
+    return Event[ProfileChanged](
+        source=SOURCE,
+        type=event_type_of(ProfileChanged).name,
+        time=now,
+        key=profile.customer_id,
+        data=payload,
     )
 
 

@@ -54,6 +54,9 @@ class Contact:
     auto_submitted: bool
     has_attachments: bool
     language: Language | None
+    source_message_id: str | None = None
+    callback_window_start: datetime | None = None
+    callback_window_end: datetime | None = None
 
     @property
     def thread_key(self) -> str | None:
@@ -181,6 +184,9 @@ def _interaction(event: Event[ProfilePayload], interaction: InteractionReceived)
             auto_submitted=interaction.auto_submitted,
             has_attachments=bool(interaction.attachments),
             language=language,
+            source_message_id=interaction.source_message_id,
+            callback_window_start=interaction.callback_window_start,
+            callback_window_end=interaction.callback_window_end,
         ),
     )
 

@@ -1,48 +1,21 @@
-"""What the router and the notifier need to know about a customer and a case, carried on ``cases.v1`` so
-they never call back into profile."""
+"""What profile publishes: a customer's view (on every case change, for routing and notify, so they never
+call back into profile) and the published fields of a profile (on ``profiles.v1``, compared with the
+previous ones to name what changed)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from typing import Any
 
-from schemas.cases import CaseCategory, CaseStatus
-from schemas.customers import ExperienceReason, LifecycleStage, Tier
+from schemas.cases import CaseChange, CaseChanged, CaseContact
+from schemas.customers import CustomerView
 from services.profile.core.attributes import AttributeName
 from services.profile.core.cases import Case
+from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import Profile
 
 
-@dataclass(frozen=True)
-class CustomerSnapshot:
-    customer_id: str
-    tier: Tier
-    historic_value: Decimal
-    predicted_lifetime_value: Decimal
-    lifecycle: LifecycleStage
-    needs_recovery: bool
-    recovery_reason: ExperienceReason | None
-    language: str | None
-    preferred_channel: str | None
-    last_agent: str | None
-    as_of: datetime
-
-
-@dataclass(frozen=True)
-class CaseSnapshot:
-    case_id: str
-    status: CaseStatus
-    category: CaseCategory
-    channel: str
-    language: str | None  # the case's own language, else the customer's
-    opened_at: datetime
-    last_activity_at: datetime
-    customer: CustomerSnapshot
-
-
-def customer_snapshot(profile: Profile) -> CustomerSnapshot:
-    return CustomerSnapshot(
+def customer_snapshot(profile: Profile) -> CustomerView:
+    return CustomerView(
         customer_id=profile.customer_id,
         tier=profile.value.tier,
         historic_value=profile.value.historic_value,
@@ -53,19 +26,69 @@ def customer_snapshot(profile: Profile) -> CustomerSnapshot:
         language=profile.attribute(AttributeName.LANGUAGE),
         preferred_channel=profile.attribute(AttributeName.PREFERRED_CHANNEL),
         last_agent=profile.attribute(AttributeName.LAST_AGENT),
+        consent={purpose: decision.granted for purpose, decision in sorted(profile.facts.consent.items())},
         as_of=profile.as_of,
     )
 
 
-def case_snapshot(case: Case, profile: Profile) -> CaseSnapshot:
+def published_fields(profile: Profile, merged_into: str | None) -> dict[str, Any]:
+    """The fields of ``ProfileChanged`` that can change, as comparable JSON values (``as_of`` left out:
+    it moves with every write)."""
+    view = customer_snapshot(profile).model_dump(mode="json", exclude={"customer_id", "as_of"})
+    return {
+        **view,
+        "name": profile.attribute(AttributeName.NAME),
+        "identifiers": sorted(identifier.key for identifier in profile.facts.identifiers),
+        "merged_into": merged_into,
+    }
+
+
+def changed_fields(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
+    """Which published fields differ; every field for a customer published for the first time."""
+    if before is None:
+        return sorted(after)
+    return sorted(name for name, value in after.items() if before.get(name) != value)
+
+
+def case_contact(event: ObservedEvent) -> CaseContact | None:
+    """Where and how to answer the contact ``event`` describes."""
+    contact = event.contact
+    if contact is None:
+        return None
+    return CaseContact(
+        event_id=event.event_id,
+        channel=contact.channel,
+        direction=contact.direction,
+        step=contact.step,
+        identifiers=list(event.identifiers),
+        conversation_id=contact.conversation_id,
+        thread_id=contact.thread_id,
+        source_message_id=contact.source_message_id,
+        subject=contact.subject,
+        auto_submitted=contact.auto_submitted,
+        callback_window_start=contact.callback_window_start,
+        callback_window_end=contact.callback_window_end,
+        occurred_at=event.occurred_at,
+    )
+
+
+def case_changed(
+    change: CaseChange, case: Case, profile: Profile, contact: CaseContact | None
+) -> CaseChanged:
     customer = customer_snapshot(profile)
-    return CaseSnapshot(
+    return CaseChanged(
+        change=change,
         case_id=case.case_id,
+        customer_id=case.customer_id,
         status=case.status,
         category=case.category,
-        channel=case.channel.value,
+        channel=case.channel,
         language=case.language.value if case.language else customer.language,
         opened_at=case.opened_at,
         last_activity_at=case.last_activity_at,
+        closed_at=case.closed_at,
+        close_reason=case.close_reason,
+        interactions=len(case.event_ids),
+        contact=contact,
         customer=customer,
     )

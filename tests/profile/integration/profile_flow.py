@@ -13,13 +13,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
-from schemas.catalog import event_type_of
+from schemas.catalog import TOPICS, event_type_of
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityKind, WebActivityRecorded
-from schemas.envelope import Event
+from schemas.envelope import Event, Payload
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionReceived
+from services.common.codec import decode
+from services.common.kafka.connection import aiokafka_options
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.profile.core.observe import ProfilePayload
@@ -158,3 +161,30 @@ async def state_hash(db: AsyncDatabase[Document], keys: Collection[str], event_i
     for collection, query in queries.items():
         parts[collection] = [document async for document in db[collection].find(query).sort("_id", 1)]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def published(
+    settings: CommonSettings, topic: str, key: str, *, at_least: int = 0
+) -> list[Event[Payload]]:
+    """Every message on ``topic`` keyed ``key``, from the beginning to the current end (waiting a little
+    when fewer than ``at_least`` are there yet)."""
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **aiokafka_options(settings))
+    await consumer.start()
+    try:
+        [spec] = [spec for spec in TOPICS if spec.name == topic]
+        partitions = [TopicPartition(topic, partition) for partition in range(spec.partitions)]
+        consumer.assign(partitions)
+        found: list[Event[Payload]] = []
+        for _ in range(20):
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            found = []
+            while [p for p in partitions if await consumer.position(p) < ends[p]]:
+                for records in (await consumer.getmany(*partitions, timeout_ms=500)).values():
+                    found += [decode(r.key, r.value, r.headers) for r in records if r.key == key.encode()]
+            if len(found) >= at_least:
+                return found
+            await asyncio.sleep(0.5)
+        return found
+    finally:
+        await consumer.stop()

@@ -15,6 +15,7 @@ from schemas.identifiers import IdentifierKind
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database
 from services.common.settings import CommonSettings
+from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
 from services.profile.service import ProfileService
@@ -42,13 +43,16 @@ def clock() -> datetime:
 
 
 @pytest.fixture
-async def two_consumers(infra: CommonSettings) -> AsyncIterator[tuple[ProfileService, ProfileService]]:
+async def two_consumers(
+    infra: CommonSettings, publisher: AsyncEventPublisher
+) -> AsyncIterator[tuple[ProfileService, ProfileService]]:
     """Two services with their own connections, as two worker processes would have."""
     first, second = create_mongo_client(infra), create_mongo_client(infra)
+    feed = KafkaChangeFeed(publisher)
     try:
         yield (
-            ProfileService(MongoProfileStore(database(first, infra)), clock),
-            ProfileService(MongoProfileStore(database(second, infra)), clock),
+            ProfileService(MongoProfileStore(database(first, infra)), feed, clock),
+            ProfileService(MongoProfileStore(database(second, infra)), feed, clock),
         )
     finally:
         await first.close()

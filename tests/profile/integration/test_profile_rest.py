@@ -15,8 +15,10 @@ from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
 from services.common.http import set_token_verifier
 from services.common.http.testing import LocalIssuer, serve
+from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
+from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.observe import ProfilePayload
 from services.profile.indexes import CUSTOMERS_COLLECTION
@@ -58,8 +60,8 @@ def profile_url(infra: CommonSettings, issuer: LocalIssuer) -> Iterator[str]:
 
 
 @pytest.fixture
-def service(db: AsyncDatabase[Document]) -> ProfileService:
-    return ProfileService(MongoProfileStore(db), clock)
+def service(db: AsyncDatabase[Document], publisher: AsyncEventPublisher) -> ProfileService:
+    return ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), clock)
 
 
 @pytest.fixture

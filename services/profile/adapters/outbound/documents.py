@@ -10,18 +10,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from schemas.cases import CaseCategory, CaseChanged, CaseStatus
+from schemas.catalog import event_type
 from schemas.commerce import OrderStatus
-from schemas.customers import ExperienceReason, Purpose
-from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier
-from schemas.interactions import Direction, InteractionEvent
+from schemas.customers import ExperienceReason, ProfileChanged, Purpose
+from schemas.envelope import Event
+from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier, IdentifierKind
+from schemas.interactions import Channel, Direction, InteractionEvent
 from services.common.mongo import Document
 from services.profile.core.attributes import Attribute, AttributeName
+from services.profile.core.cases import Case
 from services.profile.core.consent import ConsentDecision
 from services.profile.core.experience import Experience, Feeling, PhoneStep
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import Profile, ProfileFacts
 from services.profile.core.snapshot import customer_snapshot
 from services.profile.core.value import OrderChange
+from services.profile.core.wording import Language
+from services.profile.ports import CustomerWrite, OutboxEntry, Outgoing, StoredCustomer
 
 
 def facts_document(profile: Profile) -> Document:
@@ -189,3 +195,91 @@ def _phone_step_from(raw: Document) -> PhoneStep:
         event_id=raw["event_id"],
         callback_window_end=window_end,
     )
+
+
+def case_document(case: Case) -> Document:
+    return {
+        "case_id": case.case_id,
+        "customer_id": case.customer_id,
+        "category": case.category.value,
+        "channel": case.channel.value,
+        "thread_key": case.thread_key,
+        "language": case.language.value if case.language else None,
+        "opened_at": case.opened_at,
+        "opened_by": case.opened_by,
+        "last_activity_at": case.last_activity_at,
+        "event_ids": sorted(case.event_ids),
+        "status": case.status.value,
+        "closed_at": case.closed_at,
+        "close_reason": case.close_reason,
+    }
+
+
+def case_from_document(raw: Document) -> Case:
+    language: str | None = raw["language"]
+    return Case(
+        case_id=raw["case_id"],
+        customer_id=raw["customer_id"],
+        category=CaseCategory(raw["category"]),
+        channel=Channel(raw["channel"]),
+        thread_key=raw["thread_key"],
+        language=Language(language) if language else None,
+        opened_at=raw["opened_at"],
+        opened_by=raw["opened_by"],
+        last_activity_at=raw["last_activity_at"],
+        event_ids=frozenset(raw["event_ids"]),
+        status=CaseStatus(raw["status"]),
+        closed_at=raw["closed_at"],
+        close_reason=raw["close_reason"],
+    )
+
+
+def outbox_document(entry: OutboxEntry) -> Document:
+    return {
+        "event_ids": sorted(entry.event_ids),
+        "messages": [
+            {"topic": message.topic, "type": message.event.type, "event": message.event.model_dump_json()}
+            for message in entry.messages
+        ],
+    }
+
+
+def outbox_from_document(raw: Document) -> OutboxEntry:
+    return OutboxEntry(
+        frozenset(raw["event_ids"]),
+        tuple(
+            Outgoing(message["topic"], _event(message["type"], message["event"]))
+            for message in raw["messages"]
+        ),
+    )
+
+
+def _event(type_name: str, text: str) -> Event[CaseChanged] | Event[ProfileChanged]:
+    model = event_type(type_name).model
+    if model is CaseChanged:
+        return Event[CaseChanged].model_validate_json(text, context=ALREADY_NORMALISED)
+    return Event[ProfileChanged].model_validate_json(text, context=ALREADY_NORMALISED)
+
+
+def stored_customer(document: Document) -> StoredCustomer:
+    counts: dict[str, int] | None = document.get("link_counts")
+    return StoredCustomer(
+        customer_id=document["_id"],
+        facts=facts_from_document(document),
+        version=document["version"],
+        merged_into=document.get("merged_into"),
+        cases={raw["case_id"]: case_from_document(raw) for raw in document.get("cases", [])},
+        link_counts=None if counts is None else {IdentifierKind(kind): n for kind, n in counts.items()},
+        published=document.get("published"),
+        outbox=tuple(outbox_from_document(raw) for raw in document.get("outbox", [])),
+    )
+
+
+def customer_document(write: CustomerWrite) -> Document:
+    """Everything a write stores except the version, its writer ids and the outbox."""
+    return facts_document(write.profile) | {
+        "merged_into": write.merged_into,
+        "cases": [case_document(write.cases[case_id]) for case_id in sorted(write.cases)],
+        "link_counts": {kind.value: n for kind, n in sorted(write.link_counts.items()) if n},
+        "published": dict(write.published),
+    }

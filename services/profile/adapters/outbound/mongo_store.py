@@ -1,8 +1,8 @@
 """The profile store in MongoDB (portable subset: unique ``_id`` inserts, compare-and-set updates,
 unordered bulk writes; no transactions).
 
-Per batch, when nothing races: four reads (timeline ids, links, link counts, customers) and three bulk
-writes (new links, changed customers, timeline entries).
+Per batch, when nothing races: three reads (timeline ids, links, customers) and three bulk writes (new
+links, changed customers with their cases, link counts and outgoing messages, timeline entries).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from pymongo.errors import BulkWriteError
 from schemas.identifiers import IdentifierKind
 from services.common.mongo import Document
 from services.profile.adapters.outbound.documents import (
-    facts_document,
-    facts_from_document,
+    customer_document,
+    outbox_document,
+    stored_customer,
     timeline_document,
 )
 from services.profile.core.identity import Link, LinkRule
@@ -40,6 +41,9 @@ from services.profile.ports import (
 DUPLICATE_KEY = 11000
 # The last writers of a customer, so a writer can tell whether its compare-and-set won.
 _REMEMBERED_WRITES = 16
+# The messages of a customer's last writes, for a redelivered batch to publish again: the batch comes back
+# within the consumer session timeout, far sooner than this many other writes of the same customer.
+_REMEMBERED_OUTBOXES = 4
 
 
 class MongoProfileStore:
@@ -79,15 +83,7 @@ class MongoProfileStore:
         if not customer_ids:
             return {}
         cursor = self._customers.find({"_id": {"$in": list(customer_ids)}})
-        return {
-            document["_id"]: StoredCustomer(
-                document["_id"],
-                facts_from_document(document),
-                document["version"],
-                document.get("merged_into"),
-            )
-            async for document in cursor
-        }
+        return {document["_id"]: stored_customer(document) async for document in cursor}
 
     async def add_links(self, links: Sequence[Link]) -> dict[str, str]:
         if not links:
@@ -105,21 +101,30 @@ class MongoProfileStore:
         operations: list[InsertOne[Document] | UpdateOne] = []
         for write in writes:
             customer_id = write.profile.customer_id
-            document = facts_document(write.profile) | {"merged_into": write.merged_into}
+            document = customer_document(write)
+            outbox = [] if write.outbox is None else [outbox_document(write.outbox)]
             if write.expected_version == 0:
                 operations.append(
-                    InsertOne({"_id": customer_id, "version": 1, "write_ids": [write_id], **document})
-                )
-            else:
-                operations.append(
-                    UpdateOne(
-                        {"_id": customer_id, "version": write.expected_version},
+                    InsertOne(
                         {
-                            "$set": {**document, "version": write.expected_version + 1},
-                            "$push": {"write_ids": {"$each": [write_id], "$slice": -_REMEMBERED_WRITES}},
-                        },
+                            "_id": customer_id,
+                            "version": 1,
+                            "write_ids": [write_id],
+                            "outbox": outbox,
+                            **document,
+                        }
                     )
                 )
+                continue
+            pushed: Document = {"write_ids": {"$each": [write_id], "$slice": -_REMEMBERED_WRITES}}
+            if outbox:
+                pushed["outbox"] = {"$each": outbox, "$slice": -_REMEMBERED_OUTBOXES}
+            operations.append(
+                UpdateOne(
+                    {"_id": customer_id, "version": write.expected_version},
+                    {"$set": {**document, "version": write.expected_version + 1}, "$push": pushed},
+                )
+            )
         try:
             result = await self._customers.bulk_write(operations, ordered=False)
             if result.inserted_count + result.matched_count == len(operations):

@@ -1,0 +1,143 @@
+"""What profile publishes, against the real broker and database: a contact that needs an answer opens a
+case on ``cases.v1`` (a follow-up joins it) with the customer's snapshot; profile changes go to
+``profiles.v1`` naming the fields that moved; a merge moves the merged-away customer's open cases; and a
+crash between the database write and the publish loses no message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schemas.cases import CaseChange, CaseChanged, CaseStatus
+from schemas.customers import LifecycleStage, ProfileChanged, Tier
+from schemas.envelope import Event, Payload
+from schemas.identifiers import IdentifierKind
+from services.common.kafka.publisher import AsyncEventPublisher
+from services.common.mongo import Document
+from services.common.settings import CommonSettings
+from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
+from services.profile.adapters.outbound.mongo_store import MongoProfileStore
+from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
+from services.profile.ports import Outgoing
+from services.profile.service import ProfileService
+from tests.profile.integration.profile_flow import (
+    customers_of,
+    fresh,
+    fresh_email,
+    fresh_phone,
+    interaction,
+    page_view,
+    published,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class BrokerDown:
+    """A feed whose broker is unreachable: the write has landed, the publish fails (a crash in between)."""
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        raise ConnectionError("broker unreachable")
+
+
+def cases_in(events: list[Event[Payload]]) -> list[CaseChanged]:
+    return [event.data for event in events if isinstance(event.data, CaseChanged)]
+
+
+def profiles_in(events: list[Event[Payload]]) -> list[ProfileChanged]:
+    return [event.data for event in events if isinstance(event.data, ProfileChanged)]
+
+
+async def test_a_contact_opens_a_case_a_follow_up_joins_it_and_profile_changes_name_their_fields(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), clock)
+    email, cookie = fresh_email(), fresh(IdentifierKind.COOKIE)
+    first = interaction(email)
+    await service.handle_batch([first])
+    [customer_id] = await customers_of(db, [email.key])
+    await service.handle_batch([interaction(email, text="Pakken har ikke kommet ennå")])
+    await service.handle_batch([page_view(cookie, email)])
+    outcome = await service.handle_batch([page_view(cookie)])
+
+    assert outcome.published == 0  # nothing anyone publishes changed
+    opened, joined = cases_in(await published(infra, "cases.v1", customer_id, at_least=2))
+    assert (opened.change, joined.change) == (CaseChange.OPENED, CaseChange.JOINED)
+    assert opened.case_id == joined.case_id
+    assert (joined.status, joined.interactions, joined.customer_id) == (CaseStatus.OPEN, 2, customer_id)
+    assert opened.contact is not None
+    assert opened.contact.event_id == first.id
+    assert [i.key for i in opened.contact.identifiers] == [email.key]
+    assert (opened.customer.tier, opened.customer.lifecycle) == (Tier.STANDARD, LifecycleStage.PROSPECT)
+    assert (opened.customer.language, opened.customer.preferred_channel) == ("nb", "email")
+    created, cookie_linked = profiles_in(await published(infra, "profiles.v1", customer_id, at_least=2))
+    assert {"tier", "lifecycle", "identifiers", "language"} <= set(created.changed)
+    assert cookie_linked.changed == ["identifiers"]
+    assert {i.key for i in cookie_linked.identifiers} == {email.key, cookie.key}
+    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert stored is not None
+    assert stored["link_counts"] == {"cookie": 1, "email": 1}
+    assert [case["case_id"] for case in stored["cases"]] == [opened.case_id]
+
+
+async def test_a_crash_between_the_write_and_the_publish_loses_no_message(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    store = MongoProfileStore(db)
+    email = fresh_email()
+    event = interaction(email)
+    with pytest.raises(ConnectionError):
+        await ProfileService(store, BrokerDown(), clock).handle_batch([event])
+    [customer_id] = await customers_of(db, [email.key])
+    assert await db[TIMELINE_COLLECTION].find_one({"_id": event.id}) is None  # not processed yet
+    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert stored is not None
+    [kept] = stored["outbox"]
+    service = ProfileService(store, KafkaChangeFeed(publisher), clock)
+
+    redelivered = await service.handle_batch([event])
+    replayed = await service.handle_batch([event])
+
+    assert (redelivered.customers_written, redelivered.published) == (0, 2)
+    assert (replayed.applied, replayed.published) == (0, 0)
+    ids = {message["event"] for message in kept["messages"]}
+    on_cases = await published(infra, "cases.v1", customer_id, at_least=1)
+    on_profiles = await published(infra, "profiles.v1", customer_id, at_least=1)
+    assert len(on_cases) == len(on_profiles) == 1
+    assert {event.model_dump_json() for event in on_cases + on_profiles} == ids
+    assert await db[TIMELINE_COLLECTION].find_one({"_id": event.id}) is not None
+
+
+async def test_a_merge_moves_the_merged_away_customers_open_case_to_the_survivor(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), clock)
+    email, phone = fresh_email(), fresh_phone()
+    await service.handle_batch([interaction(email, at=datetime(2026, 11, 1, 9, tzinfo=UTC))])
+    await service.handle_batch(
+        [interaction(phone, text="Jeg vil bytte skoene", at=datetime(2026, 11, 2, tzinfo=UTC))]
+    )
+    [survivor] = await customers_of(db, [email.key])
+    [merged_away] = await customers_of(db, [phone.key])
+    [phone_case] = cases_in(await published(infra, "cases.v1", merged_away, at_least=1))
+
+    await service.handle_batch([interaction(email, phone, text="Hei igjen")])
+
+    moves = [
+        c
+        for c in cases_in(await published(infra, "cases.v1", survivor, at_least=2))
+        if c.change is CaseChange.MOVED
+    ]
+    assert [(c.case_id, c.customer_id) for c in moves] == [(phone_case.case_id, survivor)]
+    goodbye = profiles_in(await published(infra, "profiles.v1", merged_away, at_least=2))[-1]
+    assert (goodbye.merged_into, "merged_into" in goodbye.changed) == (survivor, True)
+    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": survivor})
+    assert stored is not None
+    assert phone_case.case_id in {case["case_id"] for case in stored["cases"]}
