@@ -72,3 +72,20 @@ class CaseChanged(Payload):
         default=None, description="The contact that opened or joined the case; none for other changes."
     )
     customer: CustomerView
+
+
+class CloseReason(StrEnum):
+    RESOLVED = "resolved"
+    NO_REPLY_NEEDED = "no_reply_needed"
+    DUPLICATE = "duplicate"
+    SPAM = "spam"
+
+
+class CaseCloseRequested(Payload):
+    """Close a case (an agent, a CRM or another system decided it is done). Keyed by customer id."""
+
+    case_id: str = Field(min_length=1, max_length=100)
+    customer_id: str = Field(min_length=1, max_length=100)
+    reason: CloseReason
+    requested_by: str = Field(min_length=1, max_length=200, description="The client that asked.")
+    requested_at: UtcDatetime

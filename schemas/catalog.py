@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from schemas.cases import CaseChanged
+from schemas.cases import CaseChanged, CaseCloseRequested
 from schemas.commerce import OrderRecorded, WebActivityRecorded
-from schemas.customers import ProfileChanged
+from schemas.customers import ConsentRecorded, ProfileChanged
 from schemas.envelope import Payload
 from schemas.interactions import InteractionReceived
 
@@ -58,6 +58,11 @@ TOPICS: tuple[TopicSpec, ...] = (
         compacted=True,
     ),
     TopicSpec("cases.v1", "Case opened, changed, resolved."),
+    TopicSpec(
+        "profile-requests.v1",
+        "Changes asked of profile by its API and other systems (case closes, consent decisions), "
+        "keyed by customer id.",
+    ),
     TopicSpec("assignments.v1", "Offers, acceptances and assignments of cases to agents."),
     TopicSpec("queue-stats.v1", "Backlog and throughput per queue, for honest answer times."),
     TopicSpec("notifications.v1", "What customers were told, on which channel, and its delivery state."),
@@ -93,6 +98,18 @@ EVENT_TYPES: tuple[EventType, ...] = (
         model=CaseChanged,
         topic="cases.v1",
         summary="A case opened, joined by another contact, closed or moved to another customer.",
+    ),
+    EventType(
+        name="helhet.case.close_requested.v1",
+        model=CaseCloseRequested,
+        topic="profile-requests.v1",
+        summary="Close a case: an agent or another system decided it is done.",
+    ),
+    EventType(
+        name="helhet.profile.consent_recorded.v1",
+        model=ConsentRecorded,
+        topic="profile-requests.v1",
+        summary="A consent decision given outside the channels.",
     ),
 )
 

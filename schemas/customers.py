@@ -77,3 +77,14 @@ class ProfileChanged(Payload):
         description="Fields that differ from the previous message of this customer "
         "(empty when a redelivered change repeats one already published).",
     )
+
+
+class ConsentRecorded(Payload):
+    """A consent decision the customer gave outside the channels (a CRM form, an agent, a preference
+    centre). Keyed by customer id; the newest decision per purpose wins."""
+
+    customer_id: str = Field(min_length=1, max_length=100)
+    purpose: Purpose
+    granted: bool
+    source: str = Field(min_length=1, max_length=200, description="Who recorded it, e.g. api:<client>.")
+    occurred_at: UtcDatetime = Field(description="When the customer decided.")

@@ -7,6 +7,11 @@
 - ``profile_customers``: ``_id`` = customer id → the stored facts, the views computed from them, and a
   version for compare-and-set.
 - ``profile_reviews``: ``_id`` = event id → a merge held for review.
+- ``profile_case_owners``: ``_id`` = case id → the customer that opened it (cases live in their
+  customer's document; this finds one by its id).
+- ``profile_erasures``: erase receipts (``_id`` = erasure id), a pointer per erased customer
+  (``customer:<id>``) and the erase time per SHA-256 of each erased identifier key (``key:<hash>``),
+  which the worker checks so a replay never brings an erased person back.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ LINKS_COLLECTION = "profile_links"
 TIMELINE_COLLECTION = "profile_timeline"
 CUSTOMERS_COLLECTION = "profile_customers"
 REVIEWS_COLLECTION = "profile_reviews"
+CASE_OWNERS_COLLECTION = "profile_case_owners"
+ERASURES_COLLECTION = "profile_erasures"
 
 INDEXES: tuple[IndexSpec, ...] = (
     # A customer's identifiers: link caps, merges re-pointing links, lookups of all identifiers.

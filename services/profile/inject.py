@@ -16,6 +16,8 @@ from services.common.kafka.faust_app import create_faust_app
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database, ping
 from services.common.telemetry import configure_telemetry
+from services.profile.adapters.inbound.cases_rest import cases_router
+from services.profile.adapters.inbound.privacy_rest import privacy_router
 from services.profile.adapters.inbound.rest import customers_router
 from services.profile.adapters.inbound.worker import (
     RetryPolicy,
@@ -24,10 +26,15 @@ from services.profile.adapters.inbound.worker import (
 )
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.kafka_dead_letters import KafkaDeadLetters
+from services.profile.adapters.outbound.kafka_requests import KafkaRequestPublisher
+from services.profile.adapters.outbound.kafka_tombstones import KafkaTombstones
+from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_reader import MongoProfileReader
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.identity import IdentityConfig
+from services.profile.privacy import PrivacyService
 from services.profile.queries import ProfileQueries
+from services.profile.requests import ProfileRequests
 from services.profile.service import ProfileService
 from services.profile.settings import ProfileSettings
 
@@ -51,9 +58,11 @@ class WorkerRuntime:
         publisher = AsyncEventPublisher(self.settings, client_id=f"{self.settings.service_name}-worker")
         await publisher.start()
         self.publishers.append(publisher)
+        db = database(client, self.settings)
         return ProfileService(
-            MongoProfileStore(database(client, self.settings)),
+            MongoProfileStore(db),
             KafkaChangeFeed(publisher),
+            MongoPrivacyStore(db),
             utc_now,
             identity=IdentityConfig(blocked_keys=self.settings.blocked_identifier_keys),
         )
@@ -84,25 +93,38 @@ def create_worker(settings: ProfileSettings, *, telemetry: bool = True) -> Worke
 
 
 class _Connections:
-    """The client made when the app starts, for the readiness check."""
+    """The clients made when the app starts, for the readiness checks."""
 
     client: AsyncMongoClient[Document] | None = None
+    publisher: AsyncEventPublisher | None = None
 
 
 def create_api(settings: ProfileSettings) -> FastAPI:
-    """The read API: profiles by id or identifier and timelines (needs only the database)."""
+    """Profiles, timelines and cases to read; case closes and consent decisions onto Kafka for the
+    worker; export and erase."""
     configure_telemetry(settings)
     connections = _Connections()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The async Mongo client binds to the running loop: build it here.
+        # aiokafka and the async Mongo client bind to the running loop: build them here.
         client = connections.client = create_mongo_client(settings)
-        app.state.queries = ProfileQueries(MongoProfileReader(database(client, settings)))
+        publisher = connections.publisher = AsyncEventPublisher(settings, expire_undelivered=True)
+        await publisher.start()
+        db = database(client, settings)
+        queries = app.state.queries = ProfileQueries(MongoProfileReader(db))
+        app.state.requests = ProfileRequests(queries, KafkaRequestPublisher(publisher), utc_now)
+        app.state.privacy = PrivacyService(MongoPrivacyStore(db), KafkaTombstones(publisher))
         try:
             yield
         finally:
+            await publisher.stop()
             await client.close()
+
+    async def kafka_ready() -> None:
+        if connections.publisher is None:
+            raise RuntimeError("not started")
+        await connections.publisher.ping()
 
     async def mongodb_ready() -> None:
         if connections.client is None:
@@ -112,7 +134,11 @@ def create_api(settings: ProfileSettings) -> FastAPI:
     return create_app(
         settings,
         title="Helhet profile",
-        readiness={"mongodb": mongodb_ready},
-        routers=[customers_router(settings.default_phone_region)],
+        readiness={"kafka": kafka_ready, "mongodb": mongodb_ready},
+        routers=[
+            customers_router(settings.default_phone_region),
+            cases_router(),
+            privacy_router(clock=utc_now),
+        ],
         lifespan=lifespan,
     )

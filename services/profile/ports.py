@@ -24,12 +24,8 @@ class StoredLink:
     linked_at: datetime
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """A message profile publishes: a case change on ``cases.v1`` or a profile change on ``profiles.v1``."""
-
-    topic: str
-    event: Event[CaseChanged] | Event[ProfileChanged]
+# A message profile publishes: a case change on ``cases.v1`` or a profile change on ``profiles.v1``.
+Outgoing = Event[CaseChanged] | Event[ProfileChanged]
 
 
 @dataclass(frozen=True)
@@ -69,6 +65,7 @@ class CustomerWrite:
 class TimelineEntry:
     event: ObservedEvent
     customer_id: str
+    case_id: str | None = None  # the case the event opened, joined or closed
 
 
 @dataclass(frozen=True)
@@ -95,6 +92,10 @@ class ProfileStore(Protocol):
     async def customers(self, customer_ids: Collection[str]) -> dict[str, StoredCustomer]:
         """The stored customers among these ids."""
 
+    async def add_case_owners(self, owners: Mapping[str, str]) -> None:
+        """Remember which customer opened each case (case id → customer id), so a case is found by its id
+        alone; a merge is followed from there. Owners already known are left as they are."""
+
     async def add_links(self, links: Sequence[Link]) -> dict[str, str]:
         """Insert new links; an identifier already linked keeps its customer. Returns the keys that turned
         out to be linked to another customer than planned (key → that customer)."""
@@ -111,6 +112,17 @@ class ProfileStore(Protocol):
 
     async def record_timeline(self, entries: Sequence[TimelineEntry]) -> None:
         """Insert timeline entries; entries already recorded are left as they are."""
+
+    async def merged_into(self, customer_ids: Collection[str]) -> dict[str, str]:
+        """Which of these customers are merged away, and into whom."""
+
+    async def move_timeline(self, owners: Mapping[str, str]) -> None:
+        """Put these timeline entries (event id → customer id) under another customer."""
+
+
+class SuppressionReader(Protocol):
+    async def suppressions(self, key_hashes: Collection[str]) -> dict[str, datetime]:
+        """The erase time of each suppressed key hash among these (hash → erased_at)."""
 
 
 class ChangeFeed(Protocol):
@@ -145,6 +157,7 @@ class CustomerRecord:
     facts: ProfileFacts
     summary: CustomerSummary | None  # None only for a document written before summaries existed
     merged_into: str | None = None
+    cases: tuple[Case, ...] = ()  # newest activity first
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,7 @@ class TimelineItem:
     channel: str
     source: str
     details: Mapping[str, Any]  # what the event said: contact, order, experience, phone step, changes
+    case_id: str | None = None
 
 
 class ProfileReader(Protocol):
@@ -173,6 +187,9 @@ class ProfileReader(Protocol):
     async def linked_customer(self, key: str) -> str | None:
         """The customer an identifier key links to."""
 
+    async def case_owner(self, case_id: str) -> str | None:
+        """The customer that opened a case (it may have been merged away since)."""
+
     async def timeline(
         self,
         customer_id: str,
@@ -181,5 +198,6 @@ class ProfileReader(Protocol):
         before: TimelinePosition | None = None,
         channel: str | None = None,
         kind: str | None = None,
+        case_id: str | None = None,
     ) -> list[TimelineItem]:
         """Up to ``limit`` timeline entries strictly older than ``before``, newest first."""

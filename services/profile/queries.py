@@ -15,6 +15,7 @@ from schemas.identifiers import (
     IdentifierKind,
     normalised_identifier,
 )
+from services.profile.core.cases import Case
 from services.profile.ports import CustomerRecord, ProfileReader, TimelineItem, TimelinePosition
 
 # A merge chain longer than this is a data error; stop following it.
@@ -99,6 +100,16 @@ class ProfileQueries:
         survivor = await self._survivor(record)
         return None if survivor is None else MergedAway(survivor.customer_id)
 
+    async def case(self, case_id: str) -> tuple[str, Case] | None:
+        """The (surviving) customer holding a case, and the case."""
+        owner = await self._reader.case_owner(case_id)
+        record = None if owner is None else await self._reader.customer(owner)
+        survivor = None if record is None else await self._survivor(record)
+        if survivor is None:
+            return None
+        case = next((case for case in survivor.cases if case.case_id == case_id), None)
+        return None if case is None else (survivor.customer_id, case)
+
     async def lookup(self, identifier: CustomerIdentifier) -> CustomerRecord | None:
         """The (surviving) customer an identifier belongs to."""
         customer_id = await self._reader.linked_customer(identifier.key)
@@ -115,10 +126,11 @@ class ProfileQueries:
         cursor: str | None = None,
         channel: str | None = None,
         kind: str | None = None,
+        case_id: str | None = None,
     ) -> TimelinePage:
         before = None if cursor is None else decode_cursor(cursor)
         items = await self._reader.timeline(
-            customer_id, limit=limit + 1, before=before, channel=channel, kind=kind
+            customer_id, limit=limit + 1, before=before, channel=channel, kind=kind, case_id=case_id
         )
         if len(items) <= limit:
             return TimelinePage(items, None)

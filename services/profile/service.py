@@ -30,7 +30,17 @@ from schemas.customers import ProfileChanged
 from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
 from services.profile.core.attributes import AttributeName
-from services.profile.core.cases import Case, CaseConfig, JoinCase, JoinRule, OpenCase, decide_case, moved
+from services.profile.core.cases import (
+    Case,
+    CaseConfig,
+    JoinCase,
+    JoinRule,
+    OpenCase,
+    close_case,
+    decide_case,
+    moved,
+)
+from services.profile.core.erasure import is_suppressed, key_hash, suppression_subjects
 from services.profile.core.experience import PhoneStep
 from services.profile.core.identity import (
     Attach,
@@ -44,7 +54,7 @@ from services.profile.core.identity import (
 )
 from services.profile.core.ids import stable_id
 from services.profile.core.merge import combine
-from services.profile.core.observe import ObservedEvent, ProfilePayload, observe
+from services.profile.core.observe import ObservedEvent, ProfileEvent, observe
 from services.profile.core.profile import Profile, ProfileConfig, ProfileFacts, evaluate
 from services.profile.core.snapshot import (
     case_changed,
@@ -61,6 +71,7 @@ from services.profile.ports import (
     ProfileStore,
     ReviewHold,
     StoredCustomer,
+    SuppressionReader,
     TimelineEntry,
 )
 
@@ -70,8 +81,6 @@ _log = logging.getLogger(__name__)
 # two writes); resolution then orders it by its earliest link, which every consumer reads the same.
 _MERGE_CHAIN_LIMIT = 8
 SOURCE = "/profile"
-CASES_TOPIC = event_type_of(CaseChanged).topic
-PROFILES_TOPIC = event_type_of(ProfileChanged).topic
 # A profile message lists at most this many identifiers (blocked and unparsed ones are kept on the
 # profile but never link, so a shared device's visitors could otherwise grow it without bound).
 _PUBLISHED_IDENTIFIERS = 1000
@@ -88,6 +97,7 @@ class BatchOutcome:
     customers_written: int
     attempts: int
     published: int = 0  # case and profile changes published (again, for a redelivered batch)
+    erased: int = 0  # events of erased people, dropped (a replay must not bring them back)
 
 
 @dataclass
@@ -131,6 +141,7 @@ class _Plan:
     merged: dict[str, str] = field(default_factory=dict)  # merged-away id → survivor id
     holds: list[ReviewHold] = field(default_factory=list)
     case_steps: list[_CaseStep] = field(default_factory=list)
+    case_of: dict[str, str] = field(default_factory=dict)  # event id → the case it opened, joined or closed
     link_counts: dict[str, Counter[IdentifierKind]] = field(default_factory=dict)
 
 
@@ -139,6 +150,7 @@ class ProfileService:
         self,
         store: ProfileStore,
         feed: ChangeFeed,
+        erased: SuppressionReader,
         clock: Callable[[], datetime],
         *,
         identity: IdentityConfig | None = None,
@@ -148,29 +160,45 @@ class ProfileService:
     ) -> None:
         self._store = store
         self._feed = feed
+        self._erased = erased
         self._clock = clock
         self._identity = identity or IdentityConfig()
         self._profile = profile or ProfileConfig()
         self._cases = cases or CaseConfig()
         self._max_attempts = max_attempts
 
-    async def handle_batch(self, events: Sequence[Event[ProfilePayload]]) -> BatchOutcome:
+    async def handle_batch(self, events: Sequence[ProfileEvent]) -> BatchOutcome:
         observed: dict[str, ObservedEvent] = {}
         for event in events:
             observed.setdefault(event.id, to_millis(observe(event)))
         recorded = await self._store.recorded(list(observed))
-        pending = [event for event_id, event in observed.items() if event_id not in recorded]
-        skipped = len(events) - len(pending)
+        unrecorded = [event for event_id, event in observed.items() if event_id not in recorded]
+        pending = await self._not_erased(unrecorded)
+        skipped = len(events) - len(unrecorded)
+        erased = len(unrecorded) - len(pending)
         if not pending:
-            return BatchOutcome(0, skipped, 0, 0)
+            return BatchOutcome(0, skipped, 0, 0, erased=erased)
         also_load: set[str] = set()
         for attempt in range(1, self._max_attempts + 1):
             done = await self._attempt(pending, also_load)
             if done is not None:
                 written, published = done
-                return BatchOutcome(len(pending), skipped, written, attempt, published)
+                return BatchOutcome(len(pending), skipped, written, attempt, published, erased)
             _log.info("profile batch lost a race; re-planning (attempt %d)", attempt)
         raise ConcurrentUpdateError(f"batch of {len(pending)} events lost {self._max_attempts} races")
+
+    async def _not_erased(self, events: list[ObservedEvent]) -> list[ObservedEvent]:
+        """The events that do not belong to an erased person (erased after they occurred)."""
+        if not events:
+            return events
+        subjects = {
+            e.event_id: suppression_subjects(e.identifiers, e.event_id, self._identity) for e in events
+        }
+        hashes = {key_hash(subject) for keys in subjects.values() for subject in keys}
+        suppressed = await self._erased.suppressions(hashes)
+        if not suppressed:
+            return events
+        return [e for e in events if not is_suppressed(subjects[e.event_id], e.occurred_at, suppressed)]
 
     async def _attempt(self, pending: list[ObservedEvent], also_load: set[str]) -> tuple[int, int] | None:
         """Plan, write and publish; None when a race was lost (``also_load`` then names what to re-read).
@@ -181,6 +209,9 @@ class ProfileService:
         if conflicts:
             also_load.update(conflicts.values())
             return None
+        await self._store.add_case_owners(
+            {s.case.case_id: s.case.customer_id for s in plan.case_steps if s.change is CaseChange.OPENED}
+        )
         writes = self._writes(plan, now)
         lost = await self._store.save_customers(writes, uuid.uuid4().hex)
         if lost:
@@ -193,10 +224,34 @@ class ProfileService:
         messages = [m for write in writes if write.outbox for m in write.outbox.messages]
         messages += _unpublished(plan)
         await self._feed.publish(messages)
-        await self._store.record_timeline(
-            [TimelineEntry(event, _final(plan, plan.owner[event.event_id])) for event in pending]
-        )
+        entries = [
+            TimelineEntry(event, _final(plan, plan.owner[event.event_id]), plan.case_of.get(event.event_id))
+            for event in pending
+        ]
+        await self._store.record_timeline(entries)
+        await self._follow_concurrent_merges(entries)
         return len(writes), len(messages)
+
+    async def _follow_concurrent_merges(self, entries: list[TimelineEntry]) -> None:
+        """Another consumer may have merged one of this batch's customers away after this batch planned;
+        its re-pointing of the timeline may have run before these entries existed. Every merge is stored
+        before it re-points, so looking after inserting finds it, and these entries move themselves."""
+        owners = {entry.customer_id for entry in entries}
+        survivors: dict[str, str] = {}
+        for _ in range(_MERGE_CHAIN_LIMIT):
+            merged = await self._store.merged_into(owners)
+            if not merged:
+                break
+            survivors.update(merged)
+            owners = set(merged.values())
+        if survivors:
+            await self._store.move_timeline(
+                {
+                    e.event.event_id: _last(survivors, e.customer_id)
+                    for e in entries
+                    if e.customer_id in survivors
+                }
+            )
 
     def _writes(self, plan: _Plan, now: datetime) -> list[CustomerWrite]:
         """The changed customers, each with the messages its change causes (a merged-away customer's go
@@ -208,7 +263,7 @@ class ProfileService:
             owner = _final(plan, step.case.customer_id)
             contact = None if step.cause is None else case_contact(step.cause)
             event = _case_event(case_changed(step.change, step.case, profiles[owner], contact), step, now)
-            messages.setdefault(owner, []).append(Outgoing(CASES_TOPIC, event))
+            messages.setdefault(owner, []).append(event)
         published: dict[str, dict[str, Any]] = {}
         for customer in changed:
             profile = profiles[customer.customer_id]
@@ -216,7 +271,7 @@ class ProfileService:
             if names := changed_fields(customer.published, fields):
                 owner = _final(plan, customer.customer_id)
                 change = _profile_event(profile, customer.merged_into, names, now)
-                messages.setdefault(owner, []).append(Outgoing(PROFILES_TOPIC, change))
+                messages.setdefault(owner, []).append(change)
         caused: dict[str, set[str]] = {}
         for event_id, owner in plan.owner.items():
             caused.setdefault(_final(plan, owner), set()).add(event_id)
@@ -242,7 +297,10 @@ class ProfileService:
         for link in stored_links.values():
             first = link_times.get(link.customer_id)
             link_times[link.customer_id] = link.linked_at if first is None else min(first, link.linked_at)
-        customers = await self._load({link.customer_id for link in stored_links.values()} | also_load)
+        addressed = {event.customer_id for event in pending if event.customer_id}
+        customers = await self._load(
+            {link.customer_id for link in stored_links.values()} | also_load | addressed
+        )
         links = {key: _final_of(customers, link.customer_id) for key, link in stored_links.items()}
         for customer_id in set(links.values()) - customers.keys():
             customers[customer_id] = _Customer(customer_id, ProfileFacts(), 0, None)
@@ -284,6 +342,9 @@ class ProfileService:
         plan: _Plan,
         links: dict[str, str],
     ) -> None:
+        if event.customer_id is not None:
+            self._place_request(event, plan)
+            return
         customers, counts = plan.customers, plan.link_counts
         # Only the customers this event's identifiers name: resolution needs no others, and describing
         # every customer of the batch for every event made a batch quadratic.
@@ -327,6 +388,26 @@ class ProfileService:
         plan.owner[event.event_id] = owner
         self._decide_case(plan, customer, event)
 
+    def _place_request(self, event: ObservedEvent, plan: _Plan) -> None:
+        """A request addressed to a customer by id (a case close, a consent decision). For an unknown
+        customer (never seen, or erased) it is only recorded, so a replay skips it too."""
+        assert event.customer_id is not None
+        owner = _final(plan, event.customer_id)
+        plan.owner[event.event_id] = owner
+        customer = plan.customers.get(owner)
+        if customer is None or customer.stored is None:
+            _log.info("request %s names no stored customer; recorded and ignored", event.event_id)
+            return
+        customer.facts = customer.facts.with_event(event)
+        customer.touched = True
+        close = event.case_close
+        case = None if close is None else customer.cases.get(close.case_id)
+        if close is not None and case is not None and case.status is CaseStatus.OPEN:
+            closed = close_case(case, event.occurred_at, close.reason)
+            customer.cases[case.case_id] = closed
+            plan.case_steps.append(_CaseStep(CaseChange.CLOSED, closed, None))
+            plan.case_of[event.event_id] = case.case_id
+
     def _decide_case(self, plan: _Plan, customer: _Customer, event: ObservedEvent) -> None:
         match decide_case(event, customer.customer_id, customer.cases.values(), self._cases):
             case OpenCase(case=case):
@@ -335,6 +416,7 @@ class ProfileService:
                 change = CaseChange.JOINED
             case _:
                 return
+        plan.case_of[event.event_id] = case.case_id
         customer.cases[case.case_id] = case
         plan.case_steps.append(_CaseStep(change, case, event))
 
@@ -416,6 +498,14 @@ def _final_of(customers: dict[str, _Customer], customer_id: str) -> str:
         if customer is None or customer.merged_into is None:
             return customer_id
         customer_id = customer.merged_into
+    return customer_id
+
+
+def _last(survivors: Mapping[str, str], customer_id: str) -> str:
+    for _ in range(_MERGE_CHAIN_LIMIT):
+        if customer_id not in survivors:
+            break
+        customer_id = survivors[customer_id]
     return customer_id
 
 

@@ -96,6 +96,21 @@ class AsyncEventPublisher:
         results: list[Any] = await asyncio.gather(*futures)
         return [Acknowledged(result.topic, result.partition, result.offset) for result in results]
 
+    async def publish_tombstone(self, topic: str, key: str) -> Acknowledged:
+        """Publish a tombstone (``key``, null value, no headers) on a compacted topic: compaction then
+        drops every earlier message with that key. Returns once the broker acknowledged it."""
+        with _tracer.start_as_current_span(
+            f"send {topic}",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.kafka.message.tombstone": True,
+            },
+        ):
+            metadata = await self._producer.send_and_wait(topic, None, key=key.encode())
+        return Acknowledged(metadata.topic, metadata.partition, metadata.offset)
+
     async def ping(self) -> None:
         """Readiness: the broker answers a metadata request."""
         await self._producer.client.fetch_all_metadata()

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from schemas.cases import CaseCloseRequested
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityRecorded
-from schemas.customers import ExperienceReason, Purpose
+from schemas.customers import ConsentRecorded, ExperienceReason, Purpose
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
@@ -25,7 +26,17 @@ from services.profile.core.experience import Experience, Feeling, PhoneStep, fee
 from services.profile.core.value import OrderChange
 from services.profile.core.wording import Language, language_of
 
+# What the channels report, and what the API and other systems ask of profile for a known customer.
 ProfilePayload = InteractionReceived | OrderRecorded | WebActivityRecorded
+ProfileRequest = CaseCloseRequested | ConsentRecorded
+ProfileEvent = Event[ProfilePayload] | Event[ProfileRequest]
+PROFILE_PAYLOADS = (
+    InteractionReceived,
+    OrderRecorded,
+    WebActivityRecorded,
+    CaseCloseRequested,
+    ConsentRecorded,
+)
 
 ORDER_SOURCE = "order"
 WEB_SOURCE = "web"
@@ -69,6 +80,12 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class CaseClose:
+    case_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ObservedEvent:
     event_id: str
     event_type: str
@@ -83,9 +100,11 @@ class ObservedEvent:
     experience: Experience | None = None
     phone_step: PhoneStep | None = None
     contact: Contact | None = None
+    customer_id: str | None = None  # a request addressed to a known customer, not found by identifiers
+    case_close: CaseClose | None = None
 
 
-def observe(event: Event[ProfilePayload]) -> ObservedEvent:
+def observe(event: ProfileEvent) -> ObservedEvent:
     match event.data:
         case InteractionReceived() as interaction:
             return _interaction(event, interaction)
@@ -100,6 +119,33 @@ def observe(event: Event[ProfilePayload]) -> ObservedEvent:
                 kind=FactKind.WEB_ACTIVITY,
                 source_channel=WEB_SOURCE,
                 identifiers=tuple(activity.identifiers),
+            )
+        case CaseCloseRequested() as close:
+            return ObservedEvent(
+                event_id=event.id,
+                event_type=event.type,
+                source=event.source,
+                occurred_at=close.requested_at,
+                kind=FactKind.CHANGE,
+                source_channel=close.requested_by,
+                identifiers=(),
+                customer_id=close.customer_id,
+                case_close=CaseClose(close.case_id, close.reason.value),
+            )
+        case ConsentRecorded() as consent:
+            decision = ConsentDecision(
+                consent.purpose, consent.granted, consent.source, consent.occurred_at, event.id
+            )
+            return ObservedEvent(
+                event_id=event.id,
+                event_type=event.type,
+                source=event.source,
+                occurred_at=consent.occurred_at,
+                kind=FactKind.CHANGE,
+                source_channel=consent.source,
+                identifiers=(),
+                consent=(decision,),
+                customer_id=consent.customer_id,
             )
 
 
@@ -132,7 +178,7 @@ def observe_change(
     )
 
 
-def _interaction(event: Event[ProfilePayload], interaction: InteractionReceived) -> ObservedEvent:
+def _interaction(event: ProfileEvent, interaction: InteractionReceived) -> ObservedEvent:
     channel = interaction.channel.value
     at = interaction.occurred_at
     from_customer = interaction.direction is Direction.INBOUND and not interaction.auto_submitted
@@ -203,7 +249,7 @@ def _customer_experience(
     return Experience(feeling, reason, interaction.occurred_at, event_id)
 
 
-def _order(event: Event[ProfilePayload], order: OrderRecorded) -> ObservedEvent:
+def _order(event: ProfileEvent, order: OrderRecorded) -> ObservedEvent:
     experience = None
     if order.status is OrderStatus.DELIVERED:
         experience = Experience(Feeling.GOOD, ExperienceReason.ORDER_DELIVERED, order.occurred_at, event.id)

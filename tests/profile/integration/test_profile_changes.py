@@ -19,6 +19,7 @@ from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
+from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
 from services.profile.ports import Outgoing
@@ -58,7 +59,7 @@ def profiles_in(events: list[Event[Payload]]) -> list[ProfileChanged]:
 async def test_a_contact_opens_a_case_a_follow_up_joins_it_and_profile_changes_name_their_fields(
     infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
 ) -> None:
-    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), clock)
+    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
     email, cookie = fresh_email(), fresh(IdentifierKind.COOKIE)
     first = interaction(email)
     await service.handle_batch([first])
@@ -94,13 +95,13 @@ async def test_a_crash_between_the_write_and_the_publish_loses_no_message(
     email = fresh_email()
     event = interaction(email)
     with pytest.raises(ConnectionError):
-        await ProfileService(store, BrokerDown(), clock).handle_batch([event])
+        await ProfileService(store, BrokerDown(), MongoPrivacyStore(db), clock).handle_batch([event])
     [customer_id] = await customers_of(db, [email.key])
     assert await db[TIMELINE_COLLECTION].find_one({"_id": event.id}) is None  # not processed yet
     stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
     assert stored is not None
     [kept] = stored["outbox"]
-    service = ProfileService(store, KafkaChangeFeed(publisher), clock)
+    service = ProfileService(store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
 
     redelivered = await service.handle_batch([event])
     replayed = await service.handle_batch([event])
@@ -118,7 +119,7 @@ async def test_a_crash_between_the_write_and_the_publish_loses_no_message(
 async def test_a_merge_moves_the_merged_away_customers_open_case_to_the_survivor(
     infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
 ) -> None:
-    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), clock)
+    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
     email, phone = fresh_email(), fresh_phone()
     await service.handle_batch([interaction(email, at=datetime(2026, 11, 1, 9, tzinfo=UTC))])
     await service.handle_batch(

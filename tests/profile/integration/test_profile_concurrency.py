@@ -16,6 +16,7 @@ from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database
 from services.common.settings import CommonSettings
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
+from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
 from services.profile.service import ProfileService
@@ -51,8 +52,18 @@ async def two_consumers(
     feed = KafkaChangeFeed(publisher)
     try:
         yield (
-            ProfileService(MongoProfileStore(database(first, infra)), feed, clock),
-            ProfileService(MongoProfileStore(database(second, infra)), feed, clock),
+            ProfileService(
+                MongoProfileStore(database(first, infra)),
+                feed,
+                MongoPrivacyStore(database(first, infra)),
+                clock,
+            ),
+            ProfileService(
+                MongoProfileStore(database(second, infra)),
+                feed,
+                MongoPrivacyStore(database(second, infra)),
+                clock,
+            ),
         )
     finally:
         await first.close()

@@ -19,6 +19,7 @@ from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
+from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.observe import ProfilePayload
 from services.profile.indexes import CUSTOMERS_COLLECTION
@@ -61,7 +62,7 @@ def profile_url(infra: CommonSettings, issuer: LocalIssuer) -> Iterator[str]:
 
 @pytest.fixture
 def service(db: AsyncDatabase[Document], publisher: AsyncEventPublisher) -> ProfileService:
-    return ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), clock)
+    return ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 - ``GET /v1/customers/{customer_id}``: the profile; a merged-away id answers 308 to its survivor.
 - ``GET /v1/customers:lookup?identifier=email:ola@example.no``: the profile an identifier belongs to.
-- ``GET /v1/customers/{customer_id}/timeline``: newest first, cursor-paged, filtered by channel or kind.
+- ``GET /v1/customers/{customer_id}/timeline``: newest first, cursor-paged, filtered by channel, kind or
+  case.
 
 Identifiers are returned normalised (this API is authenticated and scoped); errors never echo them.
 """
@@ -81,6 +82,7 @@ class TimelineItemOut(BaseModel):
     type: str
     channel: str
     source: str
+    case_id: str | None
     details: dict[str, Any]
 
 
@@ -136,6 +138,7 @@ def timeline_item_out(item: TimelineItem) -> TimelineItemOut:
         type=item.event_type,
         channel=item.channel,
         source=item.source,
+        case_id=item.case_id,
         details=dict(item.details),
     )
 
@@ -210,6 +213,7 @@ def customers_router(phone_region: str | None) -> APIRouter:
         cursor: Annotated[str | None, Query(max_length=500)] = None,
         channel: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
         kind: FactKind | None = None,
+        case: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     ) -> TimelinePageOut | JSONResponse | RedirectResponse:
         found = await queries.customer(customer_id)
         if found is None:
@@ -223,6 +227,7 @@ def customers_router(phone_region: str | None) -> APIRouter:
                 cursor=cursor,
                 channel=channel,
                 kind=None if kind is None else kind.value,
+                case_id=case,
             )
         except InvalidCursorError as error:
             return invalid_parameter("cursor", str(error))

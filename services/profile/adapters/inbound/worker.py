@@ -16,19 +16,18 @@ from typing import Any, Protocol
 
 import faust
 
-from schemas.envelope import Event
 from services.common.codec import InvalidEventError, decode
-from services.profile.core.observe import ProfilePayload
+from services.profile.core.observe import PROFILE_PAYLOADS, ProfileEvent
 from services.profile.ports import DeadLetters
 from services.profile.service import BatchOutcome
 
-PROFILE_TOPICS = ("interactions.v1", "orders.v1", "web-activity.v1")
+PROFILE_TOPICS = ("interactions.v1", "orders.v1", "web-activity.v1", "profile-requests.v1")
 
 _log = logging.getLogger(__name__)
 
 
 class BatchHandler(Protocol):
-    async def handle_batch(self, events: Sequence[Event[ProfilePayload]]) -> BatchOutcome: ...
+    async def handle_batch(self, events: Sequence[ProfileEvent]) -> BatchOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,12 @@ async def process_batch(
     messages: Sequence[RawMessage], handler: BatchHandler, dead_letters: DeadLetters, retry: RetryPolicy
 ) -> BatchOutcome | None:
     """Decode, dead-letter what does not decode, and hand the rest to the service until it succeeds."""
-    events: list[Event[ProfilePayload]] = []
+    events: list[ProfileEvent] = []
     for message in messages:
         try:
             event = decode(message.key, message.value, message.headers)
+            if not isinstance(event.data, PROFILE_PAYLOADS):
+                raise InvalidEventError(f"{event.type} is not an event profile consumes")
         except InvalidEventError as error:
             # Coordinates and the error class only: the reason names fields, the payload never leaves.
             _log.warning(

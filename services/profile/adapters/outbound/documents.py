@@ -27,7 +27,7 @@ from services.profile.core.profile import Profile, ProfileFacts
 from services.profile.core.snapshot import customer_snapshot
 from services.profile.core.value import OrderChange
 from services.profile.core.wording import Language
-from services.profile.ports import CustomerWrite, OutboxEntry, Outgoing, StoredCustomer
+from services.profile.ports import CustomerWrite, OutboxEntry, StoredCustomer
 
 
 def facts_document(profile: Profile) -> Document:
@@ -94,11 +94,12 @@ def facts_from_document(document: Document) -> ProfileFacts:
     )
 
 
-def timeline_document(event: ObservedEvent, customer_id: str) -> Document:
+def timeline_document(event: ObservedEvent, customer_id: str, case_id: str | None) -> Document:
     contact = event.contact
     return {
         "_id": event.event_id,
         "customer_id": customer_id,
+        "case_id": case_id,
         "occurred_at": event.occurred_at,
         "kind": event.kind.value,
         "type": event.event_type,
@@ -112,6 +113,9 @@ def timeline_document(event: ObservedEvent, customer_id: str) -> Document:
         "order": None if event.order is None else _order(event.order),
         "experience": None if event.experience is None else _experience(event.experience),
         "phone_step": None if event.phone_step is None else _phone_step(event.phone_step),
+        "case_close": None
+        if event.case_close is None
+        else {"case_id": event.case_close.case_id, "reason": event.case_close.reason},
         "contact": None
         if contact is None
         else {
@@ -238,8 +242,7 @@ def outbox_document(entry: OutboxEntry) -> Document:
     return {
         "event_ids": sorted(entry.event_ids),
         "messages": [
-            {"topic": message.topic, "type": message.event.type, "event": message.event.model_dump_json()}
-            for message in entry.messages
+            {"type": message.type, "event": message.model_dump_json()} for message in entry.messages
         ],
     }
 
@@ -247,10 +250,7 @@ def outbox_document(entry: OutboxEntry) -> Document:
 def outbox_from_document(raw: Document) -> OutboxEntry:
     return OutboxEntry(
         frozenset(raw["event_ids"]),
-        tuple(
-            Outgoing(message["topic"], _event(message["type"], message["event"]))
-            for message in raw["messages"]
-        ),
+        tuple(_event(message["type"], message["event"]) for message in raw["messages"]),
     )
 
 

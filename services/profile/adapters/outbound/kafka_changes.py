@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from typing import Any
 
-from schemas.envelope import Event
+from services.common.kafka.declared import publish_declared
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.profile.ports import Outgoing
 
@@ -16,7 +14,4 @@ class KafkaChangeFeed:
         self._publisher = publisher
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
-        by_topic: dict[str, list[Event[Any]]] = {}
-        for message in messages:
-            by_topic.setdefault(message.topic, []).append(message.event)
-        await asyncio.gather(*(self._publisher.publish_many(t, events) for t, events in by_topic.items()))
+        await publish_declared(self._publisher, messages)

@@ -10,12 +10,19 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.mongo import Document
-from services.profile.adapters.outbound.documents import facts_from_document
-from services.profile.indexes import CUSTOMERS_COLLECTION, LINKS_COLLECTION, TIMELINE_COLLECTION
+from services.profile.adapters.outbound.documents import case_from_document, facts_from_document
+from services.profile.indexes import (
+    CASE_OWNERS_COLLECTION,
+    CUSTOMERS_COLLECTION,
+    LINKS_COLLECTION,
+    TIMELINE_COLLECTION,
+)
 from services.profile.ports import CustomerRecord, CustomerSummary, TimelineItem, TimelinePosition
 
 # What a timeline entry says beyond its kind, channel and time.
-_DETAIL_FIELDS = ("contact", "order", "experience", "phone_step", "attributes", "consent")
+_DETAIL_FIELDS = ("contact", "order", "experience", "phone_step", "attributes", "consent", "case_close")
+# The writer's bookkeeping stays out of reads.
+_READ_SIDE = {"write_ids": 0, "outbox": 0, "published": 0, "link_counts": 0}
 
 
 class MongoProfileReader:
@@ -23,17 +30,24 @@ class MongoProfileReader:
         self._links = db[LINKS_COLLECTION]
         self._timeline = db[TIMELINE_COLLECTION]
         self._customers = db[CUSTOMERS_COLLECTION]
+        self._case_owners = db[CASE_OWNERS_COLLECTION]
 
     async def customer(self, customer_id: str) -> CustomerRecord | None:
-        document = await self._customers.find_one({"_id": customer_id}, {"write_ids": 0})
+        document = await self._customers.find_one({"_id": customer_id}, _READ_SIDE)
         if document is None:
             return None
+        cases = [case_from_document(raw) for raw in document.get("cases", [])]
         return CustomerRecord(
             customer_id=document["_id"],
             facts=facts_from_document(document),
             summary=_summary(document.get("summary")),
             merged_into=document.get("merged_into"),
+            cases=tuple(sorted(cases, key=lambda c: (c.last_activity_at, c.case_id), reverse=True)),
         )
+
+    async def case_owner(self, case_id: str) -> str | None:
+        document = await self._case_owners.find_one({"_id": case_id})
+        return None if document is None else str(document["customer_id"])
 
     async def linked_customer(self, key: str) -> str | None:
         document = await self._links.find_one({"_id": key}, {"customer_id": 1})
@@ -47,8 +61,11 @@ class MongoProfileReader:
         before: TimelinePosition | None = None,
         channel: str | None = None,
         kind: str | None = None,
+        case_id: str | None = None,
     ) -> list[TimelineItem]:
         query: dict[str, Any] = {"customer_id": customer_id}
+        if case_id is not None:
+            query["case_id"] = case_id
         if channel is not None:
             query["channel"] = channel
         if kind is not None:
@@ -92,4 +109,5 @@ def _timeline_item(document: Document) -> TimelineItem:
         channel=document["channel"],
         source=document["source"],
         details={name: document[name] for name in _DETAIL_FIELDS if document.get(name)},
+        case_id=document.get("case_id"),
     )

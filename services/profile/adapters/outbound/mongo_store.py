@@ -25,6 +25,7 @@ from services.profile.adapters.outbound.documents import (
 )
 from services.profile.core.identity import Link, LinkRule
 from services.profile.indexes import (
+    CASE_OWNERS_COLLECTION,
     CUSTOMERS_COLLECTION,
     LINKS_COLLECTION,
     REVIEWS_COLLECTION,
@@ -52,6 +53,7 @@ class MongoProfileStore:
         self._timeline = db[TIMELINE_COLLECTION]
         self._customers = db[CUSTOMERS_COLLECTION]
         self._reviews = db[REVIEWS_COLLECTION]
+        self._case_owners = db[CASE_OWNERS_COLLECTION]
 
     async def recorded(self, event_ids: Collection[str]) -> set[str]:
         if not event_ids:
@@ -84,6 +86,12 @@ class MongoProfileStore:
             return {}
         cursor = self._customers.find({"_id": {"$in": list(customer_ids)}})
         return {document["_id"]: stored_customer(document) async for document in cursor}
+
+    async def add_case_owners(self, owners: Mapping[str, str]) -> None:
+        documents: list[Document] = [
+            {"_id": case_id, "customer_id": customer_id} for case_id, customer_id in owners.items()
+        ]
+        await _insert_ignoring_duplicates(self._case_owners, documents)
 
     async def add_links(self, links: Sequence[Link]) -> dict[str, str]:
         if not links:
@@ -170,8 +178,23 @@ class MongoProfileStore:
         await _insert_ignoring_duplicates(self._reviews, documents)
 
     async def record_timeline(self, entries: Sequence[TimelineEntry]) -> None:
-        documents = [timeline_document(entry.event, entry.customer_id) for entry in entries]
+        documents = [timeline_document(entry.event, entry.customer_id, entry.case_id) for entry in entries]
         await _insert_ignoring_duplicates(self._timeline, documents)
+
+    async def merged_into(self, customer_ids: Collection[str]) -> dict[str, str]:
+        if not customer_ids:
+            return {}
+        query = {"_id": {"$in": list(customer_ids)}, "merged_into": {"$ne": None}}
+        cursor = self._customers.find(query, {"merged_into": 1})
+        return {document["_id"]: document["merged_into"] async for document in cursor}
+
+    async def move_timeline(self, owners: Mapping[str, str]) -> None:
+        moves = [
+            UpdateOne({"_id": event_id}, {"$set": {"customer_id": customer_id}})
+            for event_id, customer_id in owners.items()
+        ]
+        if moves:
+            await self._timeline.bulk_write(moves, ordered=False)
 
 
 def _link_document(link: Link) -> Document:
