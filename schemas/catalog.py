@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from schemas.cases import CaseChanged, CaseCloseRequested
 from schemas.commerce import OrderRecorded, WebActivityRecorded
-from schemas.customers import ConsentRecorded, ProfileChanged
+from schemas.customers import ConsentRecorded, MergeRequested, ProfileChanged, UnmergeRequested
 from schemas.envelope import Payload
 from schemas.interactions import InteractionReceived
 
@@ -60,8 +60,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("cases.v1", "Case opened, changed, resolved."),
     TopicSpec(
         "profile-requests.v1",
-        "Changes asked of profile by its API and other systems (case closes, consent decisions), "
-        "keyed by customer id.",
+        "Changes asked of profile by its API and other systems (case closes, consent decisions, merges "
+        "and unmerges), keyed by customer id.",
     ),
     TopicSpec("assignments.v1", "Offers, acceptances and assignments of cases to agents."),
     TopicSpec("queue-stats.v1", "Backlog and throughput per queue, for honest answer times."),
@@ -110,6 +110,18 @@ EVENT_TYPES: tuple[EventType, ...] = (
         model=ConsentRecorded,
         topic="profile-requests.v1",
         summary="A consent decision given outside the channels.",
+    ),
+    EventType(
+        name="helhet.profile.merge_requested.v1",
+        model=MergeRequested,
+        topic="profile-requests.v1",
+        summary="Merge customers known to be one person.",
+    ),
+    EventType(
+        name="helhet.profile.unmerge_requested.v1",
+        model=UnmergeRequested,
+        topic="profile-requests.v1",
+        summary="Undo a merge exactly.",
     ),
 )
 

@@ -88,3 +88,22 @@ class ConsentRecorded(Payload):
     granted: bool
     source: str = Field(min_length=1, max_length=200, description="Who recorded it, e.g. api:<client>.")
     occurred_at: UtcDatetime = Field(description="When the customer decided.")
+
+
+class MergeRequested(Payload):
+    """Merge customers known to be one person (an agent decided, or a held merge was approved). The
+    customer seen first survives. Keyed by the first customer id."""
+
+    customer_ids: list[str] = Field(min_length=2, max_length=10)
+    review_id: str | None = Field(default=None, max_length=200, description="The held merge approved.")
+    requested_by: str = Field(min_length=1, max_length=200)
+    requested_at: UtcDatetime
+
+
+class UnmergeRequested(Payload):
+    """Undo a merge exactly: both customers restored, later events re-attributed. Keyed by the survivor."""
+
+    merge_id: str = Field(min_length=1, max_length=100)
+    survivor_id: str = Field(min_length=1, max_length=100)
+    requested_by: str = Field(min_length=1, max_length=200)
+    requested_at: UtcDatetime

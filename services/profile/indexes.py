@@ -9,6 +9,8 @@
 - ``profile_reviews``: ``_id`` = event id → a merge held for review.
 - ``profile_case_owners``: ``_id`` = case id → the customer that opened it (cases live in their
   customer's document; this finds one by its id).
+- ``profile_merges``: ``_id`` = merge id → what each side held when merged (events, links, cases), so
+  the merge can be undone exactly; ``undone_at`` once it was.
 - ``profile_erasures``: erase receipts (``_id`` = erasure id), a pointer per erased customer
   (``customer:<id>``) and the erase time per SHA-256 of each erased identifier key (``key:<hash>``),
   which the worker checks so a replay never brings an erased person back.
@@ -24,6 +26,7 @@ CUSTOMERS_COLLECTION = "profile_customers"
 REVIEWS_COLLECTION = "profile_reviews"
 CASE_OWNERS_COLLECTION = "profile_case_owners"
 ERASURES_COLLECTION = "profile_erasures"
+MERGES_COLLECTION = "profile_merges"
 
 INDEXES: tuple[IndexSpec, ...] = (
     # A customer's identifiers: link caps, merges re-pointing links, lookups of all identifiers.

@@ -14,6 +14,7 @@ from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
 from services.profile.core.cases import Case
 from services.profile.core.identity import Link, ReviewReason
+from services.profile.core.merge import MergeRecord
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import Profile, ProfileFacts
 
@@ -36,6 +37,20 @@ class OutboxEntry:
 
     event_ids: frozenset[str]  # the events whose processing caused them
     messages: tuple[Outgoing, ...]
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A customer's recorded events and identity links (what a merge record keeps of each side)."""
+
+    event_ids: frozenset[str]
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class StoredMerge:
+    record: MergeRecord
+    undone_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,30 @@ class ProfileStore(Protocol):
 
     async def record_timeline(self, entries: Sequence[TimelineEntry]) -> None:
         """Insert timeline entries; entries already recorded are left as they are."""
+
+    async def holdings(self, customer_ids: Collection[str]) -> dict[str, Holding]:
+        """What a merge record keeps of each customer: its timeline's event ids and its links."""
+
+    async def save_merges(self, records: Sequence[MergeRecord]) -> None:
+        """Keep merge records (once per merge id) so a merge can be undone."""
+
+    async def merge(self, merge_id: str) -> StoredMerge | None:
+        """A merge record and whether it was undone."""
+
+    async def mark_unmerged(self, merge_id: str, at: datetime) -> None:
+        """The merge was undone."""
+
+    async def timeline_events(self, customer_ids: Collection[str]) -> list[ObservedEvent]:
+        """Every event on these customers' timelines, as observed (an unmerge folds them again)."""
+
+    async def links_of(self, customer_ids: Collection[str]) -> list[Link]:
+        """Every identity link of these customers."""
+
+    async def relink(self, links: Sequence[Link]) -> None:
+        """Store these links as they are now (an unmerge gives identifiers back to their customer)."""
+
+    async def set_case_owners(self, owners: Mapping[str, str]) -> None:
+        """Move cases (case id → customer id) to another customer."""
 
     async def merged_into(self, customer_ids: Collection[str]) -> dict[str, str]:
         """Which of these customers are merged away, and into whom."""

@@ -51,9 +51,10 @@ from services.profile.core.identity import (
     Merge,
     NewCustomer,
     resolve,
+    survivor_order,
 )
 from services.profile.core.ids import stable_id
-from services.profile.core.merge import combine
+from services.profile.core.merge import MergeRecord, combine
 from services.profile.core.observe import ObservedEvent, ProfileEvent, observe
 from services.profile.core.profile import Profile, ProfileConfig, ProfileFacts, evaluate
 from services.profile.core.snapshot import (
@@ -133,6 +134,19 @@ class _CaseStep:
     cause: ObservedEvent | None  # the contact that opened or joined it
 
 
+@dataclass(frozen=True)
+class _MergeDraft:
+    """A merge planned in this batch; its record is completed with what the store holds of each side."""
+
+    survivor_id: str
+    away_id: str
+    cause: ObservedEvent
+    survivor_batch_events: set[str]  # this batch's events placed on each side before the merge
+    away_batch_events: set[str]
+    survivor_case_ids: frozenset[str]
+    away_case_ids: frozenset[str]
+
+
 @dataclass
 class _Plan:
     customers: dict[str, _Customer]
@@ -142,6 +156,7 @@ class _Plan:
     holds: list[ReviewHold] = field(default_factory=list)
     case_steps: list[_CaseStep] = field(default_factory=list)
     case_of: dict[str, str] = field(default_factory=dict)  # event id → the case it opened, joined or closed
+    merge_drafts: list[_MergeDraft] = field(default_factory=list)
     link_counts: dict[str, Counter[IdentifierKind]] = field(default_factory=dict)
 
 
@@ -212,6 +227,8 @@ class ProfileService:
         await self._store.add_case_owners(
             {s.case.case_id: s.case.customer_id for s in plan.case_steps if s.change is CaseChange.OPENED}
         )
+        if plan.merge_drafts:
+            await self._store.save_merges(await self._merge_records(plan))
         writes = self._writes(plan, now)
         lost = await self._store.save_customers(writes, uuid.uuid4().hex)
         if lost:
@@ -252,6 +269,28 @@ class ProfileService:
                     if e.customer_id in survivors
                 }
             )
+
+    async def _merge_records(self, plan: _Plan) -> list[MergeRecord]:
+        """What each side of each merge held (stored and from this batch), read before links and
+        timeline move to the survivor."""
+        drafts = plan.merge_drafts
+        stored = await self._store.holdings({d.survivor_id for d in drafts} | {d.away_id for d in drafts})
+        return [
+            MergeRecord(
+                merge_id=stable_id("merge", f"{d.survivor_id}\x00{d.away_id}\x00{d.cause.event_id}"),
+                survivor_id=d.survivor_id,
+                merged_away_id=d.away_id,
+                merged_at=d.cause.occurred_at,
+                cause_event_id=d.cause.event_id,
+                survivor_event_ids=stored[d.survivor_id].event_ids | d.survivor_batch_events,
+                merged_away_event_ids=stored[d.away_id].event_ids | d.away_batch_events,
+                survivor_links=stored[d.survivor_id].links + _new_links(plan, d.survivor_id),
+                merged_away_links=stored[d.away_id].links + _new_links(plan, d.away_id),
+                survivor_case_ids=d.survivor_case_ids,
+                merged_away_case_ids=d.away_case_ids,
+            )
+            for d in drafts
+        ]
 
     def _writes(self, plan: _Plan, now: datetime) -> list[CustomerWrite]:
         """The changed customers, each with the messages its change causes (a merged-away customer's go
@@ -297,7 +336,9 @@ class ProfileService:
         for link in stored_links.values():
             first = link_times.get(link.customer_id)
             link_times[link.customer_id] = link.linked_at if first is None else min(first, link.linked_at)
-        addressed = {event.customer_id for event in pending if event.customer_id}
+        addressed = {
+            c for event in pending if event.customer_id for c in (event.customer_id, *event.merge_with)
+        }
         customers = await self._load(
             {link.customer_id for link in stored_links.values()} | also_load | addressed
         )
@@ -363,13 +404,7 @@ class ProfileService:
                 pass
             case Merge(survivor=owner, merged_away=away, links=new):
                 for away_id in away:
-                    merged_away = customers[away_id]
-                    customers[owner].facts = combine(customers[owner].facts, merged_away.facts)
-                    self._move_cases(plan, merged_away, customers[owner])
-                    merged_away.merged_into = owner
-                    merged_away.touched = True
-                    plan.merged[away_id] = owner
-                    counts.setdefault(owner, Counter()).update(counts.pop(away_id, Counter()))
+                    self._merge(plan, owner, away_id, event)
                     for key, customer_id in links.items():
                         if customer_id == away_id:
                             links[key] = owner
@@ -398,6 +433,10 @@ class ProfileService:
         if customer is None or customer.stored is None:
             _log.info("request %s names no stored customer; recorded and ignored", event.event_id)
             return
+        if event.merge_with:
+            owner = self._merge_requested(event, plan, owner)
+            plan.owner[event.event_id] = owner
+            customer = plan.customers[owner]
         customer.facts = customer.facts.with_event(event)
         customer.touched = True
         close = event.case_close
@@ -407,6 +446,47 @@ class ProfileService:
             customer.cases[case.case_id] = closed
             plan.case_steps.append(_CaseStep(CaseChange.CLOSED, closed, None))
             plan.case_of[event.event_id] = case.case_id
+
+    def _merge_requested(self, event: ObservedEvent, plan: _Plan, first: str) -> str:
+        """Merge the customers a request names (all stored, none merged away yet); the one seen first
+        survives. Returns the survivor."""
+        named = {first} | {_final(plan, other) for other in event.merge_with}
+        known = {
+            customer_id: KnownCustomer(c.facts.first_seen or event.occurred_at)
+            for customer_id in named
+            if (c := plan.customers.get(customer_id)) is not None and c.stored is not None
+        }
+        if len(known) < len(named) or len(named) < 2:
+            _log.info("merge request %s names unknown or identical customers; ignored", event.event_id)
+            return first
+        survivor, *away = survivor_order(known)
+        for away_id in away:
+            self._merge(plan, survivor, away_id, event)
+        return survivor
+
+    def _merge(self, plan: _Plan, survivor_id: str, away_id: str, cause: ObservedEvent) -> None:
+        survivor, merged_away = plan.customers[survivor_id], plan.customers[away_id]
+        plan.merge_drafts.append(
+            _MergeDraft(
+                survivor_id,
+                away_id,
+                cause,
+                {e for e, owner in plan.owner.items() if owner == survivor_id},
+                {e for e, owner in plan.owner.items() if owner == away_id},
+                frozenset(survivor.cases),
+                frozenset(merged_away.cases),
+            )
+        )
+        survivor.facts = combine(survivor.facts, merged_away.facts)
+        self._move_cases(plan, merged_away, survivor)
+        merged_away.merged_into = survivor_id
+        merged_away.touched = survivor.touched = True
+        plan.merged[away_id] = survivor_id
+        counts = plan.link_counts
+        counts.setdefault(survivor_id, Counter()).update(counts.pop(away_id, Counter()))
+        for event_id, owner in plan.owner.items():
+            if owner == away_id:
+                plan.owner[event_id] = survivor_id
 
     def _decide_case(self, plan: _Plan, customer: _Customer, event: ObservedEvent) -> None:
         match decide_case(event, customer.customer_id, customer.cases.values(), self._cases):
@@ -443,6 +523,10 @@ def _from_stored(stored: StoredCustomer) -> _Customer:
         published=None if stored.published is None else dict(stored.published),
         outbox=stored.outbox,
     )
+
+
+def _new_links(plan: _Plan, customer_id: str) -> tuple[Link, ...]:
+    return tuple(link for link in plan.new_links if link.customer_id == customer_id)
 
 
 def _unpublished(plan: _Plan) -> list[Outgoing]:

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from schemas.cases import CaseCloseRequested
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityRecorded
-from schemas.customers import ConsentRecorded, ExperienceReason, Purpose
+from schemas.customers import ConsentRecorded, ExperienceReason, MergeRequested, Purpose, UnmergeRequested
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
@@ -28,7 +28,7 @@ from services.profile.core.wording import Language, language_of
 
 # What the channels report, and what the API and other systems ask of profile for a known customer.
 ProfilePayload = InteractionReceived | OrderRecorded | WebActivityRecorded
-ProfileRequest = CaseCloseRequested | ConsentRecorded
+ProfileRequest = CaseCloseRequested | ConsentRecorded | MergeRequested | UnmergeRequested
 ProfileEvent = Event[ProfilePayload] | Event[ProfileRequest]
 PROFILE_PAYLOADS = (
     InteractionReceived,
@@ -36,6 +36,8 @@ PROFILE_PAYLOADS = (
     WebActivityRecorded,
     CaseCloseRequested,
     ConsentRecorded,
+    MergeRequested,
+    UnmergeRequested,
 )
 
 ORDER_SOURCE = "order"
@@ -102,6 +104,8 @@ class ObservedEvent:
     contact: Contact | None = None
     customer_id: str | None = None  # a request addressed to a known customer, not found by identifiers
     case_close: CaseClose | None = None
+    merge_with: tuple[str, ...] = ()  # a requested merge: the other customers
+    unmerge: str | None = None  # a requested unmerge: the merge id
 
 
 def observe(event: ProfileEvent) -> ObservedEvent:
@@ -120,33 +124,58 @@ def observe(event: ProfileEvent) -> ObservedEvent:
                 source_channel=WEB_SOURCE,
                 identifiers=tuple(activity.identifiers),
             )
-        case CaseCloseRequested() as close:
-            return ObservedEvent(
-                event_id=event.id,
-                event_type=event.type,
-                source=event.source,
-                occurred_at=close.requested_at,
-                kind=FactKind.CHANGE,
-                source_channel=close.requested_by,
-                identifiers=(),
-                customer_id=close.customer_id,
-                case_close=CaseClose(close.case_id, close.reason.value),
+        case _:
+            return _requested(event, event.data)
+
+
+def _requested(event: ProfileEvent, request: ProfileRequest) -> ObservedEvent:
+    """A request addressed to a customer by id: it names no identifiers."""
+    match request:
+        case CaseCloseRequested():
+            close = CaseClose(request.case_id, request.reason.value)
+            return _request(
+                event, request.requested_at, request.requested_by, request.customer_id, close=close
             )
-        case ConsentRecorded() as consent:
+        case MergeRequested():
+            first, *others = request.customer_ids
+            return _request(
+                event, request.requested_at, request.requested_by, first, merge_with=tuple(others)
+            )
+        case UnmergeRequested():
+            at, by = request.requested_at, request.requested_by
+            return _request(event, at, by, request.survivor_id, unmerge=request.merge_id)
+        case ConsentRecorded():
             decision = ConsentDecision(
-                consent.purpose, consent.granted, consent.source, consent.occurred_at, event.id
+                request.purpose, request.granted, request.source, request.occurred_at, event.id
             )
-            return ObservedEvent(
-                event_id=event.id,
-                event_type=event.type,
-                source=event.source,
-                occurred_at=consent.occurred_at,
-                kind=FactKind.CHANGE,
-                source_channel=consent.source,
-                identifiers=(),
-                consent=(decision,),
-                customer_id=consent.customer_id,
-            )
+            return _request(event, request.occurred_at, request.source, request.customer_id, consent=decision)
+
+
+def _request(
+    event: ProfileEvent,
+    at: datetime,
+    by: str,
+    customer_id: str,
+    *,
+    close: CaseClose | None = None,
+    consent: ConsentDecision | None = None,
+    merge_with: tuple[str, ...] = (),
+    unmerge: str | None = None,
+) -> ObservedEvent:
+    return ObservedEvent(
+        event_id=event.id,
+        event_type=event.type,
+        source=event.source,
+        occurred_at=at,
+        kind=FactKind.CHANGE,
+        source_channel=by,
+        identifiers=(),
+        consent=() if consent is None else (consent,),
+        customer_id=customer_id,
+        case_close=close,
+        merge_with=merge_with,
+        unmerge=unmerge,
+    )
 
 
 def observe_change(

@@ -27,7 +27,7 @@ from services.common.mongo import Document, create_mongo_client, database
 from services.common.settings import CommonSettings
 from services.profile.adapters.inbound.privacy_rest import privacy_router
 from services.profile.adapters.outbound.kafka_tombstones import PROFILES_TOPIC, KafkaTombstones
-from services.profile.adapters.outbound.mongo_privacy import MERGES_COLLECTION, MongoPrivacyStore
+from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.core.erasure import is_suppressed, key_hash, plan_erasure
 from services.profile.core.observe import ProfilePayload
 from services.profile.indexes import (
@@ -35,6 +35,7 @@ from services.profile.indexes import (
     CUSTOMERS_COLLECTION,
     ERASURES_COLLECTION,
     LINKS_COLLECTION,
+    MERGES_COLLECTION,
     REVIEWS_COLLECTION,
     TIMELINE_COLLECTION,
 )
@@ -257,7 +258,8 @@ async def test_export_holds_everything_about_the_person_and_nothing_about_anyone
     assert review["event_id"] == people.held_event
     assert review["customers"] == [people.kari]
     assert all(case["customer_id"] in people.kari_ids for case in export["cases"])
-    assert export["merges"] == []
+    [merge] = export["merges"]
+    assert (merge["survivor_id"], merge["merged_away_id"]) == (people.kari, people.kari_away)
 
     # Nothing of Ola (nor of Per, named by the held event) is in it.
     text = response.text
@@ -284,17 +286,13 @@ async def test_erase_removes_the_person_everywhere_tombstones_them_and_repeats_w
     infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher, api: httpx.AsyncClient
 ) -> None:
     people = await seed(infra, db, publisher)
-    # Merge records are not kept yet: one written as they will be is erased too.
-    await db[MERGES_COLLECTION].insert_one(
-        {"_id": f"merge-{people.kari_away}", "survivor_id": people.kari, "merged_away_id": people.kari_away}
-    )
     expected = await counts_of(db, people.kari_ids)
     assert expected == {
         TIMELINE_COLLECTION: len(people.kari_events),
         LINKS_COLLECTION: 2,
         REVIEWS_COLLECTION: 1,
         CASE_OWNERS_COLLECTION: 2,  # Kari's first email and her call opened a case each, before the merge
-        MERGES_COLLECTION: 1,
+        MERGES_COLLECTION: 1,  # the merge of her email and phone customers
         CUSTOMERS_COLLECTION: 2,
     }
     ola_before = await state_hash(db, people.ola_keys, people.ola_events)

@@ -22,12 +22,14 @@ from services.profile.core.attributes import Attribute, AttributeName
 from services.profile.core.cases import Case
 from services.profile.core.consent import ConsentDecision
 from services.profile.core.experience import Experience, Feeling, PhoneStep
-from services.profile.core.observe import ObservedEvent
+from services.profile.core.identity import Link, LinkRule
+from services.profile.core.merge import MergeRecord
+from services.profile.core.observe import FactKind, ObservedEvent
 from services.profile.core.profile import Profile, ProfileFacts
 from services.profile.core.snapshot import customer_snapshot
 from services.profile.core.value import OrderChange
 from services.profile.core.wording import Language
-from services.profile.ports import CustomerWrite, OutboxEntry, StoredCustomer
+from services.profile.ports import CustomerWrite, OutboxEntry, StoredCustomer, StoredMerge
 
 
 def facts_document(profile: Profile) -> Document:
@@ -106,6 +108,10 @@ def timeline_document(event: ObservedEvent, customer_id: str, case_id: str | Non
         "source": event.source,
         "channel": event.source_channel,
         "identifiers": sorted({identifier.key for identifier in event.identifiers}),
+        "identified_as": [
+            identifier.model_dump(mode="json")
+            for identifier in sorted(set(event.identifiers), key=lambda i: (i.key, i.unparsed))
+        ],
         "attributes": [
             _attribute(attribute) | {"name": attribute.name.value} for attribute in event.attributes
         ],
@@ -283,3 +289,105 @@ def customer_document(write: CustomerWrite) -> Document:
         "link_counts": {kind.value: n for kind, n in sorted(write.link_counts.items()) if n},
         "published": dict(write.published),
     }
+
+
+def link_document(link: Link) -> Document:
+    return {
+        "_id": link.key,
+        "customer_id": link.customer_id,
+        "kind": link.kind.value,
+        "event_id": link.event_id,
+        "channel": link.channel,
+        "rule": link.rule.value,
+        "linked_at": link.linked_at,
+    }
+
+
+def link_from_document(document: Document) -> Link:
+    return Link(
+        key=document["_id"],
+        kind=IdentifierKind(document["kind"]),
+        customer_id=document["customer_id"],
+        event_id=document["event_id"],
+        channel=document["channel"],
+        rule=LinkRule(document["rule"]),
+        linked_at=document["linked_at"],
+    )
+
+
+def merge_document(record: MergeRecord) -> Document:
+    return {
+        "_id": record.merge_id,
+        "survivor_id": record.survivor_id,
+        "merged_away_id": record.merged_away_id,
+        "merged_at": record.merged_at,
+        "cause_event_id": record.cause_event_id,
+        "survivor_event_ids": sorted(record.survivor_event_ids),
+        "merged_away_event_ids": sorted(record.merged_away_event_ids),
+        "survivor_links": [link_document(link) for link in record.survivor_links],
+        "merged_away_links": [link_document(link) for link in record.merged_away_links],
+        "survivor_case_ids": sorted(record.survivor_case_ids),
+        "merged_away_case_ids": sorted(record.merged_away_case_ids),
+        "undone_at": None,
+    }
+
+
+def merge_from_document(document: Document) -> StoredMerge:
+    record = MergeRecord(
+        merge_id=document["_id"],
+        survivor_id=document["survivor_id"],
+        merged_away_id=document["merged_away_id"],
+        merged_at=document["merged_at"],
+        cause_event_id=document["cause_event_id"],
+        survivor_event_ids=frozenset(document["survivor_event_ids"]),
+        merged_away_event_ids=frozenset(document["merged_away_event_ids"]),
+        survivor_links=tuple(link_from_document(raw) for raw in document["survivor_links"]),
+        merged_away_links=tuple(link_from_document(raw) for raw in document["merged_away_links"]),
+        survivor_case_ids=frozenset(document["survivor_case_ids"]),
+        merged_away_case_ids=frozenset(document["merged_away_case_ids"]),
+    )
+    return StoredMerge(record, document.get("undone_at"))
+
+
+def observed_from_timeline(document: Document) -> ObservedEvent:
+    """The facts a timeline entry recorded, enough to fold the profile again (an unmerge does)."""
+    order, experience, step = document.get("order"), document.get("experience"), document.get("phone_step")
+    return ObservedEvent(
+        event_id=document["_id"],
+        event_type=document["type"],
+        source=document["source"],
+        occurred_at=document["occurred_at"],
+        kind=FactKind(document["kind"]),
+        source_channel=document["channel"],
+        identifiers=tuple(
+            CustomerIdentifier.model_validate(raw, context=ALREADY_NORMALISED)
+            for raw in document.get("identified_as", [])
+        ),
+        attributes=tuple(
+            Attribute(
+                AttributeName(raw["name"]), raw["value"], raw["source"], raw["occurred_at"], raw["event_id"]
+            )
+            for raw in document.get("attributes", [])
+        ),
+        consent=tuple(
+            ConsentDecision(
+                Purpose(raw["purpose"]), raw["granted"], raw["source"], raw["occurred_at"], raw["event_id"]
+            )
+            for raw in document.get("consent", [])
+        ),
+        order=None if order is None else _order_from(order),
+        experience=None
+        if experience is None
+        else Experience(
+            Feeling(experience["feeling"]),
+            ExperienceReason(experience["reason"]),
+            experience["occurred_at"],
+            experience["event_id"],
+        ),
+        phone_step=None if step is None else _phone_step_from(step),
+    )
+
+
+def _stamp(raw: Document) -> tuple[str, datetime, str]:
+    """Source, event time and event id of a stored value."""
+    return raw["source"], raw["occurred_at"], raw["event_id"]

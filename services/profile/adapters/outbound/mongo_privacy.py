@@ -34,6 +34,7 @@ from services.profile.indexes import (
     CUSTOMERS_COLLECTION,
     ERASURES_COLLECTION,
     LINKS_COLLECTION,
+    MERGES_COLLECTION,
     REVIEWS_COLLECTION,
     TIMELINE_COLLECTION,
 )
@@ -45,9 +46,6 @@ from services.profile.privacy import (
     ReviewDocument,
     TimelineDocument,
 )
-
-# Merge records ``{survivor_id, merged_away_id, …}``, for when merges keep them: harmless while absent.
-MERGES_COLLECTION = "profile_merges"
 
 # Every collection an erase deletes from, in the order it does (customers last: while any other
 # document is left, the receipt still names the customer ids to finish with).
@@ -131,7 +129,7 @@ class MongoPrivacyStore:
                 event_id=document["_id"],
                 customer_id=document["customer_id"],
                 identifier_keys=tuple(document.get("identifiers", [])),
-                fields=_plain_fields(document, ("_id", "customer_id", "identifiers")),
+                fields=_plain_fields(document, ("_id", "customer_id", "identifiers", "identified_as")),
             )
             async for document in timeline_cursor
         ]

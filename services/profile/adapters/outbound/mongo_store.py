@@ -8,9 +8,10 @@ links, changed customers with their cases, link counts and outgoing messages, ti
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from pymongo import InsertOne, UpdateMany, UpdateOne
+from pymongo import InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -19,23 +20,33 @@ from schemas.identifiers import IdentifierKind
 from services.common.mongo import Document
 from services.profile.adapters.outbound.documents import (
     customer_document,
+    link_document,
+    link_from_document,
+    merge_document,
+    merge_from_document,
+    observed_from_timeline,
     outbox_document,
     stored_customer,
     timeline_document,
 )
 from services.profile.core.identity import Link, LinkRule
+from services.profile.core.merge import MergeRecord
+from services.profile.core.observe import ObservedEvent
 from services.profile.indexes import (
     CASE_OWNERS_COLLECTION,
     CUSTOMERS_COLLECTION,
     LINKS_COLLECTION,
+    MERGES_COLLECTION,
     REVIEWS_COLLECTION,
     TIMELINE_COLLECTION,
 )
 from services.profile.ports import (
     CustomerWrite,
+    Holding,
     ReviewHold,
     StoredCustomer,
     StoredLink,
+    StoredMerge,
     TimelineEntry,
 )
 
@@ -54,6 +65,7 @@ class MongoProfileStore:
         self._customers = db[CUSTOMERS_COLLECTION]
         self._reviews = db[REVIEWS_COLLECTION]
         self._case_owners = db[CASE_OWNERS_COLLECTION]
+        self._merges = db[MERGES_COLLECTION]
 
     async def recorded(self, event_ids: Collection[str]) -> set[str]:
         if not event_ids:
@@ -96,7 +108,7 @@ class MongoProfileStore:
     async def add_links(self, links: Sequence[Link]) -> dict[str, str]:
         if not links:
             return {}
-        taken = await _insert_ignoring_duplicates(self._links, [_link_document(link) for link in links])
+        taken = await _insert_ignoring_duplicates(self._links, [link_document(link) for link in links])
         if not taken:
             return {}
         planned = {links[index].key: links[index].customer_id for index in taken}
@@ -181,6 +193,52 @@ class MongoProfileStore:
         documents = [timeline_document(entry.event, entry.customer_id, entry.case_id) for entry in entries]
         await _insert_ignoring_duplicates(self._timeline, documents)
 
+    async def holdings(self, customer_ids: Collection[str]) -> dict[str, Holding]:
+        events: dict[str, set[str]] = {customer_id: set() for customer_id in customer_ids}
+        cursor = self._timeline.find({"customer_id": {"$in": list(customer_ids)}}, {"customer_id": 1})
+        async for document in cursor:
+            events[document["customer_id"]].add(document["_id"])
+        links: dict[str, list[Link]] = {customer_id: [] for customer_id in customer_ids}
+        for link in await self.links_of(customer_ids):
+            links[link.customer_id].append(link)
+        return {
+            customer_id: Holding(
+                frozenset(events[customer_id]), tuple(sorted(links[customer_id], key=lambda link: link.key))
+            )
+            for customer_id in customer_ids
+        }
+
+    async def save_merges(self, records: Sequence[MergeRecord]) -> None:
+        await _insert_ignoring_duplicates(self._merges, [merge_document(record) for record in records])
+
+    async def merge(self, merge_id: str) -> StoredMerge | None:
+        document = await self._merges.find_one({"_id": merge_id})
+        return None if document is None else merge_from_document(document)
+
+    async def mark_unmerged(self, merge_id: str, at: datetime) -> None:
+        await self._merges.update_one({"_id": merge_id, "undone_at": None}, {"$set": {"undone_at": at}})
+
+    async def timeline_events(self, customer_ids: Collection[str]) -> list[ObservedEvent]:
+        cursor = self._timeline.find({"customer_id": {"$in": list(customer_ids)}})
+        return [observed_from_timeline(document) async for document in cursor]
+
+    async def links_of(self, customer_ids: Collection[str]) -> list[Link]:
+        cursor = self._links.find({"customer_id": {"$in": list(customer_ids)}})
+        return [link_from_document(document) async for document in cursor]
+
+    async def relink(self, links: Sequence[Link]) -> None:
+        if links:
+            replacements = [ReplaceOne({"_id": link.key}, link_document(link), upsert=True) for link in links]
+            await self._links.bulk_write(replacements, ordered=False)
+
+    async def set_case_owners(self, owners: Mapping[str, str]) -> None:
+        if owners:
+            moves = [
+                ReplaceOne({"_id": case_id}, {"customer_id": customer_id}, upsert=True)
+                for case_id, customer_id in owners.items()
+            ]
+            await self._case_owners.bulk_write(moves, ordered=False)
+
     async def merged_into(self, customer_ids: Collection[str]) -> dict[str, str]:
         if not customer_ids:
             return {}
@@ -195,18 +253,6 @@ class MongoProfileStore:
         ]
         if moves:
             await self._timeline.bulk_write(moves, ordered=False)
-
-
-def _link_document(link: Link) -> Document:
-    return {
-        "_id": link.key,
-        "customer_id": link.customer_id,
-        "kind": link.kind.value,
-        "event_id": link.event_id,
-        "channel": link.channel,
-        "rule": link.rule.value,
-        "linked_at": link.linked_at,
-    }
 
 
 async def _insert_ignoring_duplicates(
