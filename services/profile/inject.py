@@ -17,6 +17,7 @@ from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database, ping
 from services.common.telemetry import configure_telemetry
 from services.profile.adapters.inbound.cases_rest import cases_router
+from services.profile.adapters.inbound.merges_rest import merges_router
 from services.profile.adapters.inbound.privacy_rest import privacy_router
 from services.profile.adapters.inbound.rest import customers_router
 from services.profile.adapters.inbound.worker import (
@@ -30,6 +31,7 @@ from services.profile.adapters.outbound.kafka_requests import KafkaRequestPublis
 from services.profile.adapters.outbound.kafka_tombstones import KafkaTombstones
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_reader import MongoProfileReader
+from services.profile.adapters.outbound.mongo_reviews import MongoReviews
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.identity import IdentityConfig
 from services.profile.privacy import PrivacyService
@@ -113,7 +115,9 @@ def create_api(settings: ProfileSettings) -> FastAPI:
         await publisher.start()
         db = database(client, settings)
         queries = app.state.queries = ProfileQueries(MongoProfileReader(db))
-        app.state.requests = ProfileRequests(queries, KafkaRequestPublisher(publisher), utc_now)
+        reviews = app.state.reviews = MongoReviews(db)
+        requests = ProfileRequests(queries, reviews, KafkaRequestPublisher(publisher), utc_now)
+        app.state.requests = requests
         app.state.privacy = PrivacyService(MongoPrivacyStore(db), KafkaTombstones(publisher))
         try:
             yield
@@ -138,6 +142,7 @@ def create_api(settings: ProfileSettings) -> FastAPI:
         routers=[
             customers_router(settings.default_phone_region),
             cases_router(),
+            merges_router(),
             privacy_router(clock=utc_now),
         ],
         lifespan=lifespan,

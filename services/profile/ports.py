@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Protocol
 
 from schemas.cases import CaseChanged
@@ -229,6 +230,12 @@ class ProfileReader(Protocol):
     async def case_owner(self, case_id: str) -> str | None:
         """The customer that opened a case (it may have been merged away since)."""
 
+    async def merge(self, merge_id: str) -> StoredMerge | None:
+        """A merge record and whether it was undone."""
+
+    async def merges_of(self, customer_id: str) -> list[StoredMerge]:
+        """The merges a customer survived or was merged away in, newest first."""
+
     async def timeline(
         self,
         customer_id: str,
@@ -240,3 +247,30 @@ class ProfileReader(Protocol):
         case_id: str | None = None,
     ) -> list[TimelineItem]:
         """Up to ``limit`` timeline entries strictly older than ``before``, newest first."""
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"  # merged on request
+    DISMISSED = "dismissed"  # not one person
+
+
+@dataclass(frozen=True)
+class Review:
+    review_id: str  # the event that bridged the customers
+    reason: ReviewReason
+    customers: tuple[str, ...]  # survivor first
+    held_at: datetime
+    status: ReviewStatus
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+class Reviews(Protocol):
+    async def in_status(self, status: ReviewStatus, limit: int) -> list[Review]:
+        """Held merges in this status, oldest first."""
+
+    async def get(self, review_id: str) -> Review | None: ...
+
+    async def decide(self, review_id: str, status: ReviewStatus, by: str, at: datetime) -> bool:
+        """Set the decision of an open review; False when it was decided already."""

@@ -16,7 +16,7 @@ from schemas.identifiers import (
     normalised_identifier,
 )
 from services.profile.core.cases import Case
-from services.profile.ports import CustomerRecord, ProfileReader, TimelineItem, TimelinePosition
+from services.profile.ports import CustomerRecord, ProfileReader, StoredMerge, TimelineItem, TimelinePosition
 
 # A merge chain longer than this is a data error; stop following it.
 MERGE_CHAIN_LIMIT = 8
@@ -99,6 +99,12 @@ class ProfileQueries:
             return None if record is None else Found(record)
         survivor = await self._survivor(record)
         return None if survivor is None else MergedAway(survivor.customer_id)
+
+    async def merge(self, merge_id: str) -> StoredMerge | None:
+        return await self._reader.merge(merge_id)
+
+    async def merges_of(self, customer_id: str) -> list[StoredMerge]:
+        return await self._reader.merges_of(customer_id)
 
     async def case(self, case_id: str) -> tuple[str, Case] | None:
         """The (surviving) customer holding a case, and the case."""

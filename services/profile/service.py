@@ -54,7 +54,7 @@ from services.profile.core.identity import (
     survivor_order,
 )
 from services.profile.core.ids import stable_id
-from services.profile.core.merge import MergeRecord, combine
+from services.profile.core.merge import MergeRecord, combine, unmerge
 from services.profile.core.observe import ObservedEvent, ProfileEvent, observe
 from services.profile.core.profile import Profile, ProfileConfig, ProfileFacts, evaluate
 from services.profile.core.snapshot import (
@@ -89,6 +89,10 @@ _PUBLISHED_IDENTIFIERS = 1000
 
 class ConcurrentUpdateError(Exception):
     """The batch lost races on every attempt; retrying it later is safe."""
+
+
+class _NotUndoableError(Exception):
+    """The merge cannot be undone as it stands (a side is gone, or the survivor was merged on)."""
 
 
 @dataclass(frozen=True)
@@ -193,14 +197,93 @@ class ProfileService:
         erased = len(unrecorded) - len(pending)
         if not pending:
             return BatchOutcome(0, skipped, 0, 0, erased=erased)
+        written = published = attempts = 0
+        for segment in _segments(pending):
+            if segment[0].unmerge is not None:
+                done, tries = await self._unmerge(segment[0]), 1
+            else:
+                done, tries = await self._apply(segment)
+            written, published, attempts = written + done[0], published + done[1], max(attempts, tries)
+        return BatchOutcome(len(pending), skipped, written, attempts, published, erased)
+
+    async def _apply(self, pending: list[ObservedEvent]) -> tuple[tuple[int, int], int]:
         also_load: set[str] = set()
         for attempt in range(1, self._max_attempts + 1):
             done = await self._attempt(pending, also_load)
             if done is not None:
-                written, published = done
-                return BatchOutcome(len(pending), skipped, written, attempt, published, erased)
+                return done, attempt
             _log.info("profile batch lost a race; re-planning (attempt %d)", attempt)
         raise ConcurrentUpdateError(f"batch of {len(pending)} events lost {self._max_attempts} races")
+
+    async def _unmerge(self, request: ObservedEvent) -> tuple[int, int]:
+        """Undo a merge exactly (``core.merge.unmerge``), from what both customers hold now: a repeated
+        request (a redelivery after a crash half-way) computes the same split and finishes it."""
+        assert request.unmerge is not None
+        assert request.customer_id is not None
+        stored = await self._store.merge(request.unmerge)
+        entry = TimelineEntry(request, request.customer_id)
+        if stored is None or stored.undone_at is not None or stored.record.survivor_id != request.customer_id:
+            _log.info("unmerge %s names no merge still in place; recorded and ignored", request.event_id)
+            await self._store.record_timeline([entry])
+            return 0, 0
+        record = stored.record
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                done = await self._unmerge_attempt(request, record)
+            except _NotUndoableError:
+                _log.info("unmerge %s: a customer is gone or merged on; ignored", request.event_id)
+                await self._store.record_timeline([entry])
+                return 0, 0
+            if done is not None:
+                await self._store.mark_unmerged(record.merge_id, request.occurred_at)
+                await self._store.record_timeline([entry])
+                return done
+            _log.info("unmerge lost a race; re-planning (attempt %d)", attempt)
+        raise ConcurrentUpdateError(f"unmerge lost {self._max_attempts} races")
+
+    async def _unmerge_attempt(self, request: ObservedEvent, record: MergeRecord) -> tuple[int, int] | None:
+        ids = [record.survivor_id, record.merged_away_id]
+        stored = await self._store.customers(ids)
+        if len(stored) < len(ids) or stored[record.survivor_id].merged_into is not None:
+            raise _NotUndoableError
+        now = self._clock()
+        split = unmerge(
+            record,
+            events=await self._store.timeline_events(ids),
+            links=await self._store.links_of(ids),
+            cases=_cases_of(stored[record.survivor_id], stored[record.merged_away_id]),
+            config=self._profile,
+            now=now,
+        )
+        plan = _Plan({customer_id: _from_stored(customer) for customer_id, customer in stored.items()})
+        plan.owner[request.event_id] = record.survivor_id
+        for profile, links in (
+            (split.survivor, split.survivor_links),
+            (split.restored, split.restored_links),
+        ):
+            customer = plan.customers[profile.customer_id]
+            customer.facts, customer.merged_into, customer.touched = profile.facts, None, True
+            customer.cases = {c.case_id: c for c in split.cases if c.customer_id == profile.customer_id}
+            plan.link_counts[profile.customer_id] = Counter(link.kind for link in links)
+        for case in split.cases:
+            if case.customer_id == record.merged_away_id and case.status is CaseStatus.OPEN:
+                plan.case_steps.append(_CaseStep(CaseChange.MOVED, case, None))
+        writes = self._writes(plan, now)
+        if await self._store.save_customers(writes, uuid.uuid4().hex):
+            return None
+        await self._store.relink(split.restored_links)
+        await self._store.move_timeline(split.event_owner)
+        await self._store.set_case_owners(
+            {
+                case.case_id: case.customer_id
+                for case in split.cases
+                if case.customer_id == record.merged_away_id
+            }
+        )
+        messages = [m for write in writes if write.outbox for m in write.outbox.messages]
+        messages += _unpublished(plan)
+        await self._feed.publish(messages)
+        return len(writes), len(messages)
 
     async def _not_erased(self, events: list[ObservedEvent]) -> list[ObservedEvent]:
         """The events that do not belong to an erased person (erased after they occurred)."""
@@ -322,7 +405,8 @@ class ProfileService:
                 cases=c.cases,
                 link_counts=plan.link_counts.get(c.customer_id, Counter()),
                 published=published[c.customer_id],
-                outbox=OutboxEntry(frozenset(caused.get(c.customer_id, ())), tuple(outbox))
+                # An unmerge's restored customer owns no event of the batch: the request caused it.
+                outbox=OutboxEntry(frozenset(caused.get(c.customer_id) or plan.owner), tuple(outbox))
                 if (outbox := messages.get(c.customer_id))
                 else None,
             )
@@ -523,6 +607,23 @@ def _from_stored(stored: StoredCustomer) -> _Customer:
         published=None if stored.published is None else dict(stored.published),
         outbox=stored.outbox,
     )
+
+
+def _segments(events: list[ObservedEvent]) -> list[list[ObservedEvent]]:
+    """The batch in order, each unmerge request on its own: it works on stored state, so what came
+    before it is written first."""
+    segments: list[list[ObservedEvent]] = []
+    for event in events:
+        if event.unmerge is not None or not segments or segments[-1][0].unmerge is not None:
+            segments.append([event])
+        else:
+            segments[-1].append(event)
+    return segments
+
+
+def _cases_of(survivor: StoredCustomer, merged_away: StoredCustomer) -> list[Case]:
+    """Every case of both sides; the survivor's copy of one both hold is the current one."""
+    return list({**merged_away.cases, **survivor.cases}.values())
 
 
 def _new_links(plan: _Plan, customer_id: str) -> tuple[Link, ...]:

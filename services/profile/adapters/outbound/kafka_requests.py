@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from aiokafka.errors import KafkaError
 
-from schemas.cases import CaseCloseRequested
-from schemas.customers import ConsentRecorded
 from schemas.envelope import Event
 from services.common.kafka.declared import publish_declared
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.profile.requests import RequestNotAcceptedError
+from services.profile.requests import Request, RequestNotAcceptedError
 
 
 class KafkaRequestPublisher:
     def __init__(self, publisher: AsyncEventPublisher) -> None:
         self._publisher = publisher
 
-    async def publish(self, event: Event[CaseCloseRequested] | Event[ConsentRecorded]) -> None:
+    async def publish(self, event: Event[Request]) -> None:
         try:
             await publish_declared(self._publisher, [event])
         except KafkaError as error:

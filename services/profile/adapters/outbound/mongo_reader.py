@@ -10,14 +10,25 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.mongo import Document
-from services.profile.adapters.outbound.documents import case_from_document, facts_from_document
+from services.profile.adapters.outbound.documents import (
+    case_from_document,
+    facts_from_document,
+    merge_from_document,
+)
 from services.profile.indexes import (
     CASE_OWNERS_COLLECTION,
     CUSTOMERS_COLLECTION,
     LINKS_COLLECTION,
+    MERGES_COLLECTION,
     TIMELINE_COLLECTION,
 )
-from services.profile.ports import CustomerRecord, CustomerSummary, TimelineItem, TimelinePosition
+from services.profile.ports import (
+    CustomerRecord,
+    CustomerSummary,
+    StoredMerge,
+    TimelineItem,
+    TimelinePosition,
+)
 
 # What a timeline entry says beyond its kind, channel and time.
 _DETAIL_FIELDS = ("contact", "order", "experience", "phone_step", "attributes", "consent", "case_close")
@@ -31,6 +42,7 @@ class MongoProfileReader:
         self._timeline = db[TIMELINE_COLLECTION]
         self._customers = db[CUSTOMERS_COLLECTION]
         self._case_owners = db[CASE_OWNERS_COLLECTION]
+        self._merges = db[MERGES_COLLECTION]
 
     async def customer(self, customer_id: str) -> CustomerRecord | None:
         document = await self._customers.find_one({"_id": customer_id}, _READ_SIDE)
@@ -44,6 +56,15 @@ class MongoProfileReader:
             merged_into=document.get("merged_into"),
             cases=tuple(sorted(cases, key=lambda c: (c.last_activity_at, c.case_id), reverse=True)),
         )
+
+    async def merge(self, merge_id: str) -> StoredMerge | None:
+        document = await self._merges.find_one({"_id": merge_id})
+        return None if document is None else merge_from_document(document)
+
+    async def merges_of(self, customer_id: str) -> list[StoredMerge]:
+        query = {"$or": [{"survivor_id": customer_id}, {"merged_away_id": customer_id}]}
+        merges = [merge_from_document(document) async for document in self._merges.find(query)]
+        return sorted(merges, key=lambda m: (m.record.merged_at, m.record.merge_id), reverse=True)
 
     async def case_owner(self, case_id: str) -> str | None:
         document = await self._case_owners.find_one({"_id": case_id})
