@@ -19,19 +19,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.cases import CaseChange, CaseChanged, CaseStatus
-from schemas.catalog import event_type_of
-from schemas.customers import ProfileChanged
-from schemas.envelope import Event
+from schemas.cases import CaseChange, CaseStatus
 from schemas.identifiers import IdentifierKind
-from services.profile.core.attributes import AttributeName
 from services.profile.core.cases import (
-    Case,
     CaseConfig,
     JoinCase,
     JoinRule,
@@ -47,7 +42,6 @@ from services.profile.core.identity import (
     HoldForReview,
     IdentityConfig,
     KnownCustomer,
-    Link,
     Merge,
     NewCustomer,
     resolve,
@@ -56,13 +50,28 @@ from services.profile.core.identity import (
 from services.profile.core.ids import stable_id
 from services.profile.core.merge import MergeRecord, combine, unmerge
 from services.profile.core.observe import ObservedEvent, ProfileEvent, observe
-from services.profile.core.profile import Profile, ProfileConfig, ProfileFacts, evaluate
+from services.profile.core.profile import ProfileConfig, ProfileFacts, evaluate
 from services.profile.core.snapshot import (
     case_changed,
     case_contact,
     changed_fields,
-    customer_snapshot,
     published_fields,
+)
+from services.profile.outgoing import case_event, profile_event
+from services.profile.plan import (
+    MERGE_CHAIN_LIMIT,
+    CaseStep,
+    MergeDraft,
+    Plan,
+    PlannedCustomer,
+    cases_of,
+    final,
+    final_of,
+    from_stored,
+    in_segments,
+    last_survivor,
+    links_made_for,
+    unpublished,
 )
 from services.profile.ports import (
     ChangeFeed,
@@ -71,20 +80,11 @@ from services.profile.ports import (
     Outgoing,
     ProfileStore,
     ReviewHold,
-    StoredCustomer,
     SuppressionReader,
     TimelineEntry,
 )
 
 _log = logging.getLogger(__name__)
-
-# A customer's document may not exist yet while its links do (a crash or a racing consumer between the
-# two writes); resolution then orders it by its earliest link, which every consumer reads the same.
-_MERGE_CHAIN_LIMIT = 8
-SOURCE = "/profile"
-# A profile message lists at most this many identifiers (blocked and unparsed ones are kept on the
-# profile but never link, so a shared device's visitors could otherwise grow it without bound).
-_PUBLISHED_IDENTIFIERS = 1000
 
 
 class ConcurrentUpdateError(Exception):
@@ -103,65 +103,6 @@ class BatchOutcome:
     attempts: int
     published: int = 0  # case and profile changes published (again, for a redelivered batch)
     erased: int = 0  # events of erased people, dropped (a replay must not bring them back)
-
-
-@dataclass
-class _Customer:
-    customer_id: str
-    facts: ProfileFacts
-    version: int
-    stored: ProfileFacts | None  # as read; None when the customer has no document
-    first_seen_hint: datetime | None = None
-    merged_into: str | None = None
-    stored_merged_into: str | None = None
-    touched: bool = False  # an event of this batch (or a merge) changed it
-    link_counts: Mapping[IdentifierKind, int] | None = None  # as stored; None: not kept by older documents
-    cases: dict[str, Case] = field(default_factory=dict)
-    stored_cases: dict[str, Case] = field(default_factory=dict)
-    published: dict[str, Any] | None = None
-    outbox: tuple[OutboxEntry, ...] = ()
-
-    @property
-    def changed(self) -> bool:
-        return self.touched and (
-            self.stored is None
-            or self.merged_into != self.stored_merged_into
-            or self.cases != self.stored_cases
-            or replace(self.facts, event_ids=frozenset()) != self.stored
-        )
-
-
-@dataclass(frozen=True)
-class _CaseStep:
-    change: CaseChange
-    case: Case  # as the step left it
-    cause: ObservedEvent | None  # the contact that opened or joined it
-
-
-@dataclass(frozen=True)
-class _MergeDraft:
-    """A merge planned in this batch; its record is completed with what the store holds of each side."""
-
-    survivor_id: str
-    away_id: str
-    cause: ObservedEvent
-    survivor_batch_events: set[str]  # this batch's events placed on each side before the merge
-    away_batch_events: set[str]
-    survivor_case_ids: frozenset[str]
-    away_case_ids: frozenset[str]
-
-
-@dataclass
-class _Plan:
-    customers: dict[str, _Customer]
-    new_links: list[Link] = field(default_factory=list)
-    owner: dict[str, str] = field(default_factory=dict)  # event id → customer id
-    merged: dict[str, str] = field(default_factory=dict)  # merged-away id → survivor id
-    holds: list[ReviewHold] = field(default_factory=list)
-    case_steps: list[_CaseStep] = field(default_factory=list)
-    case_of: dict[str, str] = field(default_factory=dict)  # event id → the case it opened, joined or closed
-    merge_drafts: list[_MergeDraft] = field(default_factory=list)
-    link_counts: dict[str, Counter[IdentifierKind]] = field(default_factory=dict)
 
 
 class ProfileService:
@@ -198,7 +139,7 @@ class ProfileService:
         if not pending:
             return BatchOutcome(0, skipped, 0, 0, erased=erased)
         written = published = attempts = 0
-        for segment in _segments(pending):
+        for segment in in_segments(pending):
             if segment[0].unmerge is not None:
                 done, tries = await self._unmerge(segment[0]), 1
             else:
@@ -251,11 +192,11 @@ class ProfileService:
             record,
             events=await self._store.timeline_events(ids),
             links=await self._store.links_of(ids),
-            cases=_cases_of(stored[record.survivor_id], stored[record.merged_away_id]),
+            cases=cases_of(stored[record.survivor_id], stored[record.merged_away_id]),
             config=self._profile,
             now=now,
         )
-        plan = _Plan({customer_id: _from_stored(customer) for customer_id, customer in stored.items()})
+        plan = Plan({customer_id: from_stored(customer) for customer_id, customer in stored.items()})
         plan.owner[request.event_id] = record.survivor_id
         for profile, links in (
             (split.survivor, split.survivor_links),
@@ -267,7 +208,7 @@ class ProfileService:
             plan.link_counts[profile.customer_id] = Counter(link.kind for link in links)
         for case in split.cases:
             if case.customer_id == record.merged_away_id and case.status is CaseStatus.OPEN:
-                plan.case_steps.append(_CaseStep(CaseChange.MOVED, case, None))
+                plan.case_steps.append(CaseStep(CaseChange.MOVED, case, None))
         writes = self._writes(plan, now)
         if await self._store.save_customers(writes, uuid.uuid4().hex):
             return None
@@ -281,7 +222,7 @@ class ProfileService:
             }
         )
         messages = [m for write in writes if write.outbox for m in write.outbox.messages]
-        messages += _unpublished(plan)
+        messages += unpublished(plan)
         await self._feed.publish(messages)
         return len(writes), len(messages)
 
@@ -322,10 +263,10 @@ class ProfileService:
         if plan.holds:
             await self._store.hold_for_review(plan.holds)
         messages = [m for write in writes if write.outbox for m in write.outbox.messages]
-        messages += _unpublished(plan)
+        messages += unpublished(plan)
         await self._feed.publish(messages)
         entries = [
-            TimelineEntry(event, _final(plan, plan.owner[event.event_id]), plan.case_of.get(event.event_id))
+            TimelineEntry(event, final(plan, plan.owner[event.event_id]), plan.case_of.get(event.event_id))
             for event in pending
         ]
         await self._store.record_timeline(entries)
@@ -338,7 +279,7 @@ class ProfileService:
         before it re-points, so looking after inserting finds it, and these entries move themselves."""
         owners = {entry.customer_id for entry in entries}
         survivors: dict[str, str] = {}
-        for _ in range(_MERGE_CHAIN_LIMIT):
+        for _ in range(MERGE_CHAIN_LIMIT):
             merged = await self._store.merged_into(owners)
             if not merged:
                 break
@@ -347,13 +288,13 @@ class ProfileService:
         if survivors:
             await self._store.move_timeline(
                 {
-                    e.event.event_id: _last(survivors, e.customer_id)
+                    e.event.event_id: last_survivor(survivors, e.customer_id)
                     for e in entries
                     if e.customer_id in survivors
                 }
             )
 
-    async def _merge_records(self, plan: _Plan) -> list[MergeRecord]:
+    async def _merge_records(self, plan: Plan) -> list[MergeRecord]:
         """What each side of each merge held (stored and from this batch), read before links and
         timeline move to the survivor."""
         drafts = plan.merge_drafts
@@ -367,36 +308,36 @@ class ProfileService:
                 cause_event_id=d.cause.event_id,
                 survivor_event_ids=stored[d.survivor_id].event_ids | d.survivor_batch_events,
                 merged_away_event_ids=stored[d.away_id].event_ids | d.away_batch_events,
-                survivor_links=stored[d.survivor_id].links + _new_links(plan, d.survivor_id),
-                merged_away_links=stored[d.away_id].links + _new_links(plan, d.away_id),
+                survivor_links=stored[d.survivor_id].links + links_made_for(plan, d.survivor_id),
+                merged_away_links=stored[d.away_id].links + links_made_for(plan, d.away_id),
                 survivor_case_ids=d.survivor_case_ids,
                 merged_away_case_ids=d.away_case_ids,
             )
             for d in drafts
         ]
 
-    def _writes(self, plan: _Plan, now: datetime) -> list[CustomerWrite]:
+    def _writes(self, plan: Plan, now: datetime) -> list[CustomerWrite]:
         """The changed customers, each with the messages its change causes (a merged-away customer's go
         with its survivor, whose write is the one a redelivered batch finds)."""
         changed = [c for c in plan.customers.values() if c.changed]
         profiles = {c.customer_id: evaluate(c.customer_id, c.facts, self._profile, now) for c in changed}
         messages: dict[str, list[Outgoing]] = {}
         for step in plan.case_steps:
-            owner = _final(plan, step.case.customer_id)
+            owner = final(plan, step.case.customer_id)
             contact = None if step.cause is None else case_contact(step.cause)
-            event = _case_event(case_changed(step.change, step.case, profiles[owner], contact), step, now)
+            event = case_event(case_changed(step.change, step.case, profiles[owner], contact), step, now)
             messages.setdefault(owner, []).append(event)
         published: dict[str, dict[str, Any]] = {}
         for customer in changed:
             profile = profiles[customer.customer_id]
             fields = published[customer.customer_id] = published_fields(profile, customer.merged_into)
             if names := changed_fields(customer.published, fields):
-                owner = _final(plan, customer.customer_id)
-                change = _profile_event(profile, customer.merged_into, names, now)
+                owner = final(plan, customer.customer_id)
+                change = profile_event(profile, customer.merged_into, names, now)
                 messages.setdefault(owner, []).append(change)
         caused: dict[str, set[str]] = {}
         for event_id, owner in plan.owner.items():
-            caused.setdefault(_final(plan, owner), set()).add(event_id)
+            caused.setdefault(final(plan, owner), set()).add(event_id)
         return [
             CustomerWrite(
                 profiles[c.customer_id],
@@ -413,7 +354,7 @@ class ProfileService:
             for c in changed
         ]
 
-    async def _plan(self, pending: list[ObservedEvent], also_load: set[str], now: datetime) -> _Plan:
+    async def _plan(self, pending: list[ObservedEvent], also_load: set[str], now: datetime) -> Plan:
         keys = {identifier.key for event in pending for identifier in event.identifiers}
         stored_links = await self._store.links(keys)
         link_times: dict[str, datetime] = {}
@@ -426,19 +367,19 @@ class ProfileService:
         customers = await self._load(
             {link.customer_id for link in stored_links.values()} | also_load | addressed
         )
-        links = {key: _final_of(customers, link.customer_id) for key, link in stored_links.items()}
+        links = {key: final_of(customers, link.customer_id) for key, link in stored_links.items()}
         for customer_id in set(links.values()) - customers.keys():
-            customers[customer_id] = _Customer(customer_id, ProfileFacts(), 0, None)
+            customers[customer_id] = PlannedCustomer(customer_id, ProfileFacts(), 0, None)
         for customer_id, first in link_times.items():
             if customer_id in customers:
                 customers[customer_id].first_seen_hint = first
-        plan = _Plan({c.customer_id: c for c in customers.values()})
+        plan = Plan({c.customer_id: c for c in customers.values()})
         plan.link_counts = await self._link_counts(customers)
         for event in pending:
             self._place(event, plan, links)
         return plan
 
-    async def _link_counts(self, customers: dict[str, _Customer]) -> dict[str, Counter[IdentifierKind]]:
+    async def _link_counts(self, customers: dict[str, PlannedCustomer]) -> dict[str, Counter[IdentifierKind]]:
         counts = {
             c.customer_id: Counter(c.link_counts) for c in customers.values() if c.link_counts is not None
         }
@@ -448,23 +389,23 @@ class ProfileService:
                 counts[customer_id] = Counter(by_kind)
         return counts
 
-    async def _load(self, customer_ids: set[str]) -> dict[str, _Customer]:
+    async def _load(self, customer_ids: set[str]) -> dict[str, PlannedCustomer]:
         """The customers and, for merged-away ones, their survivors."""
-        loaded: dict[str, _Customer] = {}
+        loaded: dict[str, PlannedCustomer] = {}
         wanted = set(customer_ids)
-        for _ in range(_MERGE_CHAIN_LIMIT):
+        for _ in range(MERGE_CHAIN_LIMIT):
             if not wanted:
                 break
             found = await self._store.customers(list(wanted))
             for customer_id, stored in found.items():
-                loaded[customer_id] = _from_stored(stored)
+                loaded[customer_id] = from_stored(stored)
             wanted = {c.merged_into for c in loaded.values() if c.merged_into} - loaded.keys()
         return loaded
 
     def _place(
         self,
         event: ObservedEvent,
-        plan: _Plan,
+        plan: Plan,
         links: dict[str, str],
     ) -> None:
         if event.customer_id is not None:
@@ -497,7 +438,7 @@ class ProfileService:
                 plan.holds.append(ReviewHold(event.event_id, reason, held, event.occurred_at))
         customer = customers.get(owner)
         if customer is None:
-            customer = customers[owner] = _Customer(owner, ProfileFacts(), 0, None)
+            customer = customers[owner] = PlannedCustomer(owner, ProfileFacts(), 0, None)
         customer.facts = customer.facts.with_event(event)
         customer.touched = True
         for link in new:
@@ -507,11 +448,11 @@ class ProfileService:
         plan.owner[event.event_id] = owner
         self._decide_case(plan, customer, event)
 
-    def _place_request(self, event: ObservedEvent, plan: _Plan) -> None:
+    def _place_request(self, event: ObservedEvent, plan: Plan) -> None:
         """A request addressed to a customer by id (a case close, a consent decision). For an unknown
         customer (never seen, or erased) it is only recorded, so a replay skips it too."""
         assert event.customer_id is not None
-        owner = _final(plan, event.customer_id)
+        owner = final(plan, event.customer_id)
         plan.owner[event.event_id] = owner
         customer = plan.customers.get(owner)
         if customer is None or customer.stored is None:
@@ -528,13 +469,13 @@ class ProfileService:
         if close is not None and case is not None and case.status is CaseStatus.OPEN:
             closed = close_case(case, event.occurred_at, close.reason)
             customer.cases[case.case_id] = closed
-            plan.case_steps.append(_CaseStep(CaseChange.CLOSED, closed, None))
+            plan.case_steps.append(CaseStep(CaseChange.CLOSED, closed, None))
             plan.case_of[event.event_id] = case.case_id
 
-    def _merge_requested(self, event: ObservedEvent, plan: _Plan, first: str) -> str:
+    def _merge_requested(self, event: ObservedEvent, plan: Plan, first: str) -> str:
         """Merge the customers a request names (all stored, none merged away yet); the one seen first
         survives. Returns the survivor."""
-        named = {first} | {_final(plan, other) for other in event.merge_with}
+        named = {first} | {final(plan, other) for other in event.merge_with}
         known = {
             customer_id: KnownCustomer(c.facts.first_seen or event.occurred_at)
             for customer_id in named
@@ -548,10 +489,10 @@ class ProfileService:
             self._merge(plan, survivor, away_id, event)
         return survivor
 
-    def _merge(self, plan: _Plan, survivor_id: str, away_id: str, cause: ObservedEvent) -> None:
+    def _merge(self, plan: Plan, survivor_id: str, away_id: str, cause: ObservedEvent) -> None:
         survivor, merged_away = plan.customers[survivor_id], plan.customers[away_id]
         plan.merge_drafts.append(
-            _MergeDraft(
+            MergeDraft(
                 survivor_id,
                 away_id,
                 cause,
@@ -572,7 +513,7 @@ class ProfileService:
             if owner == away_id:
                 plan.owner[event_id] = survivor_id
 
-    def _decide_case(self, plan: _Plan, customer: _Customer, event: ObservedEvent) -> None:
+    def _decide_case(self, plan: Plan, customer: PlannedCustomer, event: ObservedEvent) -> None:
         match decide_case(event, customer.customer_id, customer.cases.values(), self._cases):
             case OpenCase(case=case):
                 change = CaseChange.OPENED
@@ -582,120 +523,15 @@ class ProfileService:
                 return
         plan.case_of[event.event_id] = case.case_id
         customer.cases[case.case_id] = case
-        plan.case_steps.append(_CaseStep(change, case, event))
+        plan.case_steps.append(CaseStep(change, case, event))
 
     @staticmethod
-    def _move_cases(plan: _Plan, merged_away: _Customer, survivor: _Customer) -> None:
+    def _move_cases(plan: Plan, merged_away: PlannedCustomer, survivor: PlannedCustomer) -> None:
         for case in merged_away.cases.values():
             now_theirs = moved(case, survivor.customer_id)
             survivor.cases[case.case_id] = now_theirs
             if case.status is CaseStatus.OPEN:
-                plan.case_steps.append(_CaseStep(CaseChange.MOVED, now_theirs, None))
-
-
-def _from_stored(stored: StoredCustomer) -> _Customer:
-    return _Customer(
-        stored.customer_id,
-        stored.facts,
-        stored.version,
-        stored.facts,
-        merged_into=stored.merged_into,
-        stored_merged_into=stored.merged_into,
-        link_counts=stored.link_counts,
-        cases=dict(stored.cases),
-        stored_cases=dict(stored.cases),
-        published=None if stored.published is None else dict(stored.published),
-        outbox=stored.outbox,
-    )
-
-
-def _segments(events: list[ObservedEvent]) -> list[list[ObservedEvent]]:
-    """The batch in order, each unmerge request on its own: it works on stored state, so what came
-    before it is written first."""
-    segments: list[list[ObservedEvent]] = []
-    for event in events:
-        if event.unmerge is not None or not segments or segments[-1][0].unmerge is not None:
-            segments.append([event])
-        else:
-            segments[-1].append(event)
-    return segments
-
-
-def _cases_of(survivor: StoredCustomer, merged_away: StoredCustomer) -> list[Case]:
-    """Every case of both sides; the survivor's copy of one both hold is the current one."""
-    return list({**merged_away.cases, **survivor.cases}.values())
-
-
-def _new_links(plan: _Plan, customer_id: str) -> tuple[Link, ...]:
-    return tuple(link for link in plan.new_links if link.customer_id == customer_id)
-
-
-def _unpublished(plan: _Plan) -> list[Outgoing]:
-    """Messages of earlier writes caused by events of this batch: the batch was delivered before, its
-    writes landed, and whether their messages were published is unknown. Publishing again is safe."""
-    caused = set(plan.owner)
-    again: list[Outgoing] = []
-    for customer in plan.customers.values():
-        if customer.touched and not customer.changed:
-            for entry in customer.outbox:
-                if entry.event_ids & caused:
-                    again.extend(entry.messages)
-    return again
-
-
-def _case_event(payload: CaseChanged, step: _CaseStep, now: datetime) -> Event[CaseChanged]:
-    cause = "" if step.cause is None else step.cause.event_id
-    basis = f"{step.case.case_id}\x00{step.change.value}\x00{cause}\x00{step.case.customer_id}"
-    return Event[CaseChanged](
-        id=stable_id("case-change", basis),
-        source=SOURCE,
-        type=event_type_of(CaseChanged).name,
-        subject=step.case.case_id,
-        time=now,
-        key=payload.customer_id,
-        data=payload,
-    )
-
-
-def _profile_event(
-    profile: Profile, merged_into: str | None, changed: list[str], now: datetime
-) -> Event[ProfileChanged]:
-    identifiers = sorted(profile.facts.identifiers, key=lambda i: (i.key, i.unparsed))
-    payload = ProfileChanged(
-        customer=customer_snapshot(profile),
-        name=profile.attribute(AttributeName.NAME),
-        identifiers=identifiers[:_PUBLISHED_IDENTIFIERS],
-        merged_into=merged_into,
-        changed=changed,
-    )
-    return Event[ProfileChanged](
-        source=SOURCE,
-        type=event_type_of(ProfileChanged).name,
-        time=now,
-        key=profile.customer_id,
-        data=payload,
-    )
-
-
-def _final_of(customers: dict[str, _Customer], customer_id: str) -> str:
-    for _ in range(_MERGE_CHAIN_LIMIT):
-        customer = customers.get(customer_id)
-        if customer is None or customer.merged_into is None:
-            return customer_id
-        customer_id = customer.merged_into
-    return customer_id
-
-
-def _last(survivors: Mapping[str, str], customer_id: str) -> str:
-    for _ in range(_MERGE_CHAIN_LIMIT):
-        if customer_id not in survivors:
-            break
-        customer_id = survivors[customer_id]
-    return customer_id
-
-
-def _final(plan: _Plan, customer_id: str) -> str:
-    return _final_of(plan.customers, customer_id)
+                plan.case_steps.append(CaseStep(CaseChange.MOVED, now_theirs, None))
 
 
 def _ms(at: datetime) -> datetime:

@@ -1,0 +1,55 @@
+"""The messages profile publishes: case changes on ``cases.v1`` and profile changes on ``profiles.v1``,
+as CloudEvents keyed by customer id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.cases import CaseChanged
+from schemas.catalog import event_type_of
+from schemas.customers import ProfileChanged
+from schemas.envelope import Event
+from services.profile.core.attributes import AttributeName
+from services.profile.core.ids import stable_id
+from services.profile.core.profile import Profile
+from services.profile.core.snapshot import customer_snapshot
+from services.profile.plan import CaseStep
+
+SOURCE = "/profile"
+# A profile message lists at most this many identifiers (blocked and unparsed ones are kept on the
+# profile but never link, so a shared device's visitors could otherwise grow it without bound).
+PUBLISHED_IDENTIFIERS = 1000
+
+
+def case_event(payload: CaseChanged, step: CaseStep, now: datetime) -> Event[CaseChanged]:
+    cause = "" if step.cause is None else step.cause.event_id
+    basis = f"{step.case.case_id}\x00{step.change.value}\x00{cause}\x00{step.case.customer_id}"
+    return Event[CaseChanged](
+        id=stable_id("case-change", basis),
+        source=SOURCE,
+        type=event_type_of(CaseChanged).name,
+        subject=step.case.case_id,
+        time=now,
+        key=payload.customer_id,
+        data=payload,
+    )
+
+
+def profile_event(
+    profile: Profile, merged_into: str | None, changed: list[str], now: datetime
+) -> Event[ProfileChanged]:
+    identifiers = sorted(profile.facts.identifiers, key=lambda i: (i.key, i.unparsed))
+    payload = ProfileChanged(
+        customer=customer_snapshot(profile),
+        name=profile.attribute(AttributeName.NAME),
+        identifiers=identifiers[:PUBLISHED_IDENTIFIERS],
+        merged_into=merged_into,
+        changed=changed,
+    )
+    return Event[ProfileChanged](
+        source=SOURCE,
+        type=event_type_of(ProfileChanged).name,
+        time=now,
+        key=profile.customer_id,
+        data=payload,
+    )
