@@ -43,6 +43,8 @@ class PlannedCustomer:
     stored_cases: dict[str, Case] = field(default_factory=dict)
     published: dict[str, Any] | None = None
     outbox: tuple[OutboxEntry, ...] = ()
+    kept_apart: frozenset[str] = frozenset()  # customers an unmerge split from this one
+    stored_kept_apart: frozenset[str] = frozenset()
 
     @property
     def changed(self) -> bool:
@@ -50,6 +52,7 @@ class PlannedCustomer:
             self.stored is None
             or self.merged_into != self.stored_merged_into
             or self.cases != self.stored_cases
+            or self.kept_apart != self.stored_kept_apart
             or replace(self.facts, event_ids=frozenset()) != self.stored
         )
 
@@ -100,6 +103,8 @@ def from_stored(stored: StoredCustomer) -> PlannedCustomer:
         stored_cases=dict(stored.cases),
         published=None if stored.published is None else dict(stored.published),
         outbox=stored.outbox,
+        kept_apart=stored.kept_apart,
+        stored_kept_apart=stored.kept_apart,
     )
 
 

@@ -64,6 +64,7 @@ class StoredCustomer:
     link_counts: Mapping[IdentifierKind, int] | None = None  # None: a document from before counts were kept
     published: Mapping[str, Any] | None = None  # the fields last published on profiles.v1
     outbox: tuple[OutboxEntry, ...] = ()
+    kept_apart: frozenset[str] = frozenset()  # customers an unmerge split from this one
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class CustomerWrite:
     link_counts: Mapping[IdentifierKind, int] = field(default_factory=dict)
     published: Mapping[str, Any] = field(default_factory=dict)
     outbox: OutboxEntry | None = None
+    kept_apart: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,8 @@ class ProfileService:
         ):
             customer = plan.customers[profile.customer_id]
             customer.facts, customer.merged_into, customer.touched = profile.facts, None, True
+            other = record.merged_away_id if profile.customer_id == record.survivor_id else record.survivor_id
+            customer.kept_apart = customer.kept_apart | {other}
             customer.cases = {c.case_id: c for c in split.cases if c.customer_id == profile.customer_id}
             plan.link_counts[profile.customer_id] = Counter(link.kind for link in links)
         for case in split.cases:
@@ -350,6 +352,7 @@ class ProfileService:
                 outbox=OutboxEntry(frozenset(caused.get(c.customer_id) or plan.owner), tuple(outbox))
                 if (outbox := messages.get(c.customer_id))
                 else None,
+                kept_apart=c.kept_apart,
             )
             for c in changed
         ]
@@ -419,6 +422,7 @@ class ProfileService:
             customer_id: KnownCustomer(
                 first_seen=c.facts.first_seen or c.first_seen_hint or event.occurred_at,
                 link_counts=counts.get(customer_id, Counter()),
+                kept_apart=c.kept_apart,
             )
             for customer_id in named
             if (c := customers[customer_id]).merged_into is None

@@ -10,7 +10,9 @@ Guards against "blob" customers, where one identifier glues many people together
 - weak identifiers (cookies: a shared device) attach an event only when no strong one matches, and never
   merge customers;
 - per-kind caps: an attach links only what fits; a merge that would exceed a cap, or join too many
-  customers at once, is held for review instead.
+  customers at once, is held for review instead;
+- customers once merged and then split again by an operator are kept apart: a later event bridging them
+  is held for review, never merged automatically.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ class KnownCustomer:
 
     first_seen: datetime
     link_counts: Mapping[IdentifierKind, int] = field(default_factory=dict)
+    kept_apart: frozenset[str] = frozenset()  # customers an unmerge split from this one
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class Merge:
 class ReviewReason(StrEnum):
     CAP_EXCEEDED = "cap_exceeded"
     TOO_MANY_CUSTOMERS = "too_many_customers"
+    KEPT_APART = "kept_apart"
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ def _merge(
     ordered = survivor_order({customer_id: customers[customer_id] for customer_id in matched})
     if len(ordered) > config.max_customers_per_merge:
         return HoldForReview(ReviewReason.TOO_MANY_CUSTOMERS, tuple(ordered))
+    if any(other in customers[customer_id].kept_apart for customer_id in ordered for other in ordered):
+        return HoldForReview(ReviewReason.KEPT_APART, tuple(ordered))
     combined: Counter[IdentifierKind] = Counter()
     for customer_id in ordered:
         combined.update(customers[customer_id].link_counts)

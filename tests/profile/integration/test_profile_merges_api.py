@@ -5,7 +5,7 @@ cases back), customers can be merged on request, and held merges are approved or
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -94,12 +94,16 @@ async def test_an_automatic_merge_is_undone_exactly_and_can_be_merged_again_on_r
     infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher, api: httpx.AsyncClient
 ) -> None:
     email, phone = fresh_email(), fresh_phone()
-    await through(db, publisher, interaction(email, at=DAY_ONE), order(email, amount="1000.00"))
+    # An order is stamped three days before ``at``: both customers are first seen on their own day.
+    first_order, second_order = DAY_ONE + timedelta(days=3), DAY_TWO + timedelta(days=3)
+    await through(
+        db, publisher, interaction(email, at=DAY_ONE), order(email, amount="1000.00", at=first_order)
+    )
     await through(
         db,
         publisher,
         interaction(phone, text="Kan jeg bytte jakken?", at=DAY_TWO),
-        order(phone, amount="500.00"),
+        order(phone, amount="500.00", at=second_order),
     )
     [kari] = await customers_of(db, [email.key])
     [away] = await customers_of(db, [phone.key])
@@ -135,6 +139,11 @@ async def test_an_automatic_merge_is_undone_exactly_and_can_be_merged_again_on_r
     assert [(m.case_id, m.customer_id) for m in moves] == [(away_case["case_id"], away)]
     again = await api.post(f"/v1/merges/{merge['merge_id']}:undo")
     assert again.status_code == 409
+    rebridge = interaction(email, phone, text="Det er fortsatt meg")
+    await through(db, publisher, rebridge)
+    assert await customers_of(db, [email.key, phone.key]) == {kari, away}  # kept apart: not merged again
+    held = {r["review_id"]: r for r in (await api.get("/v1/reviews")).json()}[rebridge.id]
+    assert (held["reason"], set(held["customers"])) == ("kept_apart", {kari, away})
 
     merged = await api.post("/v1/customers:merge", json={"customer_ids": [away, kari]})
     assert merged.status_code == 202, merged.text

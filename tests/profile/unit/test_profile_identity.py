@@ -192,3 +192,16 @@ def test_a_merge_links_the_events_new_identifiers_to_the_survivor() -> None:
 
     assert isinstance(decision, Merge)
     assert [(link.key, link.customer_id) for link in decision.links] == [(number.key, "kari")]
+
+
+def test_customers_an_unmerge_split_are_held_for_review_instead_of_merged_again() -> None:
+    event = message("e9", identifiers=(KARI, KARI_PHONE))
+    links = {KARI.key: "kari", KARI_PHONE.key: "phone"}
+    known = {
+        "kari": KnownCustomer(NOW - timedelta(days=9), kept_apart=frozenset({"phone"})),
+        "phone": KnownCustomer(NOW - timedelta(days=3)),
+    }
+
+    resolution = resolve(event, links, known, IdentityConfig())
+
+    assert resolution == HoldForReview(ReviewReason.KEPT_APART, ("kari", "phone"))

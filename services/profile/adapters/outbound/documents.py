@@ -278,6 +278,7 @@ def stored_customer(document: Document) -> StoredCustomer:
         link_counts=None if counts is None else {IdentifierKind(kind): n for kind, n in counts.items()},
         published=document.get("published"),
         outbox=tuple(outbox_from_document(raw) for raw in document.get("outbox", [])),
+        kept_apart=frozenset(document.get("kept_apart", [])),
     )
 
 
@@ -288,6 +289,7 @@ def customer_document(write: CustomerWrite) -> Document:
         "cases": [case_document(write.cases[case_id]) for case_id in sorted(write.cases)],
         "link_counts": {kind.value: n for kind, n in sorted(write.link_counts.items()) if n},
         "published": dict(write.published),
+        "kept_apart": sorted(write.kept_apart),
     }
 
 
