@@ -5,12 +5,15 @@ good message is still processed."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
+from schemas.customers import CustomerView, LifecycleStage, ProfileChanged, Tier
 from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
 from services.common.kafka.connection import aiokafka_options
@@ -143,3 +146,37 @@ async def dead_letter_of(infra: CommonSettings, partition: int, offset: int) -> 
     finally:
         await consumer.stop()
     raise AssertionError("no dead letter for the poison message")
+
+
+async def test_an_event_profile_does_not_consume_is_dead_lettered_not_applied(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    """A valid CloudEvent of another type on a consumed topic (a producer's mistake) is refused whole."""
+    view = CustomerView(
+        customer_id="someone",
+        tier=Tier.STANDARD,
+        historic_value=Decimal(0),
+        predicted_lifetime_value=Decimal(0),
+        lifecycle=LifecycleStage.PROSPECT,
+        needs_recovery=False,
+        as_of=datetime.now(UTC),
+    )
+    stray = Event[ProfileChanged](
+        source="/tests/stray",
+        type="helhet.profile.changed.v1",
+        time=datetime.now(UTC),
+        key="someone",
+        data=ProfileChanged(customer=view),
+    )
+    placed = await publisher.publish("interactions.v1", stray)
+    good = interaction(fresh_email())
+    await publisher.publish("interactions.v1", good)
+
+    async with running_worker(worker_settings(infra)):
+        await eventually(lambda: on_timeline(db, [good.id]), what="the good message")
+
+    dead = await dead_letter_of(infra, placed.partition, placed.offset)
+    headers = dict(dead.headers)
+    assert headers["dlq_error_class"] == b"InvalidEventError"
+    assert headers["dlq_error_reason"] == b"helhet.profile.changed.v1 is not an event profile consumes"
+    assert await db[TIMELINE_COLLECTION].find_one({"_id": stray.id}) is None
