@@ -5,7 +5,7 @@ order with the customer's other events; a retried request with the same Idempote
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,13 +14,12 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.cases import CaseChange, CaseChanged
-from services.common.http import set_token_verifier
-from services.common.http.testing import LocalIssuer, serve
+from services.common.http.testing import LocalIssuer
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
-from services.profile.inject import WorkerRuntime, create_api
-from services.profile.settings import ProfileSettings
+from services.profile.inject import WorkerRuntime
+from tests.profile.integration.conftest import api_client
 from tests.profile.integration.profile_flow import (
     customers_of,
     eventually,
@@ -37,27 +36,10 @@ from tests.profile.integration.profile_flow import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def issuer() -> LocalIssuer:
-    return LocalIssuer()
-
-
-@pytest.fixture
-def profile_url(infra: CommonSettings, issuer: LocalIssuer) -> Iterator[str]:
-    settings = ProfileSettings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers, mongodb_uri=infra.mongodb_uri
-    )
-    app = create_api(settings)
-    set_token_verifier(app, issuer.verifier())
-    with serve(app) as url:
-        yield url
-
-
 @pytest.fixture
 async def api(profile_url: str, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    token = issuer.token(["customers:read", "customers:write", "cases:write"], subject="crm-7")
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=profile_url, headers=headers, timeout=30) as client:
+    scopes = ["customers:read", "customers:write", "cases:write"]
+    async with api_client(profile_url, issuer, scopes, subject="crm-7") as client:
         yield client
 
 
@@ -208,8 +190,7 @@ async def test_bad_requests_get_a_clear_error_and_publish_nothing(
 
 
 async def test_writes_need_their_scopes(profile_url: str, issuer: LocalIssuer) -> None:
-    headers = {"Authorization": f"Bearer {issuer.token(['customers:read'])}"}
-    async with httpx.AsyncClient(base_url=profile_url, headers=headers) as reader:
+    async with api_client(profile_url, issuer, ["customers:read"]) as reader:
         close = await reader.post("/v1/cases/any:close", json={})
         consent = await reader.put("/v1/customers/any/consent/marketing", json={"granted": True})
 

@@ -4,7 +4,7 @@ cases back), customers can be merged on request, and held merges are approved or
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,14 +14,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.cases import CaseChange, CaseChanged
 from schemas.envelope import Event
-from services.common.http import set_token_verifier
-from services.common.http.testing import LocalIssuer, serve
+from services.common.http.testing import LocalIssuer
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.profile.core.observe import ProfilePayload
-from services.profile.inject import WorkerRuntime, create_api
-from services.profile.settings import ProfileSettings
+from services.profile.inject import WorkerRuntime
+from tests.profile.integration.conftest import api_client
 from tests.profile.integration.profile_flow import (
     customers_of,
     eventually,
@@ -41,26 +40,9 @@ pytestmark = pytest.mark.integration
 DAY_ONE, DAY_TWO = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def issuer() -> LocalIssuer:
-    return LocalIssuer()
-
-
-@pytest.fixture
-def profile_url(infra: CommonSettings, issuer: LocalIssuer) -> Iterator[str]:
-    settings = ProfileSettings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers, mongodb_uri=infra.mongodb_uri
-    )
-    app = create_api(settings)
-    set_token_verifier(app, issuer.verifier())
-    with serve(app) as url:
-        yield url
-
-
 @pytest.fixture
 async def api(profile_url: str, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {issuer.token(['customers:read', 'customers:write'])}"}
-    async with httpx.AsyncClient(base_url=profile_url, headers=headers, timeout=30) as client:
+    async with api_client(profile_url, issuer, ["customers:read", "customers:write"]) as client:
         yield client
 
 
@@ -212,8 +194,7 @@ async def test_bad_merge_requests_get_a_clear_error(
 
 
 async def test_merging_needs_the_write_scope(profile_url: str, issuer: LocalIssuer) -> None:
-    headers = {"Authorization": f"Bearer {issuer.token(['customers:read'])}"}
-    async with httpx.AsyncClient(base_url=profile_url, headers=headers) as reader:
+    async with api_client(profile_url, issuer, ["customers:read"]) as reader:
         responses = [
             await reader.post("/v1/customers:merge", json={"customer_ids": ["a", "b"]}),
             await reader.post("/v1/merges/any:undo"),

@@ -5,28 +5,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.catalog import TOPICS
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier
-from services.common.http import create_app, set_token_verifier
-from services.common.http.testing import LocalIssuer, serve
+from services.common.http.testing import LocalIssuer
 from services.common.kafka.connection import aiokafka_options
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import Document, create_mongo_client, database
+from services.common.mongo import Document
 from services.common.settings import CommonSettings
-from services.profile.adapters.inbound.privacy_rest import privacy_router
-from services.profile.adapters.outbound.kafka_tombstones import PROFILES_TOPIC, KafkaTombstones
+from services.profile.adapters.outbound.kafka_tombstones import PROFILES_TOPIC
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.core.erasure import is_suppressed, key_hash, plan_erasure
 from services.profile.core.observe import ProfilePayload
@@ -39,8 +35,7 @@ from services.profile.indexes import (
     REVIEWS_COLLECTION,
     TIMELINE_COLLECTION,
 )
-from services.profile.privacy import PrivacyService
-from services.profile.settings import ProfileSettings
+from tests.profile.integration.conftest import api_client
 from tests.profile.integration.profile_flow import (
     AT,
     customers_of,
@@ -59,44 +54,9 @@ from tests.profile.integration.profile_flow import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def issuer() -> LocalIssuer:
-    return LocalIssuer()
-
-
 @pytest.fixture
-def privacy_url(infra: CommonSettings, issuer: LocalIssuer) -> Iterator[str]:
-    settings = ProfileSettings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers, mongodb_uri=infra.mongodb_uri
-    )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Built on the server's own loop, as inject.py does for the API.
-        client = create_mongo_client(settings)
-        publisher = AsyncEventPublisher(settings)
-        await publisher.start()
-        app.state.privacy = PrivacyService(
-            MongoPrivacyStore(database(client, settings)), KafkaTombstones(publisher)
-        )
-        try:
-            yield
-        finally:
-            await publisher.stop()
-            await client.close()
-
-    app = create_app(
-        settings, title="profile privacy (test)", readiness={}, routers=[privacy_router()], lifespan=lifespan
-    )
-    set_token_verifier(app, issuer.verifier())
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture
-async def api(privacy_url: str, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {issuer.token(['customers:write'])}"}
-    async with httpx.AsyncClient(base_url=privacy_url, headers=headers, timeout=60) as client:
+async def api(profile_url: str, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(profile_url, issuer, ["customers:write"]) as client:
         yield client
 
 
@@ -445,20 +405,19 @@ async def test_export_and_erase_need_the_customers_write_scope(
     infra: CommonSettings,
     db: AsyncDatabase[Document],
     publisher: AsyncEventPublisher,
-    privacy_url: str,
+    profile_url: str,
     issuer: LocalIssuer,
 ) -> None:
     email = fresh_email()
     await through_the_worker(infra, db, publisher, [interaction(email)])
     [customer] = await customers_of(db, [email.key])
     for scopes in (["customers:read"], ["interactions:write"]):
-        headers = {"Authorization": f"Bearer {issuer.token(scopes)}"}
-        async with httpx.AsyncClient(base_url=privacy_url, headers=headers) as client:
+        async with api_client(profile_url, issuer, scopes) as client:
             export = await client.get(f"/v1/customers/{customer}/export")
             erase = await client.post(f"/v1/customers/{customer}:erase")
             assert (export.status_code, erase.status_code) == (403, 403)
             assert email.value not in export.text + erase.text
-    async with httpx.AsyncClient(base_url=privacy_url) as anonymous:
+    async with httpx.AsyncClient(base_url=profile_url) as anonymous:
         assert (await anonymous.post(f"/v1/customers/{customer}:erase")).status_code == 401
     assert await db[CUSTOMERS_COLLECTION].count_documents({"_id": customer}) == 1
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,19 +13,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
-from services.common.http import set_token_verifier
-from services.common.http.testing import LocalIssuer, serve
+from services.common.http.testing import LocalIssuer
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
-from services.common.settings import CommonSettings
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.observe import ProfilePayload
 from services.profile.indexes import CUSTOMERS_COLLECTION
-from services.profile.inject import create_api
 from services.profile.service import ProfileService
-from services.profile.settings import ProfileSettings
+from tests.profile.integration.conftest import api_client
 from tests.profile.integration.profile_flow import (
     AT,
     customers_of,
@@ -44,22 +41,6 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture(scope="module")
-def issuer() -> LocalIssuer:
-    return LocalIssuer()
-
-
-@pytest.fixture
-def profile_url(infra: CommonSettings, issuer: LocalIssuer) -> Iterator[str]:
-    settings = ProfileSettings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers, mongodb_uri=infra.mongodb_uri
-    )
-    app = create_api(settings)
-    set_token_verifier(app, issuer.verifier())
-    with serve(app) as url:
-        yield url
-
-
 @pytest.fixture
 def service(db: AsyncDatabase[Document], publisher: AsyncEventPublisher) -> ProfileService:
     return ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
@@ -67,8 +48,7 @@ def service(db: AsyncDatabase[Document], publisher: AsyncEventPublisher) -> Prof
 
 @pytest.fixture
 async def api(profile_url: str, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {issuer.token(['customers:read'])}"}
-    async with httpx.AsyncClient(base_url=profile_url, headers=headers, timeout=30) as client:
+    async with api_client(profile_url, issuer, ["customers:read"]) as client:
         yield client
 
 
@@ -216,8 +196,7 @@ async def test_reads_need_the_customers_read_scope(
 ) -> None:
     email = fresh_email()
     customer_id = await stored(service, db, interaction(email))
-    headers = {"Authorization": f"Bearer {issuer.token(['interactions:write'])}"}
-    async with httpx.AsyncClient(base_url=profile_url, headers=headers) as client:
+    async with api_client(profile_url, issuer, ["interactions:write"]) as client:
         for path, params in (
             (f"/v1/customers/{customer_id}", {}),
             ("/v1/customers:lookup", {"identifier": email.key}),
