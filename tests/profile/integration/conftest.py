@@ -13,8 +13,9 @@ from services.common.http import set_token_verifier
 from services.common.http.testing import LocalIssuer, serve
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.settings import CommonSettings
-from services.profile.inject import create_api
+from services.profile.inject import WorkerRuntime, create_api
 from services.profile.settings import ProfileSettings
+from tests.profile.integration.profile_flow import running_worker, worker_settings
 
 
 @pytest.fixture
@@ -25,6 +26,13 @@ async def publisher(infra: CommonSettings) -> AsyncIterator[AsyncEventPublisher]
         yield publisher
     finally:
         await publisher.stop()
+
+
+@pytest.fixture
+async def worker(infra: CommonSettings) -> AsyncIterator[WorkerRuntime]:
+    """A running profile worker in a consumer group of its own."""
+    async with running_worker(worker_settings(infra)) as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")

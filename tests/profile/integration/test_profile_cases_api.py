@@ -18,7 +18,6 @@ from services.common.http.testing import LocalIssuer
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
-from services.profile.inject import WorkerRuntime
 from tests.profile.integration.conftest import api_client
 from tests.profile.integration.profile_flow import (
     customers_of,
@@ -41,12 +40,6 @@ async def api(profile_url: str, issuer: LocalIssuer) -> AsyncIterator[httpx.Asyn
     scopes = ["customers:read", "customers:write", "cases:write"]
     async with api_client(profile_url, issuer, scopes, subject="crm-7") as client:
         yield client
-
-
-@pytest.fixture
-async def worker(infra: CommonSettings) -> AsyncIterator[WorkerRuntime]:
-    async with running_worker(worker_settings(infra)) as runtime:
-        yield runtime
 
 
 async def customer_with_a_case(

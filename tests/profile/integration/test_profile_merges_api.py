@@ -19,7 +19,6 @@ from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.profile.core.observe import ProfilePayload
-from services.profile.inject import WorkerRuntime
 from tests.profile.integration.conftest import api_client
 from tests.profile.integration.profile_flow import (
     customers_of,
@@ -30,9 +29,7 @@ from tests.profile.integration.profile_flow import (
     on_timeline,
     order,
     published,
-    running_worker,
     topic_of,
-    worker_settings,
 )
 
 pytestmark = pytest.mark.integration
@@ -44,12 +41,6 @@ DAY_ONE, DAY_TWO = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzin
 async def api(profile_url: str, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(profile_url, issuer, ["customers:read", "customers:write"]) as client:
         yield client
-
-
-@pytest.fixture
-async def worker(infra: CommonSettings) -> AsyncIterator[WorkerRuntime]:
-    async with running_worker(worker_settings(infra)) as runtime:
-        yield runtime
 
 
 async def through(
