@@ -17,7 +17,7 @@ from services.profile.core.identity import Link
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import ProfileFacts
 from services.profile.ports import (
-    OutboxEntry,
+    KeptOutbox,
     Outgoing,
     ReviewHold,
     StoredCustomer,
@@ -42,7 +42,7 @@ class PlannedCustomer:
     cases: dict[str, Case] = field(default_factory=dict)
     stored_cases: dict[str, Case] = field(default_factory=dict)
     published: dict[str, Any] | None = None
-    outbox: tuple[OutboxEntry, ...] = ()
+    outbox: tuple[KeptOutbox, ...] = ()
     kept_apart: frozenset[str] = frozenset()  # customers an unmerge split from this one
     stored_kept_apart: frozenset[str] = frozenset()
 
@@ -138,7 +138,7 @@ def unpublished(plan: Plan) -> list[Outgoing]:
         if customer.touched and not customer.changed:
             for entry in customer.outbox:
                 if entry.event_ids & caused:
-                    again.extend(entry.messages)
+                    again.extend(entry.messages())
     return again
 
 

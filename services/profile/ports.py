@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +41,15 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True)
+class KeptOutbox:
+    """An outbox as stored; its messages are decoded only when a redelivered batch publishes them again
+    (decoding every outbox on every read cost more than the rest of reading a customer)."""
+
+    event_ids: frozenset[str]
+    messages: Callable[[], tuple[Outgoing, ...]]
+
+
+@dataclass(frozen=True)
 class Holding:
     """A customer's recorded events and identity links (what a merge record keeps of each side)."""
 
@@ -63,7 +72,7 @@ class StoredCustomer:
     cases: Mapping[str, Case] = field(default_factory=dict)
     link_counts: Mapping[IdentifierKind, int] | None = None  # None: a document from before counts were kept
     published: Mapping[str, Any] | None = None  # the fields last published on profiles.v1
-    outbox: tuple[OutboxEntry, ...] = ()
+    outbox: tuple[KeptOutbox, ...] = ()
     kept_apart: frozenset[str] = frozenset()  # customers an unmerge split from this one
 
 

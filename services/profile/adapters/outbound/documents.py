@@ -29,7 +29,14 @@ from services.profile.core.profile import Profile, ProfileFacts
 from services.profile.core.snapshot import customer_snapshot
 from services.profile.core.value import OrderChange
 from services.profile.core.wording import Language
-from services.profile.ports import CustomerWrite, OutboxEntry, StoredCustomer, StoredMerge
+from services.profile.ports import (
+    CustomerWrite,
+    KeptOutbox,
+    OutboxEntry,
+    Outgoing,
+    StoredCustomer,
+    StoredMerge,
+)
 
 
 def facts_document(profile: Profile) -> Document:
@@ -253,11 +260,11 @@ def outbox_document(entry: OutboxEntry) -> Document:
     }
 
 
-def outbox_from_document(raw: Document) -> OutboxEntry:
-    return OutboxEntry(
-        frozenset(raw["event_ids"]),
-        tuple(_event(message["type"], message["event"]) for message in raw["messages"]),
-    )
+def outbox_from_document(raw: Document) -> KeptOutbox:
+    def messages() -> tuple[Outgoing, ...]:
+        return tuple(_event(message["type"], message["event"]) for message in raw["messages"])
+
+    return KeptOutbox(frozenset(raw["event_ids"]), messages)
 
 
 def _event(type_name: str, text: str) -> Event[CaseChanged] | Event[ProfileChanged]:
