@@ -11,6 +11,7 @@ import typer
 
 from bench.ingest import batch_closed_loop, running_ingest, single_at_fixed_rate
 from bench.profile import profile_rate
+from bench.profile_api import ReadSideSizes, read_side_figures
 from bench.raw_kafka import aiokafka_rates, cloud_events, kafka_python_rates
 from bench.raw_mongo import mongo_rates, sync_client_rates
 from bench.report import Figure, publish
@@ -23,10 +24,19 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
     lookups: Annotated[int, typer.Option(help="find_one lookups.")] = 10_000,
     loadgen: Annotated[
         Path | None,
-        typer.Option(help="bench/loadgen binary; without it the ingest HTTP figures are skipped."),
+        typer.Option(
+            help="bench/loadgen binary; without it the HTTP figures (ingest, profile lookups) are skipped."
+        ),
     ] = None,
     rate: Annotated[int, typer.Option(help="Offered single-request rate for ingest.")] = 1_000,
     profile_events: Annotated[int, typer.Option(help="Events in profile's burst.")] = 20_000,
+    profile_customers: Annotated[
+        int, typer.Option(help="Customers seeded for profile's lookup and freshness figures (0: skip them).")
+    ] = 20_000,
+    lookup_rate: Annotated[int, typer.Option(help="Offered profile lookup rate.")] = 2_000,
+    lookup_seconds: Annotated[int, typer.Option(help="Seconds of each profile lookup run.")] = 10,
+    freshness_rate: Annotated[int, typer.Option(help="Events/s published for profile's freshness.")] = 1_000,
+    freshness_seconds: Annotated[int, typer.Option(help="Seconds of profile's freshness run.")] = 15,
 ) -> None:
     settings = CommonSettings(service_name="helhet-bench")
     records = cloud_events(messages)
@@ -47,6 +57,15 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
     profile = asyncio.run(profile_rate(settings, events=profile_events, customers=profile_events // 4))
     raw_upsert = next(f.value for f in figures if f.name.startswith("async client: bulk upsert, new"))
     figures += [*profile, Figure("profile rate / raw bulk upsert", profile[0].value / raw_upsert, "ratio")]
+    if profile_customers > 0:
+        sizes = ReadSideSizes(
+            customers=profile_customers,
+            lookup_rate=lookup_rate,
+            lookup_seconds=lookup_seconds,
+            freshness_rate=freshness_rate,
+            freshness_seconds=freshness_seconds,
+        )
+        figures += read_side_figures(settings, loadgen, sizes)
     path = publish("Helhet physical limits (this machine)", figures)
     typer.echo(f"results: {path}")
 

@@ -45,20 +45,36 @@ def _wait_for(url: str, timeout_s: float = 60) -> None:
 @contextmanager
 def running_ingest(settings: CommonSettings) -> Iterator[tuple[str, str]]:
     """Issuer and ingest API on free ports; yields (ingest base URL, bearer token)."""
-    issuer_port, api_port = _free_port(), _free_port()
-    issuer = f"http://127.0.0.1:{issuer_port}"
-    env = {
+    with running_api(settings, "services.ingest.main", "interactions:write") as (base, token):
+        yield base, token
+
+
+def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
+    """The environment of a service process started by a benchmark: this run's broker and database."""
+    return {
         **os.environ,
         "HELHET_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "HELHET_MONGODB_URI": settings.mongodb_uri.get_secret_value(),
-        "HELHET_DEV_ISSUER_URL": issuer,
-        "HELHET_DEV_ISSUER_KEY_DIR": str(REPO / "var" / "bench-issuer"),
-        "HELHET_OIDC_ISSUER": issuer,
-        "HELHET_OIDC_JWKS_URL": f"{issuer}/.well-known/jwks.json",
-        "HELHET_API_PORT": str(api_port),
         "HELHET_SMTP_PORT": "0",
         "HELHET_LOG_LEVEL": "WARNING",
+        **extra,
     }
+
+
+@contextmanager
+def running_api(settings: CommonSettings, module: str, scope: str) -> Iterator[tuple[str, str]]:
+    """A development token issuer and ``python -m <module> api`` on free ports; yields (the API's base
+    URL, a bearer token with ``scope``)."""
+    issuer_port, api_port = _free_port(), _free_port()
+    issuer = f"http://127.0.0.1:{issuer_port}"
+    env = service_env(
+        settings,
+        HELHET_DEV_ISSUER_URL=issuer,
+        HELHET_DEV_ISSUER_KEY_DIR=str(REPO / "var" / "bench-issuer"),
+        HELHET_OIDC_ISSUER=issuer,
+        HELHET_OIDC_JWKS_URL=f"{issuer}/.well-known/jwks.json",
+        HELHET_API_PORT=str(api_port),
+    )
     py = sys.executable
     processes = [
         subprocess.Popen(
@@ -76,9 +92,7 @@ def running_ingest(settings: CommonSettings) -> Iterator[tuple[str, str]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         ),
-        subprocess.Popen(
-            [py, "-m", "services.ingest.main", "api"], cwd=REPO, env=env, stdout=subprocess.DEVNULL
-        ),
+        subprocess.Popen([py, "-m", module, "api"], cwd=REPO, env=env, stdout=subprocess.DEVNULL),
     ]
     try:
         base = f"http://127.0.0.1:{api_port}"
@@ -86,7 +100,7 @@ def running_ingest(settings: CommonSettings) -> Iterator[tuple[str, str]]:
         _wait_for(f"{base}/readyz")
         token = httpx.post(
             f"{issuer}/oauth/token",
-            data={"grant_type": "client_credentials", "scope": "interactions:write"},
+            data={"grant_type": "client_credentials", "scope": scope},
             auth=("helhet-dev", "helhet-dev-secret"),
         ).json()["access_token"]
         yield base, token
@@ -97,9 +111,12 @@ def running_ingest(settings: CommonSettings) -> Iterator[tuple[str, str]]:
 
 
 def _loadgen(loadgen: Path, url: str, token: str, *flags: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [str(loadgen), "-url", url, "-token", token, *flags], check=True, capture_output=True, text=True
-    )
+    return run_loadgen(loadgen, "-url", url, "-token", token, *flags)
+
+
+def run_loadgen(loadgen: Path, *flags: str) -> dict[str, Any]:
+    """``bench/loadgen`` with ``flags``; its JSON summary."""
+    result = subprocess.run([str(loadgen), *flags], check=True, capture_output=True, text=True)
     report: dict[str, Any] = json.loads(result.stdout)
     return report
 

@@ -2,10 +2,12 @@
 // body every request (unique message ids, varied phone numbers and emails), so dedupe claims and
 // identifier normalisation are really exercised. Open loop at a fixed arrival rate, or closed loop
 // with -rate 0. Latency runs from each request's scheduled start (no coordinated omission).
+// With -urls-file it GETs the listed URLs in turn instead (read APIs: lookups of many different keys).
 // Standard library only; prints one JSON summary on stdout.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -39,6 +41,42 @@ type generator struct {
 	run       string
 	counter   atomic.Int64
 	duplicate bool
+	urls      []string // GET these in turn instead of POSTing bodies
+}
+
+// The next request: a GET of the next listed URL, or a POST of a new body to url. count is how many
+// items a successful answer stands for.
+func (g *generator) request(url, token string, batch int) (*http.Request, int) {
+	var req *http.Request
+	count := 1
+	if len(g.urls) > 0 {
+		n := g.counter.Add(1) - 1
+		req, _ = http.NewRequest(http.MethodGet, g.urls[int(n%int64(len(g.urls)))], nil)
+	} else {
+		var body []byte
+		body, count = g.body(batch)
+		req, _ = http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return req, count
+}
+
+// One URL per line; blank lines are skipped.
+func readURLs(path string) ([]string, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	var urls []string
+	scanner := bufio.NewScanner(file)
+	for scanner.Scan() {
+		if line := strings.TrimSpace(scanner.Text()); line != "" {
+			urls = append(urls, line)
+		}
+	}
+	return urls, scanner.Err()
 }
 
 // An interaction like a web form would send: the message id and the customer's phone and email vary.
@@ -76,6 +114,7 @@ func (g *generator) body(batch int) ([]byte, int) {
 
 func main() {
 	url := flag.String("url", "", "endpoint to POST to")
+	urlsFile := flag.String("urls-file", "", "file of URLs (one a line) to GET in turn instead of POSTing")
 	token := flag.String("token", "", "bearer token")
 	rate := flag.Float64("rate", 1000, "requests per second (0: closed loop)")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
@@ -84,12 +123,18 @@ func main() {
 	duplicate := flag.Bool("duplicate", false, "send the same message every time (dedupe hits)")
 	run := flag.String("run", fmt.Sprintf("run-%d", time.Now().UnixNano()), "prefix of message ids")
 	flag.Parse()
-	if *url == "" {
-		fmt.Fprintln(os.Stderr, "-url is required")
+	gen := &generator{run: *run, duplicate: *duplicate}
+	if *urlsFile != "" {
+		urls, err := readURLs(*urlsFile)
+		if err != nil || len(urls) == 0 {
+			fmt.Fprintln(os.Stderr, "-urls-file: no URLs read:", err)
+			os.Exit(2)
+		}
+		gen.urls = urls
+	} else if *url == "" {
+		fmt.Fprintln(os.Stderr, "-url or -urls-file is required")
 		os.Exit(2)
 	}
-
-	gen := &generator{run: *run, duplicate: *duplicate}
 	client := &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: *connections, MaxConnsPerHost: *connections},
@@ -106,22 +151,19 @@ func main() {
 	send := func(scheduled time.Time) {
 		defer wg.Done()
 		defer func() { <-slots }()
-		body, count := gen.body(*batch)
-		req, _ := http.NewRequest(http.MethodPost, *url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+*token)
-		status := "error"
+		req, count := gen.request(*url, *token, *batch)
+		status, success := "error", false
 		resp, err := client.Do(req)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			status = fmt.Sprint(resp.StatusCode)
+			status, success = fmt.Sprint(resp.StatusCode), resp.StatusCode/100 == 2
 		}
 		elapsed := time.Since(scheduled)
 		mu.Lock()
 		latencies = append(latencies, elapsed)
 		statuses[status]++
-		if status == "202" {
+		if success {
 			items += count
 		}
 		mu.Unlock()

@@ -4,11 +4,13 @@ the local mongo-java-server, bwaldvogel/mongo-java-server#195)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.settings import CommonSettings
@@ -62,3 +64,23 @@ async def ensure_indexes(db: AsyncDatabase[Document], specs: Iterable[IndexSpec]
 async def ping(client: AsyncMongoClient[Document]) -> None:
     """Readiness: the server answers ``ping``."""
     await client.admin.command("ping")
+
+
+# The ids of one ``$in`` by ``_id``: mongo-java-server answers several short lists faster than one long
+# one (1,000 ids: 158 ms at once, 66 ms as ten concurrent lists of 100, measured here).
+_IDS_PER_QUERY = 100
+
+
+async def find_by_ids(
+    collection: AsyncCollection[Document], ids: Collection[Any], projection: Mapping[str, Any] | None = None
+) -> list[Document]:
+    """The documents with these ``_id`` values (in no particular order)."""
+    unique = list(dict.fromkeys(ids))
+
+    async def part(chunk: list[Any]) -> list[Document]:
+        return [document async for document in collection.find({"_id": {"$in": chunk}}, projection)]
+
+    parts = await asyncio.gather(
+        *(part(unique[start : start + _IDS_PER_QUERY]) for start in range(0, len(unique), _IDS_PER_QUERY))
+    )
+    return [document for found in parts for document in found]

@@ -16,6 +16,7 @@ Safe to run twice and in parallel:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import Counter
@@ -131,9 +132,11 @@ class ProfileService:
         observed: dict[str, ObservedEvent] = {}
         for event in events:
             observed.setdefault(event.id, to_millis(observe(event)))
-        recorded = await self._store.recorded(list(observed))
+        recorded, kept = await asyncio.gather(
+            self._store.recorded(list(observed)), self._not_erased(list(observed.values()))
+        )
         unrecorded = [event for event_id, event in observed.items() if event_id not in recorded]
-        pending = await self._not_erased(unrecorded)
+        pending = [event for event in unrecorded if event.event_id in kept]
         skipped = len(events) - len(unrecorded)
         erased = len(unrecorded) - len(pending)
         if not pending:
@@ -228,18 +231,20 @@ class ProfileService:
         await self._feed.publish(messages)
         return len(writes), len(messages)
 
-    async def _not_erased(self, events: list[ObservedEvent]) -> list[ObservedEvent]:
-        """The events that do not belong to an erased person (erased after they occurred)."""
+    async def _not_erased(self, events: list[ObservedEvent]) -> set[str]:
+        """The ids of the events that do not belong to an erased person (erased after they occurred)."""
         if not events:
-            return events
+            return set()
         subjects = {
             e.event_id: suppression_subjects(e.identifiers, e.event_id, self._identity) for e in events
         }
         hashes = {key_hash(subject) for keys in subjects.values() for subject in keys}
         suppressed = await self._erased.suppressions(hashes)
-        if not suppressed:
-            return events
-        return [e for e in events if not is_suppressed(subjects[e.event_id], e.occurred_at, suppressed)]
+        return {
+            event.event_id
+            for event in events
+            if not suppressed or not is_suppressed(subjects[event.event_id], event.occurred_at, suppressed)
+        }
 
     async def _attempt(self, pending: list[ObservedEvent], also_load: set[str]) -> tuple[int, int] | None:
         """Plan, write and publish; None when a race was lost (``also_load`` then names what to re-read).

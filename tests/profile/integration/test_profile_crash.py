@@ -13,13 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.common.kafka.connection import kafka_python_options
+from services.common.kafka.groups import start_group_at_the_end
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
+from services.profile.adapters.inbound.worker import PROFILE_TOPICS
 from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
 from tests.profile.integration.profile_flow import (
     customers_of,
@@ -35,7 +35,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 CUSTOMERS = 80
-PROFILE_TOPICS = ("interactions.v1", "orders.v1", "web-activity.v1")
 ORDERS_EACH = 5
 
 
@@ -59,23 +58,6 @@ def start_worker(infra: CommonSettings, group: str) -> subprocess.Popen[bytes]:
     )
 
 
-def start_group_at_the_end(infra: CommonSettings, group: str) -> None:
-    """Commit the group's offsets at the current end of profile's topics: the test is about its own
-    events, not about how long replaying every earlier test's events takes."""
-    consumer = KafkaConsumer(group_id=group, enable_auto_commit=False, **kafka_python_options(infra))
-    try:
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in PROFILE_TOPICS
-            for partition in consumer.partitions_for_topic(topic) or ()
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_end(*partitions)
-        consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in partitions})
-    finally:
-        consumer.close()
-
-
 async def timeline_count(db: AsyncDatabase[Document], event_ids: list[str]) -> int:
     return await db[TIMELINE_COLLECTION].count_documents({"_id": {"$in": event_ids}})
 
@@ -84,7 +66,7 @@ async def test_a_killed_worker_loses_and_duplicates_nothing(
     infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
 ) -> None:
     group = f"test-profile-crash-{uuid.uuid4().hex[:8]}"
-    start_group_at_the_end(infra, group)
+    start_group_at_the_end(infra, group, PROFILE_TOPICS)
     emails = [fresh_email() for _ in range(CUSTOMERS)]
     events = [
         event

@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.common.coalescer import Coalescer
-from services.common.mongo import Document
+from services.common.mongo import Document, find_by_ids
 from services.ingest.indexes import DEDUPE_COLLECTION, RECEIPTS_COLLECTION
 from services.ingest.ports import Claim, ClaimState
 
@@ -146,4 +146,4 @@ class MongoDedupeStore:
     async def _find(collection: AsyncCollection[Document], ids: set[str]) -> dict[str, Document]:
         if not ids:
             return {}
-        return {document["_id"]: document async for document in collection.find({"_id": {"$in": list(ids)}})}
+        return {document["_id"]: document for document in await find_by_ids(collection, ids)}

@@ -27,7 +27,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier
-from services.common.mongo import Document
+from services.common.mongo import Document, find_by_ids
 from services.profile.core.erasure import ErasurePlan, ErasureReceipt
 from services.profile.indexes import (
     CASE_OWNERS_COLLECTION,
@@ -231,8 +231,8 @@ class MongoPrivacyStore:
         if not key_hashes:
             return {}
         ids = [_KEY_PREFIX + digest for digest in set(key_hashes)]
-        cursor = self._erasures.find({"_id": {"$in": ids}}, {"erased_at": 1})
-        return {document["_id"].removeprefix(_KEY_PREFIX): document["erased_at"] async for document in cursor}
+        found = await find_by_ids(self._erasures, ids, {"erased_at": 1})
+        return {document["_id"].removeprefix(_KEY_PREFIX): document["erased_at"] for document in found}
 
     async def _receipt(self, erasure_id: str) -> ErasureReceipt | None:
         document = await self._erasures.find_one({"_id": erasure_id, "kind": "erasure"})

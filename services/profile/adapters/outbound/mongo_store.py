@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from schemas.identifiers import IdentifierKind
-from services.common.mongo import Document
+from services.common.mongo import Document, find_by_ids
 from services.profile.adapters.outbound.documents import (
     customer_document,
     link_document,
@@ -70,16 +70,14 @@ class MongoProfileStore:
     async def recorded(self, event_ids: Collection[str]) -> set[str]:
         if not event_ids:
             return set()
-        cursor = self._timeline.find({"_id": {"$in": list(event_ids)}}, {"_id": 1})
-        return {document["_id"] async for document in cursor}
+        return {document["_id"] for document in await find_by_ids(self._timeline, event_ids, {"_id": 1})}
 
     async def links(self, keys: Collection[str]) -> dict[str, StoredLink]:
         if not keys:
             return {}
-        cursor = self._links.find({"_id": {"$in": list(keys)}}, {"customer_id": 1, "linked_at": 1})
+        found = await find_by_ids(self._links, keys, {"customer_id": 1, "linked_at": 1})
         return {
-            document["_id"]: StoredLink(document["customer_id"], document["linked_at"])
-            async for document in cursor
+            document["_id"]: StoredLink(document["customer_id"], document["linked_at"]) for document in found
         }
 
     async def link_counts(self, customer_ids: Collection[str]) -> dict[str, dict[IdentifierKind, int]]:
@@ -96,8 +94,8 @@ class MongoProfileStore:
     async def customers(self, customer_ids: Collection[str]) -> dict[str, StoredCustomer]:
         if not customer_ids:
             return {}
-        cursor = self._customers.find({"_id": {"$in": list(customer_ids)}})
-        return {document["_id"]: stored_customer(document) async for document in cursor}
+        found = await find_by_ids(self._customers, customer_ids)
+        return {document["_id"]: stored_customer(document) for document in found}
 
     async def add_case_owners(self, owners: Mapping[str, str]) -> None:
         documents: list[Document] = [
@@ -155,8 +153,8 @@ class MongoProfileStore:
             _raise_unless_duplicates(error)
         # Some compare-and-set lost: the documents that do not name this write are the ones to redo.
         ids = [write.profile.customer_id for write in writes]
-        cursor = self._customers.find({"_id": {"$in": ids}}, {"write_ids": 1})
-        won = {document["_id"] async for document in cursor if write_id in document.get("write_ids", [])}
+        found = await find_by_ids(self._customers, ids, {"write_ids": 1})
+        won = {document["_id"] for document in found if write_id in document.get("write_ids", [])}
         return set(ids) - won
 
     async def repoint(self, merged: Mapping[str, str]) -> None:
@@ -243,10 +241,8 @@ class MongoProfileStore:
         if not customer_ids:
             return {}
         # By ``_id`` alone: a second condition would make mongo-java-server scan the collection.
-        cursor = self._customers.find({"_id": {"$in": list(customer_ids)}}, {"merged_into": 1})
-        return {
-            document["_id"]: merged async for document in cursor if (merged := document.get("merged_into"))
-        }
+        found = await find_by_ids(self._customers, customer_ids, {"merged_into": 1})
+        return {document["_id"]: document["merged_into"] for document in found if document.get("merged_into")}
 
     async def move_timeline(self, owners: Mapping[str, str]) -> None:
         moves = [
