@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from services.common.http import create_app
 from services.common.settings import CommonSettings
+from services.common.telemetry import configure_telemetry
 
 CANARY = "kari.canary@example.no"
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -45,3 +46,14 @@ def test_server_spans_join_the_trace_and_hide_paths_and_queries() -> None:
     assert [span.name for span in spans] == ["GET /lookup/{identifier}"]
     assert format(spans[0].context.trace_id, "032x") == CALLER_TRACE
     assert all(CANARY not in str(value) for value in (spans[0].attributes or {}).values())
+
+
+def test_without_an_exporter_no_tracer_provider_is_installed() -> None:
+    """Spans nobody exports are not recorded at all (the no-op tracer still carries the caller's
+    context on)."""
+    before = trace.get_tracer_provider()
+
+    installed = configure_telemetry(CommonSettings(otel_exporter_otlp_endpoint=None))
+
+    assert installed is None
+    assert trace.get_tracer_provider() is before
