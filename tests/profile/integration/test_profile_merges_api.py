@@ -193,3 +193,24 @@ async def test_merging_needs_the_write_scope(profile_url: str, issuer: LocalIssu
         ]
 
     assert [r.status_code for r in responses] == [403, 403, 403]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/customers:merge", b'{"customer_ids": ["a", ', 422),  # malformed JSON
+        ("/v1/customers:merge", b"[1, 2]", 422),  # not an object
+        ("/v1/customers:merge", b'{"customer_ids": ["' + b"a" * 3_000_000 + b'"]}', 413),  # oversized
+        ("/v1/cases/any:close", b'{"reason": "resolved", "note": 1}', 422),  # unknown field
+        ("/v1/cases/any:close", b"\xff\xfe not utf-8", 422),
+    ],
+)
+async def test_malformed_and_oversized_bodies_are_refused_whole(
+    profile_url: str, issuer: LocalIssuer, path: str, body: bytes, status: int
+) -> None:
+    scopes = ["customers:write", "cases:write"]
+    async with api_client(profile_url, issuer, scopes) as client:
+        response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")

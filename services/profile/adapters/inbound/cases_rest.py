@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.cases import CloseReason
 from schemas.customers import Purpose
@@ -56,10 +56,14 @@ class CasesOut(BaseModel):
 
 
 class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not a silent default
+
     reason: CloseReason = CloseReason.RESOLVED
 
 
 class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     granted: bool
     decided_at: AwareDatetime | None = Field(
         default=None, description="When the customer decided (default: now). Not in the future."

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.http import problem
 from services.profile.adapters.inbound.cases_rest import (
@@ -44,6 +44,8 @@ _CONFLICTS = {
 
 
 class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     customer_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         min_length=2, max_length=10
     )
