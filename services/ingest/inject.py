@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 
+from services.common.connections import ApiConnections
 from services.common.http import create_app
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import Document, create_mongo_client, database, ping
+from services.common.mongo import create_mongo_client, database
 from services.common.telemetry import configure_telemetry
 from services.ingest.adapters.inbound.commerce import commerce_router
 from services.ingest.adapters.inbound.contact_channels import contact_channels_router
@@ -34,16 +34,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Connections:
-    """Clients made when the app starts, for the readiness checks."""
-
-    publisher: AsyncEventPublisher | None = None
-    client: AsyncMongoClient[Document] | None = None
-
-
 def create_api(settings: IngestSettings) -> FastAPI:
     configure_telemetry(settings)
-    connections = _Connections()
+    connections = ApiConnections()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,20 +71,10 @@ def create_api(settings: IngestSettings) -> FastAPI:
             await publisher.stop()
             await client.close()
 
-    async def kafka_ready() -> None:
-        if connections.publisher is None:
-            raise RuntimeError("not started")
-        await connections.publisher.ping()
-
-    async def mongodb_ready() -> None:
-        if connections.client is None:
-            raise RuntimeError("not started")
-        await ping(connections.client)
-
     return create_app(
         settings,
         title="Helhet ingest",
-        readiness={"kafka": kafka_ready, "mongodb": mongodb_ready},
+        readiness=connections.readiness(),
         routers=[
             interactions_router(settings.default_phone_region),
             commerce_router(settings.default_phone_region),

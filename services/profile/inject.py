@@ -11,10 +11,11 @@ import faust
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
+from services.common.connections import ApiConnections
 from services.common.http import create_app
 from services.common.kafka.faust_app import create_faust_app
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import Document, create_mongo_client, database, ping
+from services.common.mongo import Document, create_mongo_client, database
 from services.common.telemetry import configure_telemetry
 from services.profile.adapters.inbound.cases_rest import cases_router
 from services.profile.adapters.inbound.merges_rest import merges_router
@@ -94,18 +95,11 @@ def create_worker(settings: ProfileSettings, *, telemetry: bool = True) -> Worke
     return runtime
 
 
-class _Connections:
-    """The clients made when the app starts, for the readiness checks."""
-
-    client: AsyncMongoClient[Document] | None = None
-    publisher: AsyncEventPublisher | None = None
-
-
 def create_api(settings: ProfileSettings) -> FastAPI:
     """Profiles, timelines and cases to read; case closes and consent decisions onto Kafka for the
     worker; export and erase."""
     configure_telemetry(settings)
-    connections = _Connections()
+    connections = ApiConnections()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,20 +119,10 @@ def create_api(settings: ProfileSettings) -> FastAPI:
             await publisher.stop()
             await client.close()
 
-    async def kafka_ready() -> None:
-        if connections.publisher is None:
-            raise RuntimeError("not started")
-        await connections.publisher.ping()
-
-    async def mongodb_ready() -> None:
-        if connections.client is None:
-            raise RuntimeError("not started")
-        await ping(connections.client)
-
     return create_app(
         settings,
         title="Helhet profile",
-        readiness={"kafka": kafka_ready, "mongodb": mongodb_ready},
+        readiness=connections.readiness(),
         routers=[
             customers_router(settings.default_phone_region),
             cases_router(),
