@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from schemas.identifiers import (
@@ -133,15 +134,20 @@ class ProfileQueries:
         channel: str | None = None,
         kind: str | None = None,
         case_id: str | None = None,
+        web_sessions: bool = False,
     ) -> TimelinePage:
+        """A page of up to ``limit`` entries; with ``web_sessions`` each run of one web session's events
+        on it is shown as one summary (so a page may hold fewer items)."""
         before = None if cursor is None else decode_cursor(cursor)
         items = await self._reader.timeline(
             customer_id, limit=limit + 1, before=before, channel=channel, kind=kind, case_id=case_id
         )
-        if len(items) <= limit:
-            return TimelinePage(items, None)
-        last = items[limit - 1]
-        return TimelinePage(items[:limit], encode_cursor(TimelinePosition(last.occurred_at, last.event_id)))
+        page, more = items[:limit], len(items) > limit
+        last = page[-1] if page else None
+        next_cursor = (
+            encode_cursor(TimelinePosition(last.occurred_at, last.event_id)) if more and last else None
+        )
+        return TimelinePage(summarise_sessions(page) if web_sessions else page, next_cursor)
 
     async def _survivor(self, record: CustomerRecord) -> CustomerRecord | None:
         seen = {record.customer_id}
@@ -154,3 +160,51 @@ class ProfileQueries:
             seen.add(next_record.customer_id)
             record = next_record
         return None
+
+
+WEB_SESSION_KIND = "web_session"
+
+
+def summarise_sessions(items: list[TimelineItem]) -> list[TimelineItem]:
+    """Items newest first, each run of web activity of one session folded into one summary item: the
+    session's span, its counts per activity and the last page, carrying the newest event's position."""
+    summarised: list[TimelineItem] = []
+    run: list[TimelineItem] = []
+    for item in [*items, None]:
+        session = _session_of(item)
+        if run and (session is None or session != _session_of(run[0])):
+            summarised.append(_summary(run))
+            run = []
+        if item is None:
+            break
+        if session is None:
+            summarised.append(item)
+        else:
+            run.append(item)
+    return summarised
+
+
+def _session_of(item: TimelineItem | None) -> str | None:
+    web = None if item is None else item.details.get("web")
+    return None if not web else str(web["session_id"])
+
+
+def _summary(run: list[TimelineItem]) -> TimelineItem:
+    newest, oldest = run[0], run[-1]
+    visits = [item.details["web"] for item in run]
+    return replace(
+        newest,
+        kind=WEB_SESSION_KIND,
+        event_type="helhet.profile.web_session",
+        details={
+            "web_session": {
+                "session_id": visits[0]["session_id"],
+                "started_at": oldest.occurred_at,
+                "ended_at": newest.occurred_at,
+                "events": len(run),
+                "activities": dict(Counter(visit["activity"] for visit in visits)),
+                "last_url": visits[0]["url"],
+                "event_ids": [item.event_id for item in run],
+            }
+        },
+    )

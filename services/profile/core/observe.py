@@ -82,6 +82,16 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class WebVisit:
+    """What a web activity event says, for the timeline's session summaries."""
+
+    session_id: str
+    activity: str  # page_view, cart_add, …
+    url: str
+    sku: str | None = None
+
+
+@dataclass(frozen=True)
 class CaseClose:
     case_id: str
     reason: str
@@ -102,6 +112,7 @@ class ObservedEvent:
     experience: Experience | None = None
     phone_step: PhoneStep | None = None
     contact: Contact | None = None
+    web: WebVisit | None = None
     customer_id: str | None = None  # a request addressed to a known customer, not found by identifiers
     case_close: CaseClose | None = None
     merge_with: tuple[str, ...] = ()  # a requested merge: the other customers
@@ -123,6 +134,7 @@ def observe(event: ProfileEvent) -> ObservedEvent:
                 kind=FactKind.WEB_ACTIVITY,
                 source_channel=WEB_SOURCE,
                 identifiers=tuple(activity.identifiers),
+                web=WebVisit(activity.session_id, activity.kind.value, activity.url, activity.sku),
             )
         case _:
             return _requested(event, event.data)

@@ -91,11 +91,13 @@ def order(
     return envelope(payload)
 
 
-def page_view(*identifiers: CustomerIdentifier, at: datetime = AT) -> Event[ProfilePayload]:
+def page_view(
+    *identifiers: CustomerIdentifier, at: datetime = AT, session: str | None = None
+) -> Event[ProfilePayload]:
     payload = WebActivityRecorded(
         kind=WebActivityKind.PAGE_VIEW,
         identifiers=list(identifiers),
-        session_id=f"session-{uuid.uuid4().hex[:8]}",
+        session_id=session or f"session-{uuid.uuid4().hex[:8]}",
         url="https://shop.example.no/sko",
         occurred_at=at - timedelta(hours=1),
     )

@@ -166,7 +166,7 @@ async def test_timeline_pages_return_every_event_once_newest_first_and_filters_a
     events += [order(email), order(email, at=AT - timedelta(days=1)), page_view(email)]
     customer_id = await stored(service, db, *events)
 
-    items, pages = await all_pages(api, customer_id, limit=3)
+    items, pages = await all_pages(api, customer_id, limit=3, web="events")
     assert pages == 5
     assert sorted(item["event_id"] for item in items) == sorted(event.id for event in events)
     order_key = [(item["occurred_at"], item["event_id"]) for item in items]
@@ -180,6 +180,27 @@ async def test_timeline_pages_return_every_event_once_newest_first_and_filters_a
     assert {item["kind"] for item in emails} == {"interaction"}
     web, _ = await all_pages(api, customer_id, kind="web_activity", channel="email")
     assert web == []
+
+
+async def test_the_timeline_shows_a_web_session_as_one_summary_unless_asked_for_every_event(
+    service: ProfileService, db: AsyncDatabase[Document], api: httpx.AsyncClient
+) -> None:
+    email, cookie = fresh_email(), fresh(IdentifierKind.COOKIE)
+    visits = [page_view(cookie, email, at=AT + timedelta(minutes=m), session="s-1") for m in range(3)]
+    question = interaction(email, at=AT + timedelta(hours=2))
+    customer_id = await stored(service, db, *visits, question)
+
+    summarised, _ = await all_pages(api, customer_id)
+    every, _ = await all_pages(api, customer_id, web="events")
+
+    assert [item["kind"] for item in summarised] == ["interaction", "web_session"]
+    session = summarised[1]["details"]["web_session"]
+    assert (session["session_id"], session["events"], session["activities"]) == ("s-1", 3, {"page_view": 3})
+    assert sorted(session["event_ids"]) == sorted(v.id for v in visits)
+    assert len(every) == 4
+    assert {item["details"]["web"]["session_id"] for item in every if item["kind"] == "web_activity"} == {
+        "s-1"
+    }
 
 
 async def test_timeline_limits_and_cursors_are_checked(

@@ -3,7 +3,7 @@
 - ``GET /v1/customers/{customer_id}``: the profile; a merged-away id answers 308 to its survivor.
 - ``GET /v1/customers:lookup?identifier=email:ola@example.no``: the profile an identifier belongs to.
 - ``GET /v1/customers/{customer_id}/timeline``: newest first, cursor-paged, filtered by channel, kind or
-  case.
+  case; web activity summarised per session unless ``web=events``.
 
 Identifiers are returned normalised (this API is authenticated and scoped); errors never echo them.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -29,6 +30,12 @@ from services.profile.queries import (
     ProfileQueries,
     parse_identifier,
 )
+
+
+class WebDetail(StrEnum):
+    SESSIONS = "sessions"  # each web session's run of events as one summary
+    EVENTS = "events"  # every page view and cart event
+
 
 MAX_TIMELINE_LIMIT = 200
 DEFAULT_TIMELINE_LIMIT = 50
@@ -214,6 +221,7 @@ def customers_router(phone_region: str | None) -> APIRouter:
         channel: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
         kind: FactKind | None = None,
         case: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+        web: WebDetail = WebDetail.SESSIONS,
     ) -> TimelinePageOut | JSONResponse | RedirectResponse:
         found = await queries.customer(customer_id)
         if found is None:
@@ -228,6 +236,7 @@ def customers_router(phone_region: str | None) -> APIRouter:
                 channel=channel,
                 kind=None if kind is None else kind.value,
                 case_id=case,
+                web_sessions=web is WebDetail.SESSIONS,
             )
         except InvalidCursorError as error:
             return invalid_parameter("cursor", str(error))

@@ -126,6 +126,14 @@ def timeline_document(event: ObservedEvent, customer_id: str, case_id: str | Non
         "order": None if event.order is None else _order(event.order),
         "experience": None if event.experience is None else _experience(event.experience),
         "phone_step": None if event.phone_step is None else _phone_step(event.phone_step),
+        "web": None
+        if event.web is None
+        else {
+            "session_id": event.web.session_id,
+            "activity": event.web.activity,
+            "url": event.web.url,
+            "sku": event.web.sku,
+        },
         "case_close": None
         if event.case_close is None
         else {"case_id": event.case_close.case_id, "reason": event.case_close.reason},

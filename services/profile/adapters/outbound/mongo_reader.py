@@ -31,7 +31,16 @@ from services.profile.ports import (
 )
 
 # What a timeline entry says beyond its kind, channel and time.
-_DETAIL_FIELDS = ("contact", "order", "experience", "phone_step", "attributes", "consent", "case_close")
+_DETAIL_FIELDS = (
+    "contact",
+    "order",
+    "experience",
+    "phone_step",
+    "attributes",
+    "consent",
+    "case_close",
+    "web",
+)
 # The writer's bookkeeping stays out of reads.
 _READ_SIDE = {"write_ids": 0, "outbox": 0, "published": 0, "link_counts": 0}
 
