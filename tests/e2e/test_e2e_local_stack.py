@@ -5,6 +5,7 @@ Runs on its own free ports and data folder, next to the stack `make test` starte
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import smtplib
@@ -20,6 +21,7 @@ import httpx
 import jwt
 import pytest
 
+from schemas.cases import CaseChange, CaseChanged
 from services.common.settings import CommonSettings
 from tests.support.kafka import events_on
 
@@ -51,6 +53,7 @@ def stack(
         "HELHET_SMTP_SINK_PORT": free_port(),
         "HELHET_DEV_ISSUER_PORT": free_port(),
         "HELHET_INGEST_PORT": free_port(),
+        "HELHET_PROFILE_PORT": free_port(),
         "HELHET_SMTP_PORT": free_port(),
     }
     env = {key: value for key, value in os.environ.items() if not key.startswith("HELHET_")}
@@ -118,16 +121,9 @@ def test_mail_sent_to_the_local_sink_is_kept_as_an_eml_file(stack: dict[str, obj
 
 
 async def test_an_interaction_posted_to_ingest_lands_on_kafka(stack: dict[str, object]) -> None:
-    issuer = f"http://127.0.0.1:{stack['HELHET_DEV_ISSUER_PORT']}"
     ingest = f"http://127.0.0.1:{stack['HELHET_INGEST_PORT']}"
+    token = await dev_token(stack)
     async with httpx.AsyncClient(timeout=30) as client:
-        token = (
-            await client.post(
-                f"{issuer}/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=("helhet-dev", "helhet-dev-secret"),
-            )
-        ).json()["access_token"]
         response = await client.post(
             f"{ingest}/v1/interactions",
             headers={"Authorization": f"Bearer {token}"},
@@ -146,6 +142,56 @@ async def test_an_interaction_posted_to_ingest_lands_on_kafka(stack: dict[str, o
     settings = CommonSettings(kafka_bootstrap_servers=f"127.0.0.1:{stack['HELHET_KAFKA_PORT']}")
     events = await events_on(settings, "interactions.v1", wanted=1)
     assert [event.id for event in events] == [response.json()["event_id"]]
+
+
+async def test_an_email_to_ingest_becomes_an_open_case_in_the_profile_and_on_cases_v1(
+    stack: dict[str, object],
+) -> None:
+    """The whole path: SMTP into ingest, Kafka, the profile worker, the profile API and cases.v1."""
+    message = EmailMessage()
+    message["From"] = "Ola Nordmann <ola.e2e@example.no>"
+    message["To"] = "kundeservice@butikk.example.no"
+    message["Subject"] = "Hvor er pakken min?"
+    message["Message-ID"] = "<e2e-pakke-1@example.no>"
+    message.set_content("Hei, pakken min har ikke kommet. Ordrenummer 10042.")
+    with smtplib.SMTP("127.0.0.1", int(str(stack["HELHET_SMTP_PORT"])), timeout=10) as smtp:
+        smtp.send_message(message)
+    profile = f"http://127.0.0.1:{stack['HELHET_PROFILE_PORT']}"
+    token = await dev_token(stack, "customers:read")
+    async with httpx.AsyncClient(base_url=profile, headers={"Authorization": f"Bearer {token}"}) as client:
+        lookup = {"identifier": "email:ola.e2e@example.no"}
+        found = await client.get("/v1/customers:lookup", params=lookup)
+        deadline = time.monotonic() + 60
+        while found.status_code == 404 and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            found = await client.get("/v1/customers:lookup", params=lookup)
+        assert found.status_code == 200, found.text
+        customer_id = found.json()["customer_id"]
+        cases = (await client.get(f"/v1/customers/{customer_id}/cases")).json()["cases"]
+
+    assert [(c["status"], c["channel"], c["category"]) for c in cases] == [("open", "email", "shipping")]
+    settings = CommonSettings(kafka_bootstrap_servers=f"127.0.0.1:{stack['HELHET_KAFKA_PORT']}")
+    published = await events_on(settings, "cases.v1", wanted=2)
+    mine = [
+        e.data for e in published if isinstance(e.data, CaseChanged) and e.data.customer_id == customer_id
+    ]
+    assert [(change.change, change.case_id) for change in mine] == [(CaseChange.OPENED, cases[0]["case_id"])]
+    assert mine[0].contact is not None
+    assert mine[0].contact.source_message_id == "<e2e-pakke-1@example.no>"
+
+
+async def dev_token(stack: dict[str, object], scope: str | None = None) -> str:
+    """A token from the development issuer (every scope unless one is named)."""
+    issuer = f"http://127.0.0.1:{stack['HELHET_DEV_ISSUER_PORT']}"
+    form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{issuer}/oauth/token",
+            data=form,
+            auth=("helhet-dev", "helhet-dev-secret"),
+        )
+    token: str = response.json()["access_token"]
+    return token
 
 
 def test_ctrl_c_stops_everything_it_started(stack: dict[str, object]) -> None:
