@@ -22,17 +22,15 @@ from schemas.customers import ConsentRecorded, MergeRequested, Purpose, UnmergeR
 from schemas.envelope import Event
 from services.profile.core.cases import Case
 from services.profile.core.ids import stable_id
+from services.profile.core.observe import ProfileRequest
 from services.profile.ports import Review, Reviews, ReviewStatus
 from services.profile.queries import Found, MergedAway, ProfileQueries
 
 SOURCE = "/profile/api"
 
 
-Request = CaseCloseRequested | ConsentRecorded | MergeRequested | UnmergeRequested
-
-
 class RequestPublisher(Protocol):
-    async def publish(self, event: Event[Request]) -> None:
+    async def publish(self, event: Event[ProfileRequest]) -> None:
         """Return once the broker acknowledged the event; raise ``RequestNotAcceptedError`` otherwise."""
 
 
@@ -182,7 +180,7 @@ class ProfileRequests:
 
     async def _send(
         self,
-        payload: Request,
+        payload: ProfileRequest,
         customer_id: str,
         client: str,
         idempotency_key: str | None,
@@ -194,7 +192,7 @@ class ProfileRequests:
             else stable_id("profile-request", f"{client}\x00{name}\x00{idempotency_key}")
         )
         now = self._clock()
-        event = Event[Request](
+        event = Event[ProfileRequest](
             id=request_id, source=SOURCE, type=name, time=now, key=customer_id, data=payload
         )
         await self._publisher.publish(event)

@@ -7,14 +7,15 @@ from aiokafka.errors import KafkaError
 from schemas.envelope import Event
 from services.common.kafka.declared import publish_declared
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.profile.requests import Request, RequestNotAcceptedError
+from services.profile.core.observe import ProfileRequest
+from services.profile.requests import RequestNotAcceptedError
 
 
 class KafkaRequestPublisher:
     def __init__(self, publisher: AsyncEventPublisher) -> None:
         self._publisher = publisher
 
-    async def publish(self, event: Event[Request]) -> None:
+    async def publish(self, event: Event[ProfileRequest]) -> None:
         try:
             await publish_declared(self._publisher, [event])
         except KafkaError as error:
