@@ -157,6 +157,12 @@ class ProfileService:
             if done is not None:
                 return done, attempt
             _log.info("profile batch lost a race; re-planning (attempt %d)", attempt)
+            # An erase deletes the customer document, so a batch that read the person before it loses
+            # its compare-and-set here: asking again keeps it from writing the person back.
+            kept = await self._not_erased(pending)
+            pending = [event for event in pending if event.event_id in kept]
+            if not pending:
+                return (0, 0), attempt
         raise ConcurrentUpdateError(f"batch of {len(pending)} events lost {self._max_attempts} races")
 
     async def _unmerge(self, request: ObservedEvent) -> tuple[int, int]:

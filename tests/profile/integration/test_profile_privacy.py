@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,8 +22,10 @@ from services.common.kafka.connection import aiokafka_options
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
+from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.kafka_tombstones import PROFILES_TOPIC
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
+from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.erasure import is_suppressed, key_hash, plan_erasure
 from services.profile.core.observe import ProfilePayload
 from services.profile.indexes import (
@@ -35,6 +37,8 @@ from services.profile.indexes import (
     REVIEWS_COLLECTION,
     TIMELINE_COLLECTION,
 )
+from services.profile.ports import CustomerWrite
+from services.profile.service import ProfileService
 from tests.profile.integration.conftest import api_client
 from tests.profile.integration.profile_flow import (
     AT,
@@ -428,3 +432,43 @@ def _where(value: object, needle: str, path: str = "") -> list[str]:
     if isinstance(value, list):
         return [p for n, v in enumerate(value) for p in _where(v, needle, f"{path}[{n}]")]
     return [path] if needle in str(value) else []
+
+
+class EraseDuringTheWrite(MongoProfileStore):
+    """The store of a worker batch that read the person just before an operator erased them: the erase
+    lands between the batch's reads and its customer write."""
+
+    def __init__(self, db: AsyncDatabase[Document], erase: Callable[[], Awaitable[object]]) -> None:
+        super().__init__(db)
+        self._erase: Callable[[], Awaitable[object]] | None = erase
+
+    async def save_customers(self, writes: Sequence[CustomerWrite], write_id: str) -> set[str]:
+        if self._erase is not None:
+            erase, self._erase = self._erase, None
+            await erase()
+        return await super().save_customers(writes, write_id)
+
+
+async def test_a_batch_racing_an_erase_does_not_write_the_person_back(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher, api: httpx.AsyncClient
+) -> None:
+    email = fresh_email()
+    await through_the_worker(infra, db, publisher, [interaction(email, at=AT - timedelta(days=3))])
+    [customer] = await customers_of(db, [email.key])
+
+    async def erase() -> None:
+        assert (await api.post(f"/v1/customers/{customer}:erase")).status_code == 200
+
+    late = order(email)  # occurred before the erase, processed while it happens
+    service = ProfileService(
+        EraseDuringTheWrite(db, erase),
+        KafkaChangeFeed(publisher),
+        MongoPrivacyStore(db),
+        lambda: datetime.now(UTC),
+    )
+    outcome = await service.handle_batch([late])
+
+    assert outcome.customers_written == 0
+    assert sum((await counts_of(db, [customer])).values()) == 0
+    assert await customers_of(db, [email.key]) == set()
+    assert await db[TIMELINE_COLLECTION].find_one({"_id": late.id}) is None
