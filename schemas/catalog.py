@@ -13,6 +13,7 @@ from schemas.commerce import OrderRecorded, WebActivityRecorded
 from schemas.customers import ConsentRecorded, MergeRequested, ProfileChanged, UnmergeRequested
 from schemas.envelope import Payload
 from schemas.interactions import InteractionReceived
+from schemas.routing import AssignmentChanged, QueueStats
 
 DLQ_SUFFIX = ".dlq"
 
@@ -122,6 +123,19 @@ EVENT_TYPES: tuple[EventType, ...] = (
         model=UnmergeRequested,
         topic="profile-requests.v1",
         summary="Undo a merge exactly.",
+    ),
+    EventType(
+        name="helhet.assignment.changed.v1",
+        model=AssignmentChanged,
+        topic="assignments.v1",
+        summary="A case offered to an agent, accepted, declined, expired, withdrawn, completed, or waiting "
+        "with nobody eligible (and what the queue did about it), with the why-this-agent record.",
+    ),
+    EventType(
+        name="helhet.queue.stats.v1",
+        model=QueueStats,
+        topic="queue-stats.v1",
+        summary="A queue's backlog, throughput and staffing, for honest answer times.",
     ),
 )
 

@@ -13,6 +13,8 @@ from pymongo import AsyncMongoClient
 
 from services.common.connections import ApiConnections
 from services.common.http import create_app
+from services.common.kafka.batches import RetryPolicy, faust_send_empty
+from services.common.kafka.dead_letters import KafkaDeadLetters
 from services.common.kafka.faust_app import create_faust_app
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database
@@ -21,13 +23,8 @@ from services.profile.adapters.inbound.cases_rest import cases_router
 from services.profile.adapters.inbound.merges_rest import merges_router
 from services.profile.adapters.inbound.privacy_rest import privacy_router
 from services.profile.adapters.inbound.rest import customers_router
-from services.profile.adapters.inbound.worker import (
-    RetryPolicy,
-    faust_send_empty,
-    register_profile_agent,
-)
+from services.profile.adapters.inbound.worker import register_profile_agent
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
-from services.profile.adapters.outbound.kafka_dead_letters import KafkaDeadLetters
 from services.profile.adapters.outbound.kafka_requests import KafkaRequestPublisher
 from services.profile.adapters.outbound.kafka_tombstones import KafkaTombstones
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore

@@ -181,11 +181,6 @@ class ChangeFeed(Protocol):
         """Publish, in order per key; return once the broker acknowledged every message."""
 
 
-class DeadLetters(Protocol):
-    async def send(self, topic: str, partition: int, offset: int, error: Exception) -> None:
-        """Publish where an unprocessable message was and why (never its content); return once acked."""
-
-
 @dataclass(frozen=True)
 class CustomerSummary:
     """The views computed when the customer was last written (as of ``as_of``)."""

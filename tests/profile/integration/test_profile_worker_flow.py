@@ -178,5 +178,5 @@ async def test_an_event_profile_does_not_consume_is_dead_lettered_not_applied(
     dead = await dead_letter_of(infra, placed.partition, placed.offset)
     headers = dict(dead.headers)
     assert headers["dlq_error_class"] == b"InvalidEventError"
-    assert headers["dlq_error_reason"] == b"helhet.profile.changed.v1 is not an event profile consumes"
+    assert headers["dlq_error_reason"] == b"helhet.profile.changed.v1 is not an event this consumer takes"
     assert await db[TIMELINE_COLLECTION].find_one({"_id": stray.id}) is None

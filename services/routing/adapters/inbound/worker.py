@@ -1,0 +1,64 @@
+"""The routing worker: a faust agent over ``cases.v1`` in batches (``services.common.kafka.batches`` says
+how a batch is decoded, dead-lettered, retried and acked) and a timer that ticks the clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import faust
+
+from schemas.cases import CaseChanged
+from schemas.envelope import Event
+from services.common.kafka.batches import DeadLetters, RetryPolicy, process_batch, raw_message
+from services.routing.service import RoutingService
+
+ROUTING_TOPICS = ("cases.v1",)
+_log = logging.getLogger(__name__)
+
+
+class CaseBatches:
+    """The service as a batch handler."""
+
+    def __init__(self, service: RoutingService) -> None:
+        self._service = service
+
+    async def handle_batch(self, events: Sequence[Event[Any]]) -> int:
+        return await self._service.handle_cases([event.data for event in events])
+
+
+def register_routing_agents(
+    app: faust.App,
+    *,
+    service: Callable[[], Awaitable[RoutingService]],
+    dead_letters: DeadLetters,
+    batch_size: int,
+    within_seconds: float,
+    retry: RetryPolicy,
+    tick_seconds: float,
+    stats_every_ticks: int,
+) -> None:
+    source = app.topic(*ROUTING_TOPICS, key_type=bytes, value_type=bytes)
+
+    async def case_changes(stream: Any) -> None:
+        handler = CaseBatches(await service())
+        async for batch in stream.take_events(batch_size, within_seconds):
+            messages = [raw_message(event) for event in batch]
+            await process_batch(messages, handler, dead_letters, retry, (CaseChanged,))
+
+    app.agent(source, name="case-changes")(case_changes)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        ticks += 1
+        routing = await service()
+        try:
+            await routing.tick()
+            if ticks % stats_every_ticks == 1 or stats_every_ticks == 1:
+                await routing.publish_stats()
+        except Exception as error:  # the next tick tries again; nothing is lost by waiting
+            _log.error("routing tick failed: %s", type(error).__name__)
+
+    app.timer(tick_seconds)(tick)

@@ -1,0 +1,128 @@
+"""Routing's state in MongoDB: ``routing_agents`` and ``routing_cases`` written by compare-and-set on a
+version (a unique ``(_id, version)`` index, the only shape mongo-java-server answers without a scan),
+and ``routing_hours``, one document per queue and hour with its arrivals and completions (added as sets,
+so a redelivered message counts once)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from schemas.envelope import Event
+from schemas.routing import AssignmentChanged
+from services.common.mongo import Document
+from services.routing.adapters.outbound.documents import agent_document, agent_from, case_document, case_from
+from services.routing.core.agents import Agent
+from services.routing.core.cases import CaseState, QueuedCase
+
+AGENTS = "routing_agents"
+CASES = "routing_cases"
+HOURS = "routing_hours"
+_ACTIVE = [CaseState.WAITING.value, CaseState.OFFERED.value, CaseState.ASSIGNED.value]
+
+
+def hour_of(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def hour_key(queue: str, hour: datetime) -> str:
+    return f"{queue}|{hour_of(hour).isoformat()}"
+
+
+class MongoRoutingStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._agents = db[AGENTS]
+        self._cases = db[CASES]
+        self._hours = db[HOURS]
+
+    async def agents(self) -> list[Agent]:
+        return [agent_from(document) async for document in self._agents.find({})]
+
+    async def agent(self, agent_id: str) -> Agent | None:
+        document = await self._agents.find_one({"_id": agent_id})
+        return None if document is None else agent_from(document)
+
+    async def save_agent(self, agent: Agent) -> Agent | None:
+        saved = replace(agent, version=agent.version + 1)
+        document = agent_document(saved)
+        if agent.version == 0:
+            try:
+                await self._agents.insert_one(document)
+            except DuplicateKeyError:
+                return None
+            return saved
+        result = await self._agents.replace_one({"_id": agent.agent_id, "version": agent.version}, document)
+        return saved if result.matched_count == 1 else None
+
+    async def case(self, case_id: str) -> QueuedCase | None:
+        document = await self._cases.find_one({"_id": case_id})
+        return None if document is None else case_from(document)
+
+    async def active_cases(self, queues: Collection[str] | None = None) -> list[QueuedCase]:
+        query: dict[str, Any] = {"state": {"$in": _ACTIVE}}
+        if queues is not None:
+            query["queue"] = {"$in": sorted(queues)}
+        return [case_from(document) async for document in self._cases.find(query)]
+
+    async def save_case(
+        self, case: QueuedCase, outbox: Sequence[Event[AssignmentChanged]] = ()
+    ) -> QueuedCase | None:
+        saved = replace(case, version=case.version + 1)
+        document = case_document(saved)
+        entries = [{"id": event.id, "event": event.model_dump(mode="json")} for event in outbox]
+        if case.version == 0:
+            try:
+                await self._cases.insert_one({**document, "outbox": entries})
+            except DuplicateKeyError:
+                return None
+            return saved
+        fields = {name: value for name, value in document.items() if name != "_id"}
+        update: dict[str, Any] = {"$set": fields}
+        if entries:
+            update["$push"] = {"outbox": {"$each": entries}}
+        result = await self._cases.update_one({"_id": case.case_id, "version": case.version}, update)
+        return saved if result.matched_count == 1 else None
+
+    async def unpublished(self) -> list[tuple[str, list[Event[AssignmentChanged]]]]:
+        found = self._cases.find({"outbox.0": {"$exists": True}}, {"outbox": 1})
+        return [
+            (
+                document["_id"],
+                [Event[AssignmentChanged].model_validate(entry["event"]) for entry in document["outbox"]],
+            )
+            async for document in found
+        ]
+
+    async def published(self, case_id: str, event_ids: Collection[str]) -> None:
+        await self._cases.update_one(
+            {"_id": case_id}, {"$pull": {"outbox": {"id": {"$in": list(event_ids)}}}}
+        )
+
+    async def record_arrival(self, case: QueuedCase) -> None:
+        entry = {"case_id": case.case_id, "at": case.waiting_since}
+        await self._hours.update_one(
+            {"_id": hour_key(case.queue, case.waiting_since)}, {"$addToSet": {"arrivals": entry}}, upsert=True
+        )
+
+    async def record_completion(self, case: QueuedCase, handle_seconds: float) -> None:
+        at = case.done_at or case.waiting_since
+        entry = {"case_id": case.case_id, "at": at, "handle_seconds": round(handle_seconds, 3)}
+        await self._hours.update_one(
+            {"_id": hour_key(case.queue, at)}, {"$addToSet": {"completions": entry}}, upsert=True
+        )
+
+    async def hour_figures(self, queue: str, since: datetime) -> tuple[int, list[float]]:
+        keys = [hour_key(queue, since), hour_key(queue, since + timedelta(hours=1))]
+        arrivals = 0
+        handles: list[float] = []
+        async for document in self._hours.find({"_id": {"$in": keys}}):
+            arrivals += sum(1 for entry in document.get("arrivals", ()) if entry["at"] >= since)
+            handles += [
+                entry["handle_seconds"] for entry in document.get("completions", ()) if entry["at"] >= since
+            ]
+        return arrivals, handles

@@ -1,0 +1,148 @@
+"""How a case and an agent change when something happens to an offer or a case, and what routing tells
+the others about it. Each function returns the new state, or a ``Refusal`` naming why not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from schemas.cases import CaseChange, CaseChanged, CaseStatus
+from schemas.interactions import InteractionEvent
+from schemas.routing import AssignmentChange, AssignmentChanged
+from services.routing.core.agents import Agent, WorkState, primary_language
+from services.routing.core.cases import CaseState, QueuedCase
+from services.routing.core.rules import RoutingRules
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str  # not_offered, not_yours, expired, not_assigned
+
+
+def arrived(changed: CaseChanged, known: QueuedCase | None, rules: RoutingRules) -> QueuedCase | None:
+    """The case after a ``cases.v1`` message, or ``None`` when it changes nothing routing holds."""
+    if changed.status is CaseStatus.CLOSED or changed.change is CaseChange.CLOSED:
+        return None if known is None or known.state is CaseState.DONE else known
+    view = changed.customer
+    if known is None:
+        callback = changed.contact is not None and changed.contact.step is InteractionEvent.CALLBACK_REQUESTED
+        return QueuedCase(
+            case_id=changed.case_id,
+            customer_id=changed.customer_id,
+            queue=rules.queue_for(changed.channel, callback=callback).name,
+            channel=changed.channel,
+            category=changed.category,
+            language=primary_language(changed.language or view.language),
+            tier=view.tier,
+            predicted_value=view.predicted_lifetime_value,
+            needs_recovery=view.needs_recovery,
+            last_agent=view.last_agent,
+            waiting_since=changed.opened_at,
+        )
+    if known.state is CaseState.DONE:
+        return None
+    return replace(
+        known,
+        customer_id=changed.customer_id,
+        tier=view.tier,
+        predicted_value=view.predicted_lifetime_value,
+        needs_recovery=view.needs_recovery,
+        last_agent=known.last_agent or view.last_agent,
+        language=primary_language(changed.language or view.language) or known.language,
+    )
+
+
+def closes(changed: CaseChanged) -> bool:
+    return changed.status is CaseStatus.CLOSED or changed.change is CaseChange.CLOSED
+
+
+def _offered_to(case: QueuedCase, offer_id: str, agent_id: str | None) -> Refusal | None:
+    if case.offer_id != offer_id or case.state not in {CaseState.OFFERED, CaseState.ASSIGNED}:
+        return Refusal("not_offered")
+    if agent_id is not None and case.agent_id != agent_id:
+        return Refusal("not_yours")
+    return None
+
+
+def accepted(case: QueuedCase, offer_id: str, agent_id: str | None, now: datetime) -> QueuedCase | Refusal:
+    if (refusal := _offered_to(case, offer_id, agent_id)) is not None:
+        return refusal
+    if case.state is CaseState.ASSIGNED:
+        return case  # accepted already: a retry
+    if case.offer_expires_at is not None and now >= case.offer_expires_at:
+        return Refusal("expired")
+    return replace(case, state=CaseState.ASSIGNED, assigned_at=now)
+
+
+def requeued(case: QueuedCase, *, passed_over: bool) -> QueuedCase:
+    """Back to waiting with its age kept; an agent who declined or ignored it is not asked again."""
+    skipped = case.passed_over | {case.agent_id} if passed_over and case.agent_id else case.passed_over
+    return replace(
+        case,
+        state=CaseState.WAITING,
+        offer_id=None,
+        agent_id=None,
+        offer_expires_at=None,
+        assigned_at=None,
+        passed_over=frozenset(skipped),
+    )
+
+
+def declined(case: QueuedCase, offer_id: str, agent_id: str | None) -> QueuedCase | Refusal:
+    if (refusal := _offered_to(case, offer_id, agent_id)) is not None:
+        return refusal
+    if case.state is not CaseState.OFFERED:
+        return Refusal("accepted_already")
+    return requeued(case, passed_over=True)
+
+
+def completed(case: QueuedCase, offer_id: str, now: datetime) -> QueuedCase | Refusal:
+    if (refusal := _offered_to(case, offer_id, None)) is not None:
+        return refusal
+    if case.state is not CaseState.ASSIGNED:
+        return Refusal("not_assigned")
+    return replace(case, state=CaseState.DONE, done_at=now)
+
+
+def expired_offer(case: QueuedCase, now: datetime) -> bool:
+    return (
+        case.state is CaseState.OFFERED and case.offer_expires_at is not None and now >= case.offer_expires_at
+    )
+
+
+def released(agent: Agent, offer_id: str, now: datetime) -> Agent:
+    """The agent without this work item; idle from now when it was the last one."""
+    work = tuple(item for item in agent.work if item.offer_id != offer_id)
+    if len(work) == len(agent.work):
+        return agent
+    return replace(agent, work=work, idle_since=now if not work else agent.idle_since)
+
+
+def took(agent: Agent, offer_id: str) -> Agent:
+    """The agent holding the offer as accepted work; accepting shows they respond."""
+    work = tuple(
+        replace(item, state=WorkState.ACCEPTED, expires_at=None) if item.offer_id == offer_id else item
+        for item in agent.work
+    )
+    return replace(agent, work=work, not_responding=False)
+
+
+def assignment_changed(
+    case: QueuedCase, change: AssignmentChange, now: datetime, reason: str | None = None
+) -> AssignmentChanged:
+    """``case`` as it was when the change happened (a declined offer still names its agent)."""
+    return AssignmentChanged(
+        change=change,
+        case_id=case.case_id,
+        customer_id=case.customer_id,
+        queue=case.queue,
+        channel=case.channel,
+        category=case.category,
+        tier=case.tier,
+        offer_id=case.offer_id,
+        agent_id=case.agent_id,
+        decision=case.decision if change is AssignmentChange.OFFERED else None,
+        reason=reason,
+        waiting_since=case.waiting_since,
+        occurred_at=now,
+    )

@@ -1,0 +1,224 @@
+"""Who gets what: the best eligible agent for a case, the best waiting case for an agent with room, and a
+whole round that serves the highest-ranked cases first."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from schemas.routing import Decision, Rule
+from services.routing.core.agents import Agent, WorkItem, WorkState
+from services.routing.core.backlog import Backlog
+from services.routing.core.cases import CaseState, QueuedCase
+from services.routing.core.eligibility import misfit, unavailability
+from services.routing.core.rules import RoutingRules
+from services.routing.core.score import score
+
+
+@dataclass(frozen=True)
+class Pick:
+    case: QueuedCase
+    agent: Agent
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class Unserved:
+    """Nobody can take the case now."""
+
+    ineligible: dict[str, int]
+    present: int  # agents of the queue who are there, busy or not
+    held_for: str | None = None  # it waits for the customer's previous agent (busy, within the window)
+
+
+class Roster:
+    """The agents at one instant; whether each is open for work is worked out once."""
+
+    def __init__(self, agents: Iterable[Agent], now: datetime, rules: RoutingRules) -> None:
+        self.now = now
+        self.rules = rules
+        self.by_id: dict[str, Agent] = {}
+        self._closed: dict[str, str | None] = {}
+        self._by_queue: dict[str, list[str]] = {}
+        for agent in agents:
+            self.put(agent)
+
+    def put(self, agent: Agent) -> None:
+        if agent.agent_id not in self.by_id:
+            for queue in agent.queues:
+                self._by_queue.setdefault(queue, []).append(agent.agent_id)
+        self.by_id[agent.agent_id] = agent
+        self._closed[agent.agent_id] = unavailability(agent, self.now, self.rules)
+
+    def closed_because(self, agent_id: str) -> str | None:
+        return self._closed.get(agent_id, "unknown")
+
+    def serving(self, queue: str) -> list[Agent]:
+        return [self.by_id[agent_id] for agent_id in self._by_queue.get(queue, ())]
+
+    def any_room(self) -> bool:
+        return any(
+            reason is None and self.by_id[agent_id].used < self.by_id[agent_id].capacity.budget
+            for agent_id, reason in self._closed.items()
+        )
+
+    def ineligibility(self, agent: Agent, case: QueuedCase) -> str | None:
+        return self._closed[agent.agent_id] or misfit(agent, case)
+
+
+def held_for_previous(case: QueuedCase, roster: Roster) -> str | None:
+    """The previous agent the case waits for: open, fitting but for room, within the tier's window."""
+    previous = roster.by_id.get(case.last_agent) if case.last_agent else None
+    if previous is None or roster.closed_because(previous.agent_id) is not None:
+        return None
+    if misfit(previous, case) != "capacity":
+        return None
+    if roster.now - case.waiting_since >= roster.rules.sticky_wait.get(case.tier, timedelta(0)):
+        return None
+    return previous.agent_id
+
+
+def choose_agent(case: QueuedCase, roster: Roster) -> Pick | Unserved:
+    serving = roster.serving(case.queue)
+    ineligible: Counter[str] = Counter()
+    eligible: list[Agent] = []
+    for agent in serving:
+        reason = roster.ineligibility(agent, case)
+        if reason is None:
+            eligible.append(agent)
+        else:
+            ineligible[reason] += 1
+    present = sum(1 for agent in serving if roster.closed_because(agent.agent_id) is None)
+    previous = next((agent for agent in eligible if agent.agent_id == case.last_agent), None)
+    if previous is not None:
+        return Pick(
+            case,
+            previous,
+            _decision(
+                case,
+                roster,
+                Rule.STICKY,
+                eligible=len(eligible),
+                considered=len(serving),
+                ineligible=ineligible,
+            ),
+        )
+    if (held := held_for_previous(case, roster)) is not None:
+        return Unserved(dict(ineligible), present, held_for=held)
+    if not eligible:
+        return Unserved(dict(ineligible), present)
+    ordered = sorted(eligible, key=_preference)
+    rule = _deciding_rule(ordered)
+    return Pick(
+        case,
+        ordered[0],
+        _decision(case, roster, rule, eligible=len(eligible), considered=len(serving), ineligible=ineligible),
+    )
+
+
+def choose_case(agent: Agent, backlog: Backlog, roster: Roster) -> Pick | None:
+    """The best waiting case this agent may take (it just got room, came on shift or became available)."""
+    if roster.closed_because(agent.agent_id) is not None:
+        return None
+
+    def takes(case: QueuedCase) -> bool:
+        if misfit(agent, case) is not None:
+            return False
+        held = held_for_previous(case, roster)
+        return held is None or held == agent.agent_id
+
+    case = backlog.best(takes, roster.now, agent.queues)
+    if case is None:
+        return None
+    rule = Rule.STICKY if case.last_agent == agent.agent_id else Rule.NEXT_FREE
+    serving = roster.serving(case.queue)
+    ineligible = Counter(
+        reason for other in serving if (reason := roster.ineligibility(other, case)) is not None
+    )
+    eligible = len(serving) - sum(ineligible.values())
+    return Pick(
+        case,
+        agent,
+        _decision(case, roster, rule, eligible=eligible, considered=len(serving), ineligible=ineligible),
+    )
+
+
+def plan_round(roster: Roster, backlog: Backlog) -> list[Pick]:
+    """Offer waiting cases best-ranked first, each to its best eligible agent, until no agent has room.
+    The roster and backlog are updated as if the offers were made."""
+    picks: list[Pick] = []
+    for case in backlog.ranked(roster.now):
+        if not roster.any_room():
+            break
+        outcome = choose_agent(case, roster)
+        if isinstance(outcome, Pick):
+            picks.append(outcome)
+            offered_case, offered_agent = make_offer(outcome, roster.rules)
+            roster.put(offered_agent)
+            backlog.remove(offered_case.case_id)
+    return picks
+
+
+def offer_id(case: QueuedCase) -> str:
+    """Deterministic, so two routers racing for the same case name the same offer."""
+    return f"{case.case_id}.{case.offers_made + 1}"
+
+
+def make_offer(pick: Pick, rules: RoutingRules) -> tuple[QueuedCase, Agent]:
+    """The case and the agent once the offer is made: the agent's capacity is held until it is settled."""
+    case, agent, now = pick.case, pick.agent, pick.decision.decided_at
+    queue = rules.queue(case.queue)
+    limit = agent.capacity.limits[case.channel]
+    identifier = offer_id(case)
+    expires_at = now + queue.offer_timeout
+    item = WorkItem(identifier, case.case_id, case.channel, limit.cost, WorkState.OFFERED, now, expires_at)
+    offered = replace(
+        case,
+        state=CaseState.OFFERED,
+        offer_id=identifier,
+        agent_id=agent.agent_id,
+        offers_made=case.offers_made + 1,
+        offer_expires_at=expires_at,
+        decision=pick.decision,
+        unserved_since=None,
+    )
+    return offered, replace(agent, work=(*agent.work, item))
+
+
+def _preference(agent: Agent) -> tuple[float, datetime, str]:
+    # Least loaded, then longest idle (never idle sorts last), then id: every router picks the same.
+    return (agent.load, agent.idle_since or datetime.max.replace(tzinfo=UTC), agent.agent_id)
+
+
+def _deciding_rule(ordered: list[Agent]) -> Rule:
+    if len(ordered) == 1:
+        return Rule.ONLY_ELIGIBLE
+    first, second = _preference(ordered[0]), _preference(ordered[1])
+    if first[0] != second[0]:
+        return Rule.LEAST_LOADED
+    if first[1] != second[1]:
+        return Rule.LONGEST_IDLE
+    return Rule.AGENT_ID
+
+
+def _decision(
+    case: QueuedCase,
+    roster: Roster,
+    rule: Rule,
+    *,
+    eligible: int,
+    considered: int,
+    ineligible: Counter[str],
+) -> Decision:
+    queue = roster.rules.queue(case.queue)
+    return Decision(
+        rule=rule,
+        eligible=eligible,
+        considered=considered,
+        ineligible=dict(sorted(ineligible.items())),
+        score=score(case, queue, roster.rules.weights, roster.now),
+        weights=roster.rules.weights.published(),
+        decided_at=roster.now,
+    )

@@ -1,0 +1,94 @@
+"""Working time in the agent's own time zone: weekly shifts (split and overnight ones) and leave.
+
+A shift is local wall-clock time, so a 08:00 shift starts at 08:00 in summer and in winter; the instants
+are computed per day through the zone (DST-safe). Shifts that touch (08-12, 12-16) count as one
+stretch, so the wind-down before a shift's end applies only where work really stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DAYS_LOOKED_BACK = 1  # an overnight shift that began yesterday may still be running
+
+
+@dataclass(frozen=True)
+class Shift:
+    weekday: int  # 0 = Monday, as ``date.weekday()``
+    start: time
+    end: time  # at or before ``start``: the shift runs past midnight into the next day
+
+    @property
+    def overnight(self) -> bool:
+        return self.end <= self.start
+
+
+@dataclass(frozen=True)
+class Leave:
+    start: datetime
+    end: datetime
+
+    def covers(self, now: datetime) -> bool:
+        return self.start <= now < self.end
+
+
+@dataclass(frozen=True)
+class Schedule:
+    time_zone: str = "Europe/Oslo"
+    shifts: tuple[Shift, ...] = ()
+
+    def stretches(self, first_day: date, days: int) -> list[tuple[datetime, datetime]]:
+        """The UTC intervals worked on the local days ``first_day`` .. ``first_day + days - 1`` (plus
+        what overnight shifts carry into the next day), touching intervals joined."""
+        zone = ZoneInfo(self.time_zone)
+        intervals: list[tuple[datetime, datetime]] = []
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            for shift in self.shifts:
+                if shift.weekday != day.weekday():
+                    continue
+                end_day = day + timedelta(days=1) if shift.overnight else day
+                start = datetime.combine(day, shift.start, zone).astimezone(UTC)
+                end = datetime.combine(end_day, shift.end, zone).astimezone(UTC)
+                if end > start:
+                    intervals.append((start, end))
+        return _joined(intervals)
+
+    def stretch_at(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The worked stretch ``now`` falls in, if any."""
+        today = now.astimezone(ZoneInfo(self.time_zone)).date()
+        for start, end in self.stretches(today - timedelta(days=DAYS_LOOKED_BACK), DAYS_LOOKED_BACK + 2):
+            if start <= now < end:
+                return start, end
+        return None
+
+    def on_shift(self, now: datetime, wind_down: timedelta = timedelta(0)) -> bool:
+        """On shift this minute and not within ``wind_down`` of the stretch's end."""
+        stretch = self.stretch_at(now)
+        return stretch is not None and stretch[1] - now > wind_down
+
+    def next_start(self, now: datetime, within_days: int = 8) -> datetime | None:
+        """When the next stretch begins (a shift that only continues last night's stretch begins none)."""
+        today = now.astimezone(ZoneInfo(self.time_zone)).date()
+        first_day = today - timedelta(days=DAYS_LOOKED_BACK)
+        starts = [
+            start for start, _ in self.stretches(first_day, within_days + DAYS_LOOKED_BACK) if start > now
+        ]
+        return min(starts, default=None)
+
+
+def on_leave(leaves: Iterable[Leave], now: datetime) -> bool:
+    return any(leave.covers(now) for leave in leaves)
+
+
+def _joined(intervals: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    joined: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    return joined

@@ -1,0 +1,56 @@
+"""A queue's figures at one instant: what notify needs for an honest expected answer time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from statistics import fmean
+
+from schemas.routing import HourForecast, QueueStats
+from services.routing.core.agents import Agent
+from services.routing.core.cases import CaseState, QueuedCase
+from services.routing.core.eligibility import unavailability
+from services.routing.core.rules import QueueRules, RoutingRules
+from services.routing.core.staffing import scheduled_agents
+
+FORECAST_HOURS = 12
+
+
+def queue_stats(
+    queue: QueueRules,
+    agents: Sequence[Agent],
+    cases: Sequence[QueuedCase],
+    hour: tuple[int, Sequence[float]],
+    *,
+    rules: RoutingRules,
+    now: datetime,
+) -> QueueStats:
+    """``hour`` is (arrivals, handle times of completions) over the last hour."""
+    mine = [case for case in cases if case.queue == queue.name]
+    waiting = [case for case in mine if case.state is CaseState.WAITING]
+    serving = [agent for agent in agents if queue.name in agent.queues]
+    present = [agent for agent in serving if unavailability(agent, now, rules) is None]
+    arrivals, handles = hour
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    forecast = [next_hour + timedelta(hours=offset) for offset in range(FORECAST_HOURS)]
+    return QueueStats(
+        queue=queue.name,
+        backlog=len(waiting),
+        offered=sum(1 for case in mine if case.state is CaseState.OFFERED),
+        oldest_wait_seconds=max(
+            (max(0.0, (now - c.waiting_since).total_seconds()) for c in waiting), default=0.0
+        ),
+        arrivals_last_hour=arrivals,
+        completions_last_hour=len(handles),
+        mean_handle_seconds=round(fmean(handles), 3) if handles else None,
+        agents_eligible_now=sum(
+            1 for agent in present if any(agent.room_for(channel) for channel in queue.channels)
+        ),
+        agents_present_now=len(present),
+        scheduled=[
+            HourForecast(hour_start=h, agents_scheduled=scheduled_agents(serving, queue.name, h))
+            for h in forecast
+        ],
+        sla_seconds=queue.sla.total_seconds(),
+        as_of=now,
+    )

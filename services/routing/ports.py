@@ -1,0 +1,58 @@
+"""What routing's service needs from the outside world; adapters implement these."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from schemas.envelope import Event
+from schemas.routing import AssignmentChanged, QueueStats
+from services.routing.core.agents import Agent
+from services.routing.core.cases import QueuedCase
+
+
+class RoutingStore(Protocol):
+    async def agents(self) -> list[Agent]: ...
+
+    async def agent(self, agent_id: str) -> Agent | None: ...
+
+    async def save_agent(self, agent: Agent) -> Agent | None:
+        """Write the agent if nobody changed it since ``agent.version`` was read (0: a new agent);
+        returns it with its new version, ``None`` when another write came first."""
+        ...
+
+    async def case(self, case_id: str) -> QueuedCase | None: ...
+
+    async def active_cases(self, queues: Collection[str] | None = None) -> list[QueuedCase]:
+        """Cases waiting, offered or assigned (in these queues)."""
+        ...
+
+    async def save_case(
+        self, case: QueuedCase, outbox: Sequence[Event[AssignmentChanged]] = ()
+    ) -> QueuedCase | None:
+        """Compare-and-set on ``case.version`` (0: insert, refused when the case exists); the events are
+        stored with the write and stay there until ``published``. ``None`` when another write came first."""
+        ...
+
+    async def unpublished(self) -> list[tuple[str, list[Event[AssignmentChanged]]]]:
+        """Events written with a case and not yet marked published, per case id."""
+        ...
+
+    async def published(self, case_id: str, event_ids: Collection[str]) -> None: ...
+
+    async def record_arrival(self, case: QueuedCase) -> None: ...
+
+    async def record_completion(self, case: QueuedCase, handle_seconds: float) -> None: ...
+
+    async def hour_figures(self, queue: str, since: datetime) -> tuple[int, list[float]]:
+        """Arrivals since then, and the handle times of completions since then."""
+        ...
+
+
+class AssignmentFeed(Protocol):
+    async def publish(self, events: Sequence[Event[AssignmentChanged]]) -> None: ...
+
+
+class StatsFeed(Protocol):
+    async def publish_stats(self, stats: Sequence[QueueStats]) -> None: ...

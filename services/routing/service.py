@@ -1,0 +1,422 @@
+"""Routing's service layer: cases from ``cases.v1``, agents' actions from the API and the clock's tick,
+each turned into compare-and-set writes and assignment events.
+
+Two routers may run at once. Neither trusts what it read: an offer first reserves capacity on a fresh copy
+of the agent, re-checked for eligibility and written only if the agent's version is unchanged; then the
+case moves from waiting to offered under its own version. Whoever loses a race gives back what it held.
+Every event is written with the case it describes (an outbox) and published after the write; what a crash
+left unpublished goes out on the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from schemas.cases import CaseChanged
+from schemas.catalog import event_type_of
+from schemas.envelope import Event
+from schemas.routing import AssignmentChange, AssignmentChanged, QueueStats
+from services.routing.core.agents import Agent, WorkState
+from services.routing.core.backlog import Backlog
+from services.routing.core.cases import CaseState, QueuedCase
+from services.routing.core.eligibility import absence, ineligibility
+from services.routing.core.flow import (
+    Refusal,
+    accepted,
+    arrived,
+    assignment_changed,
+    closes,
+    completed,
+    declined,
+    expired_offer,
+    released,
+    requeued,
+    took,
+)
+from services.routing.core.pick import Pick, Roster, Unserved, choose_agent, make_offer, plan_round
+from services.routing.core.rules import RoutingRules, WhenNobody
+from services.routing.core.stats import queue_stats
+from services.routing.ports import AssignmentFeed, RoutingStore, StatsFeed
+
+SOURCE = "/routing"
+_log = logging.getLogger(__name__)
+# A work item whose case no longer names it is given back after this long (a router that crashed
+# between reserving an agent and writing the case).
+_ORPHAN_AFTER = timedelta(seconds=30)
+
+
+class ConflictError(RuntimeError):
+    """Other writers kept winning the compare-and-set; the caller retries later."""
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    expired: int
+    requeued: int
+    offered: int
+    republished: int
+
+
+def case_of(offer_id: str) -> str:
+    """Offer ids are ``<case id>.<n>`` (URL-safe, no encoding needed in paths)."""
+    return offer_id.rpartition(".")[0]
+
+
+class RoutingService:
+    def __init__(
+        self,
+        store: RoutingStore,
+        feed: AssignmentFeed,
+        stats_feed: StatsFeed,
+        clock: Callable[[], datetime],
+        *,
+        rules: RoutingRules | None = None,
+        attempts: int = 8,
+    ) -> None:
+        self._store = store
+        self._feed = feed
+        self._stats_feed = stats_feed
+        self._clock = clock
+        self.rules = rules or RoutingRules()
+        self._attempts = attempts
+
+    # ----- cases.v1
+
+    async def handle_cases(self, changes: Sequence[CaseChanged]) -> int:
+        """Apply a batch of case changes, then match their queues; returns offers made."""
+        queues: set[str] = set()
+        for changed in changes:
+            queue = await self._apply(changed)
+            if queue is not None:
+                queues.add(queue)
+        return await self.match(queues) if queues else 0
+
+    async def _apply(self, changed: CaseChanged) -> str | None:
+        for _ in range(self._attempts):
+            known = await self._store.case(changed.case_id)
+            if closes(changed):
+                if known is None or known.state is CaseState.DONE:
+                    return None
+                if await self._close(known):
+                    return known.queue
+                continue
+            updated = arrived(changed, known, self.rules)
+            if updated is None or updated == known:
+                return None
+            saved = await self._store.save_case(updated)
+            if saved is None:
+                continue
+            if known is None:
+                await self._store.record_arrival(saved)
+            return saved.queue
+        raise ConflictError(f"case {changed.case_id}")
+
+    async def _close(self, case: QueuedCase) -> bool:
+        """Profile closed the case: an offer is withdrawn, an assignment completed, capacity returned."""
+        now = self._clock()
+        events = []
+        if case.state is CaseState.OFFERED:
+            events.append(self._event(case, AssignmentChange.WITHDRAWN, now, "case_closed"))
+        elif case.state is CaseState.ASSIGNED:
+            events.append(self._event(case, AssignmentChange.COMPLETED, now, "case_closed"))
+        done = replace(case, state=CaseState.DONE, done_at=now)
+        if await self._save(done, events) is None:
+            return False
+        if case.agent_id and case.offer_id:
+            await self._change_agent(case.agent_id, _releasing(case.offer_id or "", now))
+        if case.state is CaseState.ASSIGNED and case.assigned_at is not None:
+            await self._store.record_completion(done, (now - case.assigned_at).total_seconds())
+        return True
+
+    # ----- matching
+
+    async def match(self, queues: Collection[str] | None = None) -> int:
+        """One round: the best-ranked waiting cases to their best eligible agents; the queue's policy for
+        what nobody can take. Returns offers made."""
+        now = self._clock()
+        agents = await self._store.agents()
+        cases = [case for case in await self._store.active_cases(queues) if case.state is CaseState.WAITING]
+        roster = Roster(agents, now, self.rules)
+        backlog = Backlog(cases, self.rules)
+        made = 0
+        for pick in plan_round(roster, backlog):
+            made += await self._offer(pick)
+        unserved_roster = Roster(await self._store.agents(), now, self.rules) if made else roster
+        for case in backlog:
+            await self._unserved(case, unserved_roster, now)
+        return made
+
+    async def _offer(self, pick: Pick) -> int:
+        offered, holding = make_offer(pick, self.rules)
+        item = holding.work[-1]
+        now = pick.decision.decided_at
+        for _ in range(self._attempts):
+            fresh = await self._store.agent(pick.agent.agent_id)
+            if fresh is None or ineligibility(fresh, pick.case, now, self.rules) is not None:
+                return 0  # changed between pick and commit: the next round decides again
+            if await self._store.save_agent(replace(fresh, work=(*fresh.work, item))) is not None:
+                break
+        else:
+            return 0
+        if await self._save(offered, [self._event(offered, AssignmentChange.OFFERED, now)]) is None:
+            await self._change_agent(pick.agent.agent_id, _releasing(item.offer_id, now))
+            return 0
+        return 1
+
+    async def _unserved(self, case: QueuedCase, roster: Roster, now: datetime) -> None:
+        queue = self.rules.queue(case.queue)
+        if case.unserved_since is not None and (
+            queue.when_nobody is WhenNobody.WAIT or now - case.unserved_since < queue.policy_after
+        ):
+            return
+        outcome = choose_agent(case, roster)
+        if not isinstance(outcome, Unserved):
+            return  # an agent is free for it: the next round offers it
+        if case.unserved_since is None:
+            reason = _why_unserved(outcome)
+            waiting = replace(case, unserved_since=now)
+            await self._save(waiting, [self._event(waiting, AssignmentChange.WAITING, now, reason)])
+            return
+        target = self.rules.callback_queue if queue.when_nobody is WhenNobody.CALLBACK else queue.overflow_to
+        if target is None or target == case.queue:
+            return
+        moved = replace(case, queue=target, unserved_since=None)
+        change = (
+            AssignmentChange.CALLBACK_OFFERED
+            if queue.when_nobody is WhenNobody.CALLBACK
+            else AssignmentChange.OVERFLOWED
+        )
+        await self._save(moved, [self._event(moved, change, now, f"from:{case.queue}")])
+
+    # ----- the agent's answers
+
+    async def accept(self, offer_id: str, agent_id: str | None = None) -> QueuedCase | Refusal:
+        """The agent takes the offer (``agent_id``, when given, must be the one it was made to)."""
+        for _ in range(self._attempts):
+            now = self._clock()
+            case = await self._store.case(case_of(offer_id))
+            if case is None:
+                return Refusal("not_offered")
+            result = accepted(case, offer_id, agent_id, now)
+            if isinstance(result, Refusal):
+                if result.reason == "expired":
+                    await self._expire(case, now)
+                return result
+            if result is case:
+                return case
+            saved = await self._save(result, [self._event(result, AssignmentChange.ACCEPTED, now)])
+            if saved is not None:
+                await self._change_agent(case.agent_id or "", _taking(offer_id))
+                return saved
+        raise ConflictError(offer_id)
+
+    async def decline(self, offer_id: str, agent_id: str | None = None) -> QueuedCase | Refusal:
+        for _ in range(self._attempts):
+            now = self._clock()
+            case = await self._store.case(case_of(offer_id))
+            if case is None:
+                return Refusal("not_offered")
+            result = declined(case, offer_id, agent_id)
+            if isinstance(result, Refusal):
+                return result
+            if await self._save(result, [self._event(case, AssignmentChange.DECLINED, now)]) is not None:
+                await self._change_agent(case.agent_id or "", _releasing(offer_id, now))
+                await self.match({case.queue})
+                return result
+        raise ConflictError(offer_id)
+
+    async def complete(self, offer_id: str) -> QueuedCase | Refusal:
+        for _ in range(self._attempts):
+            now = self._clock()
+            case = await self._store.case(case_of(offer_id))
+            if case is None:
+                return Refusal("not_offered")
+            if case.state is CaseState.DONE and case.offer_id == offer_id:
+                return case  # completed already: a retry
+            result = completed(case, offer_id, now)
+            if isinstance(result, Refusal):
+                return result
+            if await self._save(result, [self._event(case, AssignmentChange.COMPLETED, now)]) is not None:
+                agent_id = case.agent_id or ""
+                agent = await self._change_agent(agent_id, _releasing(offer_id, now))
+                if case.assigned_at is not None:
+                    await self._store.record_completion(result, (now - case.assigned_at).total_seconds())
+                await self.match(agent.queues if agent else {case.queue})
+                return result
+        raise ConflictError(offer_id)
+
+    # ----- agents
+
+    async def change_agent(self, agent_id: str, change: Callable[[Agent | None], Agent]) -> Agent:
+        """Apply an agent's own change (profile, schedule, leave, status, heartbeat); match their queues."""
+        for _ in range(self._attempts):
+            current = await self._store.agent(agent_id)
+            saved = await self._store.save_agent(change(current))
+            if saved is not None:
+                await self.match(saved.queues)
+                return saved
+        raise ConflictError(agent_id)
+
+    async def _change_agent(self, agent_id: str, change: Callable[[Agent], Agent]) -> Agent | None:
+        for _ in range(self._attempts):
+            current = await self._store.agent(agent_id)
+            if current is None:
+                return None
+            updated = change(current)
+            if updated == current:
+                return current
+            saved = await self._store.save_agent(updated)
+            if saved is not None:
+                return saved
+        raise ConflictError(agent_id)
+
+    # ----- the clock
+
+    async def tick(self) -> TickOutcome:
+        """Expire offers nobody took, move work off agents absent past the grace, give back orphaned
+        holds, publish what a crash left in the outbox, then match every queue (shifts start, leave ends
+        and sticky windows close with time alone)."""
+        now = self._clock()
+        cases = await self._store.active_cases()
+        expired = 0
+        for case in cases:
+            if expired_offer(case, now):
+                expired += await self._expire(case, now)
+        moved = await self._look_after_agents({case.case_id: case for case in cases}, now)
+        republished = await self._republish()
+        offered = await self.match()
+        return TickOutcome(expired, moved, offered, republished)
+
+    async def _expire(self, case: QueuedCase, now: datetime) -> int:
+        waiting = requeued(case, passed_over=True)
+        if (
+            await self._save(waiting, [self._event(case, AssignmentChange.EXPIRED, now, "offer_timeout")])
+            is None
+        ):
+            return 0
+        offer_id = case.offer_id or ""
+
+        def ignored(agent: Agent) -> Agent:
+            return replace(released(agent, offer_id, now), not_responding=True)
+
+        await self._change_agent(case.agent_id or "", ignored)
+        return 1
+
+    async def _look_after_agents(self, cases: dict[str, QueuedCase], now: datetime) -> int:
+        moved = 0
+        for agent in await self._store.agents():
+            reason = absence(agent, now, self.rules)
+            if (reason is None) != (agent.absent_since is None):
+                noticed = now if reason is not None else None
+                await self._change_agent(agent.agent_id, _noticing_absence(noticed))
+            for item in agent.work:
+                case = cases.get(item.case_id)
+                if case is None or case.offer_id != item.offer_id or case.state is CaseState.WAITING:
+                    if now - item.since >= _ORPHAN_AFTER:
+                        await self._change_agent(agent.agent_id, _releasing(item.offer_id, now))
+                    continue
+                if case.state is CaseState.ASSIGNED and item.state is WorkState.OFFERED:
+                    await self._change_agent(agent.agent_id, _taking(item.offer_id))
+                    continue
+                grace_over = (
+                    agent.absent_since is not None and now - agent.absent_since >= self.rules.absent_grace
+                )
+                if reason is not None and grace_over and case.state is CaseState.OFFERED:
+                    moved += await self._withdraw(case, now)
+        return moved
+
+    async def _withdraw(self, case: QueuedCase, now: datetime) -> int:
+        waiting = requeued(case, passed_over=False)
+        if (
+            await self._save(waiting, [self._event(case, AssignmentChange.WITHDRAWN, now, "agent_absent")])
+            is None
+        ):
+            return 0
+        offer_id = case.offer_id or ""
+        await self._change_agent(case.agent_id or "", _releasing(offer_id, now))
+        return 1
+
+    # ----- figures
+
+    async def stats(self) -> list[QueueStats]:
+        """Every queue's figures now."""
+        now = self._clock()
+        agents = await self._store.agents()
+        cases = await self._store.active_cases()
+        since = now - timedelta(hours=1)
+        return [
+            queue_stats(
+                queue,
+                agents,
+                cases,
+                await self._store.hour_figures(queue.name, since),
+                rules=self.rules,
+                now=now,
+            )
+            for queue in self.rules.queues
+        ]
+
+    async def publish_stats(self) -> list[QueueStats]:
+        figures = await self.stats()
+        await self._stats_feed.publish_stats(figures)
+        return figures
+
+    # ----- writes and events
+
+    def _event(
+        self, case: QueuedCase, change: AssignmentChange, now: datetime, reason: str | None = None
+    ) -> Event[AssignmentChanged]:
+        payload = assignment_changed(case, change, now, reason)
+        basis = f"{case.case_id}:{change.value}:{case.offer_id or ''}:{case.version}"
+        return Event[AssignmentChanged](
+            id=basis,
+            source=SOURCE,
+            type=event_type_of(AssignmentChanged).name,
+            subject=case.case_id,
+            time=now,
+            key=case.customer_id,
+            data=payload,
+        )
+
+    async def _save(self, case: QueuedCase, events: Sequence[Event[AssignmentChanged]]) -> QueuedCase | None:
+        saved = await self._store.save_case(case, events)
+        if saved is not None and events:
+            await self._publish(case.case_id, events)
+        return saved
+
+    async def _publish(self, case_id: str, events: Sequence[Event[AssignmentChanged]]) -> bool:
+        try:
+            await self._feed.publish(events)
+        except Exception as error:  # the outbox keeps them; the next tick publishes them
+            _log.warning("assignment events of a case left for the next tick: %s", type(error).__name__)
+            return False
+        await self._store.published(case_id, [event.id for event in events])
+        return True
+
+    async def _republish(self) -> int:
+        count = 0
+        for case_id, events in await self._store.unpublished():
+            if await self._publish(case_id, events):
+                count += len(events)
+        return count
+
+
+def _why_unserved(outcome: Unserved) -> str:
+    if outcome.held_for is not None:
+        return "waiting_for_previous_agent"
+    return "no_agent_present" if outcome.present == 0 else "all_agents_busy"
+
+
+def _releasing(offer_id: str, now: datetime) -> Callable[[Agent], Agent]:
+    return lambda agent: released(agent, offer_id, now)
+
+
+def _taking(offer_id: str) -> Callable[[Agent], Agent]:
+    return lambda agent: took(agent, offer_id)
+
+
+def _noticing_absence(since: datetime | None) -> Callable[[Agent], Agent]:
+    return lambda agent: replace(agent, absent_since=since)

@@ -1,0 +1,228 @@
+"""Routing against the real MongoDB-wire server and broker: offers, answers, timeouts, leave, nobody
+eligible, and what goes out on assignments.v1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from schemas.interactions import Channel
+from schemas.routing import AssignmentChange, AssignmentChanged, Rule
+from services.common.settings import CommonSettings
+from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
+from services.routing.core.agents import Agent, Capacity, ChannelLimit, WorkState
+from services.routing.core.cases import CaseState
+from services.routing.core.flow import Refusal
+from services.routing.core.presence import with_heartbeat, with_leave
+from services.routing.core.schedule import Leave
+from services.routing.service import RoutingService
+from tests.routing.integration.conftest import Clock
+from tests.routing.integration.routing_flow import case_opened, closed, present_agent
+from tests.support.kafka import events_on
+
+pytestmark = pytest.mark.integration
+
+
+async def changes_of(infra: CommonSettings, case_id: str, wanted: int) -> list[AssignmentChanged]:
+    """The assignment changes published for one case, in order."""
+    found: list[AssignmentChanged] = []
+    for event in await events_on(infra, "assignments.v1", wanted=10**9, timeout_s=3):
+        if isinstance(event.data, AssignmentChanged) and event.data.case_id == case_id:
+            found.append(event.data)
+    assert len(found) >= wanted, [change.change for change in found]
+    return found
+
+
+def kinds(changes: Sequence[AssignmentChanged]) -> list[AssignmentChange]:
+    return [change.change for change in changes]
+
+
+async def test_a_case_is_offered_accepted_and_completed(
+    service: RoutingService, store: MongoRoutingStore, clock: Clock, infra: CommonSettings
+) -> None:
+    await present_agent(service, "anna", clock.now)
+    await present_agent(service, "bo", clock.now)
+    opened = case_opened(clock.now)
+
+    assert await service.handle_cases([opened]) == 1
+    offered = await store.case(opened.case_id)
+    assert offered is not None
+    assert offered.state is CaseState.OFFERED
+    assert offered.agent_id == "anna"  # equal load, never idle: the id decides, and the record says so
+    assert offered.decision is not None
+    assert offered.decision.rule is Rule.AGENT_ID
+    assert offered.decision.eligible == 2
+
+    accepted = await service.accept(offered.offer_id or "", "anna")
+    assert not isinstance(accepted, Refusal)
+    assert accepted.state is CaseState.ASSIGNED
+    anna = await store.agent("anna")
+    assert anna is not None
+    assert [item.state for item in anna.work] == [WorkState.ACCEPTED]
+
+    done = await service.complete(offered.offer_id or "")
+    assert not isinstance(done, Refusal)
+    assert done.state is CaseState.DONE
+    anna = await store.agent("anna")
+    assert anna is not None
+    assert anna.work == ()
+    assert anna.idle_since == clock.now
+    again = await service.complete(offered.offer_id or "")
+    assert not isinstance(again, Refusal)
+    assert again.state is CaseState.DONE
+
+    changes = await changes_of(infra, opened.case_id, 3)
+    assert kinds(changes) == [AssignmentChange.OFFERED, AssignmentChange.ACCEPTED, AssignmentChange.COMPLETED]
+    assert changes[0].decision is not None
+    assert changes[0].agent_id == "anna"
+
+
+async def test_an_ignored_offer_expires_and_goes_to_the_next_agent(
+    service: RoutingService, store: MongoRoutingStore, clock: Clock, infra: CommonSettings
+) -> None:
+    await present_agent(service, "anna", clock.now)
+    await present_agent(service, "bo", clock.now)
+    opened = case_opened(clock.now - timedelta(minutes=1))
+    await service.handle_cases([opened])
+    first = await store.case(opened.case_id)
+    assert first is not None
+    assert first.agent_id == "anna"
+
+    clock.advance(seconds=31)  # chat offers expire after 30 s
+    outcome = await service.tick()
+
+    assert outcome.expired == 1
+    second = await store.case(opened.case_id)
+    assert second is not None
+    assert second.state is CaseState.OFFERED
+    assert second.agent_id == "bo"
+    assert second.waiting_since == opened.opened_at  # the case kept its age
+    anna = await store.agent("anna")
+    assert anna is not None
+    assert anna.not_responding
+    assert anna.work == ()
+    late = await service.accept(first.offer_id or "", "anna")
+    assert isinstance(late, Refusal)
+    changes = await changes_of(infra, opened.case_id, 3)
+    assert kinds(changes)[:3] == [
+        AssignmentChange.OFFERED,
+        AssignmentChange.EXPIRED,
+        AssignmentChange.OFFERED,
+    ]
+    assert changes[1].reason == "offer_timeout"
+    assert changes[1].agent_id == "anna"
+
+
+async def test_a_declined_case_keeps_its_age_and_is_not_offered_to_the_same_agent_again(
+    service: RoutingService, store: MongoRoutingStore, clock: Clock
+) -> None:
+    await present_agent(service, "anna", clock.now)
+    opened = case_opened(clock.now - timedelta(minutes=3))
+    await service.handle_cases([opened])
+    offered = await store.case(opened.case_id)
+    assert offered is not None
+    assert offered.agent_id == "anna"
+
+    declined = await service.decline(offered.offer_id or "", "anna")
+
+    assert not isinstance(declined, Refusal)
+    waiting = await store.case(opened.case_id)
+    assert waiting is not None
+    assert waiting.state is CaseState.WAITING
+    assert waiting.waiting_since == opened.opened_at
+    assert "anna" in waiting.passed_over
+    await present_agent(service, "bo", clock.now)  # bo comes: the case goes to him at once
+    now_offered = await store.case(opened.case_id)
+    assert now_offered is not None
+    assert now_offered.agent_id == "bo"
+
+
+async def test_an_agent_on_leave_gets_no_new_work_and_loses_work_not_yet_started(
+    service: RoutingService, store: MongoRoutingStore, clock: Clock, infra: CommonSettings
+) -> None:
+    email_only = Capacity(100, {Channel.EMAIL: ChannelLimit(20, 5)})
+    for agent_id in ("anna", "bo"):
+        await present_agent(service, agent_id, clock.now, email_only)
+        await service.change_agent(agent_id, _serving_email)
+    first = case_opened(clock.now, channel=Channel.EMAIL)
+    await service.handle_cases([first])
+    pending = await store.case(first.case_id)
+    assert pending is not None
+    assert pending.agent_id == "anna"
+
+    leave = Leave(clock.now, clock.now + timedelta(days=7))
+    await service.change_agent("anna", lambda agent: with_leave(_known(agent), leave, clock.now))
+    second = case_opened(clock.now, channel=Channel.EMAIL)
+    await service.handle_cases([second])
+    routed = await store.case(second.case_id)
+    assert routed is not None
+    assert routed.agent_id == "bo"
+
+    await service.tick()  # anna is noticed absent now
+    clock.advance(seconds=121)  # past the 2-minute grace, before the 5-minute offer timeout
+    await service.change_agent("bo", lambda agent: with_heartbeat(_known(agent), clock.now))
+    outcome = await service.tick()
+
+    assert outcome.requeued == 1
+    moved = await store.case(first.case_id)
+    assert moved is not None
+    assert moved.agent_id == "bo"
+    assert moved.waiting_since == first.opened_at
+    anna = await store.agent("anna")
+    assert anna is not None
+    assert anna.work == ()
+    assert not anna.not_responding
+    changes = await changes_of(infra, first.case_id, 3)
+    assert AssignmentChange.WITHDRAWN in kinds(changes)
+    assert next(c for c in changes if c.change is AssignmentChange.WITHDRAWN).reason == "agent_absent"
+
+
+async def test_nobody_eligible_is_published_and_the_phone_queue_offers_a_callback(
+    service: RoutingService, store: MongoRoutingStore, clock: Clock, infra: CommonSettings
+) -> None:
+    call = case_opened(clock.now, channel=Channel.PHONE)
+    await service.handle_cases([call])
+    waiting = await store.case(call.case_id)
+    assert waiting is not None
+    assert waiting.state is CaseState.WAITING
+    assert waiting.unserved_since == clock.now
+
+    clock.advance(seconds=121)  # the phone queue's policy applies after 2 minutes
+    await service.tick()
+
+    moved = await store.case(call.case_id)
+    assert moved is not None
+    assert moved.queue == "callback"
+    assert moved.waiting_since == call.opened_at
+    changes = await changes_of(infra, call.case_id, 2)
+    assert kinds(changes)[:2] == [AssignmentChange.WAITING, AssignmentChange.CALLBACK_OFFERED]
+    assert changes[0].reason == "no_agent_present"
+
+
+async def test_a_closed_case_gives_its_agent_capacity_back(
+    service: RoutingService, store: MongoRoutingStore, clock: Clock
+) -> None:
+    await present_agent(service, "anna", clock.now)
+    opened = case_opened(clock.now)
+    await service.handle_cases([opened])
+    await service.handle_cases([closed(opened, clock.now)])
+    await service.handle_cases([closed(opened, clock.now)])  # redelivered: nothing more happens
+
+    case = await store.case(opened.case_id)
+    assert case is not None
+    assert case.state is CaseState.DONE
+    anna = await store.agent("anna")
+    assert anna is not None
+    assert anna.work == ()
+
+
+def _known(agent: Agent | None) -> Agent:
+    assert agent is not None
+    return agent
+
+
+def _serving_email(agent: Agent | None) -> Agent:
+    return replace(_known(agent), queues=frozenset({"email"}))
