@@ -10,6 +10,7 @@ from schemas.envelope import Event
 from schemas.routing import AssignmentChanged, QueueStats
 from services.routing.core.agents import Agent
 from services.routing.core.cases import QueuedCase
+from services.routing.core.stats import Throughput
 
 
 class RoutingStore(Protocol):
@@ -45,8 +46,10 @@ class RoutingStore(Protocol):
 
     async def record_completion(self, case: QueuedCase, handle_seconds: float) -> None: ...
 
-    async def hour_figures(self, queue: str, since: datetime) -> tuple[int, list[float]]:
-        """Arrivals since then, and the handle times of completions since then."""
+    async def record_answer(self, case: QueuedCase, first_response_seconds: float) -> None: ...
+
+    async def throughput(self, queue: str, since: datetime) -> Throughput:
+        """Arrivals, first responses and completions since then (at most the last two hours)."""
         ...
 
 

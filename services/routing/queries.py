@@ -101,7 +101,7 @@ class RoutingQueries:
         midnight = datetime.combine(question.day, time(0), zone)
         hours = [(midnight + timedelta(hours=offset)).astimezone(UTC) for offset in range(24)]
         now = self._clock()
-        arrivals, _ = await self._store.hour_figures(question.queue, now - timedelta(hours=1))
+        arrivals = (await self._store.throughput(question.queue, now - timedelta(hours=1))).arrivals
         return staffing_plan(
             await self._store.agents(),
             question.queue,

@@ -210,6 +210,7 @@ class RoutingService:
             saved = await self._save(result, [self._event(result, AssignmentChange.ACCEPTED, now)])
             if saved is not None:
                 await self._change_agent(case.agent_id or "", _taking(offer_id))
+                await self._store.record_answer(saved, (now - case.waiting_since).total_seconds())
                 return saved
         raise ConflictError(offer_id)
 
@@ -352,7 +353,7 @@ class RoutingService:
                 queue,
                 agents,
                 cases,
-                await self._store.hour_figures(queue.name, since),
+                await self._store.throughput(queue.name, since),
                 rules=self.rules,
                 now=now,
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from schemas.catalog import DLQ_SUFFIX
 from schemas.envelope import Event, Payload
 from services.common.codec import decode
 from services.common.kafka.connection import aiokafka_options
@@ -37,3 +38,30 @@ async def events_on(
     finally:
         await consumer.stop()
     return events
+
+
+async def dead_letter_of(
+    infra: CommonSettings, topic: str, partition: int, offset: int
+) -> ConsumerRecord[bytes, bytes]:
+    """The dead letter of the message at ``topic[partition]@offset`` (fails when none arrives)."""
+    consumer = AIOKafkaConsumer(
+        topic + DLQ_SUFFIX,
+        group_id=f"test-dlq-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **aiokafka_options(infra),
+    )
+    await consumer.start()
+    try:
+        for _ in range(60):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    headers = dict(record.headers)
+                    if (
+                        headers.get("dlq_original_partition") == str(partition).encode()
+                        and headers.get("dlq_original_offset") == str(offset).encode()
+                    ):
+                        return record
+    finally:
+        await consumer.stop()
+    raise AssertionError("no dead letter for the poison message")

@@ -44,6 +44,8 @@ def misfit(agent: Agent, case: QueuedCase) -> str | None:
         ("skill", not agent.skills or case.category.value in agent.skills),
         ("language", not agent.languages or case.language is None or case.language in agent.languages),
         ("passed_over", agent.agent_id not in case.passed_over),
+        # Another router's offer of this very case holds the agent already.
+        ("holding", all(item.case_id != case.case_id for item in agent.work)),
         ("capacity", agent.room_for(case.channel)),
     )
     return next((reason for reason, fits in checks if not fits), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
 
@@ -16,21 +17,31 @@ from services.routing.core.staffing import scheduled_agents
 FORECAST_HOURS = 12
 
 
+@dataclass(frozen=True)
+class Throughput:
+    """A queue's traffic over a span (the last hour): arrivals, and the waits until an agent accepted
+    (first response) and the handle times (accepted to completed) of the cases settled in it."""
+
+    arrivals: int = 0
+    first_response_seconds: tuple[float, ...] = ()
+    handle_seconds: tuple[float, ...] = ()
+
+
 def queue_stats(
     queue: QueueRules,
     agents: Sequence[Agent],
     cases: Sequence[QueuedCase],
-    hour: tuple[int, Sequence[float]],
+    hour: Throughput,
     *,
     rules: RoutingRules,
     now: datetime,
 ) -> QueueStats:
-    """``hour`` is (arrivals, handle times of completions) over the last hour."""
+    """``hour`` is the queue's throughput over the last hour."""
     mine = [case for case in cases if case.queue == queue.name]
     waiting = [case for case in mine if case.state is CaseState.WAITING]
     serving = [agent for agent in agents if queue.name in agent.queues]
     present = [agent for agent in serving if unavailability(agent, now, rules) is None]
-    arrivals, handles = hour
+    handles = hour.handle_seconds
     next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     forecast = [next_hour + timedelta(hours=offset) for offset in range(FORECAST_HOURS)]
     return QueueStats(
@@ -40,7 +51,7 @@ def queue_stats(
         oldest_wait_seconds=max(
             (max(0.0, (now - c.waiting_since).total_seconds()) for c in waiting), default=0.0
         ),
-        arrivals_last_hour=arrivals,
+        arrivals_last_hour=hour.arrivals,
         completions_last_hour=len(handles),
         mean_handle_seconds=round(fmean(handles), 3) if handles else None,
         agents_eligible_now=sum(

@@ -4,13 +4,11 @@ good message is still processed."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.customers import CustomerView, LifecycleStage, ProfileChanged, Tier
@@ -37,6 +35,7 @@ from tests.profile.integration.profile_flow import (
     topic_of,
     worker_settings,
 )
+from tests.support.kafka import dead_letter_of
 
 pytestmark = pytest.mark.integration
 
@@ -115,37 +114,13 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_good_one_is_proces
     async with running_worker(worker_settings(infra)):
         await eventually(lambda: on_timeline(db, [good.id]), what="the good message")
 
-    dead = await dead_letter_of(infra, poison.partition, poison.offset)
+    dead = await dead_letter_of(infra, "interactions.v1", poison.partition, poison.offset)
     headers = dict(dead.headers)
     assert headers["dlq_original_topic"] == b"interactions.v1"
     assert headers["dlq_error_class"] == b"InvalidEventError"
     assert dead.value in (None, b"")
     assert dead.key is None
     assert not any(b"4791234567" in value or email.value.encode() in value for value in headers.values())
-
-
-async def dead_letter_of(infra: CommonSettings, partition: int, offset: int) -> Any:
-    consumer = AIOKafkaConsumer(
-        "interactions.v1.dlq",
-        group_id=f"test-dlq-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        **aiokafka_options(infra),
-    )
-    await consumer.start()
-    try:
-        for _ in range(60):
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    headers = dict(record.headers)
-                    if (
-                        headers.get("dlq_original_partition") == str(partition).encode()
-                        and headers.get("dlq_original_offset") == str(offset).encode()
-                    ):
-                        return record
-    finally:
-        await consumer.stop()
-    raise AssertionError("no dead letter for the poison message")
 
 
 async def test_an_event_profile_does_not_consume_is_dead_lettered_not_applied(
@@ -175,7 +150,7 @@ async def test_an_event_profile_does_not_consume_is_dead_lettered_not_applied(
     async with running_worker(worker_settings(infra)):
         await eventually(lambda: on_timeline(db, [good.id]), what="the good message")
 
-    dead = await dead_letter_of(infra, placed.partition, placed.offset)
+    dead = await dead_letter_of(infra, "interactions.v1", placed.partition, placed.offset)
     headers = dict(dead.headers)
     assert headers["dlq_error_class"] == b"InvalidEventError"
     assert headers["dlq_error_reason"] == b"helhet.profile.changed.v1 is not an event this consumer takes"

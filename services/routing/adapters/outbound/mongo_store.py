@@ -19,6 +19,7 @@ from services.common.mongo import Document
 from services.routing.adapters.outbound.documents import agent_document, agent_from, case_document, case_from
 from services.routing.core.agents import Agent
 from services.routing.core.cases import CaseState, QueuedCase
+from services.routing.core.stats import Throughput
 
 AGENTS = "routing_agents"
 CASES = "routing_cases"
@@ -116,13 +117,22 @@ class MongoRoutingStore:
             {"_id": hour_key(case.queue, at)}, {"$addToSet": {"completions": entry}}, upsert=True
         )
 
-    async def hour_figures(self, queue: str, since: datetime) -> tuple[int, list[float]]:
+    async def record_answer(self, case: QueuedCase, first_response_seconds: float) -> None:
+        at = case.assigned_at or case.waiting_since
+        entry = {"case_id": case.case_id, "at": at, "seconds": round(first_response_seconds, 3)}
+        await self._hours.update_one(
+            {"_id": hour_key(case.queue, at)}, {"$addToSet": {"answers": entry}}, upsert=True
+        )
+
+    async def throughput(self, queue: str, since: datetime) -> Throughput:
         keys = [hour_key(queue, since), hour_key(queue, since + timedelta(hours=1))]
         arrivals = 0
+        answers: list[float] = []
         handles: list[float] = []
         async for document in self._hours.find({"_id": {"$in": keys}}):
             arrivals += sum(1 for entry in document.get("arrivals", ()) if entry["at"] >= since)
+            answers += [entry["seconds"] for entry in document.get("answers", ()) if entry["at"] >= since]
             handles += [
                 entry["handle_seconds"] for entry in document.get("completions", ()) if entry["at"] >= since
             ]
-        return arrivals, handles
+        return Throughput(arrivals, tuple(answers), tuple(handles))
