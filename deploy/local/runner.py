@@ -120,7 +120,29 @@ def children(cfg: StackConfig) -> list[Child]:
                 f"{svc.name}-{entry}", [py, "-m", module, entry], REPO_ROOT, f"{module} {entry}", child_env
             )
             result.append(Child(spec, where, (port, port_variable) if api else None))
+    result.append(_demo(cfg, env, py))
     return result
+
+
+def _demo(cfg: StackConfig, env: dict[str, str], py: str) -> Child:
+    """Demo agents and contacts, and the agents' desktops kept alive (``deploy/local/demo.py``)."""
+
+    def url(service: Service) -> str:
+        return f"http://{HOST}:{os.environ.get(f'HELHET_{service.name.upper()}_PORT', service.api_port)}"
+
+    by_name = {svc.name: svc for svc in SERVICES}
+    arguments = [
+        "--issuer",
+        f"http://{HOST}:{cfg.dev_issuer_port}",
+        "--ingest",
+        url(by_name["ingest"]),
+        "--routing",
+        url(by_name["routing"]),
+    ]
+    spec = ProcessSpec(
+        "demo", [py, "-m", "deploy.local.demo", *arguments], REPO_ROOT, "deploy.local.demo", env
+    )
+    return Child(spec, "demo agents, contacts and desktops")
 
 
 def _check_startable(cfg: StackConfig, planned: list[Child]) -> None:
