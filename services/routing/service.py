@@ -28,6 +28,7 @@ from services.routing.core.flow import (
     accepted,
     arrived,
     assignment_changed,
+    closed_unseen,
     closes,
     completed,
     declined,
@@ -98,7 +99,11 @@ class RoutingService:
         for _ in range(self._attempts):
             known = await self._store.case(changed.case_id)
             if closes(changed):
-                if known is None or known.state is CaseState.DONE:
+                if known is None:
+                    if await self._store.save_case(closed_unseen(changed, self.rules)) is not None:
+                        return None
+                    continue
+                if known.state is CaseState.DONE:
                     return None
                 if await self._close(known):
                     return known.queue

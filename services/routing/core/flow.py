@@ -20,25 +20,11 @@ class Refusal:
 
 
 def arrived(changed: CaseChanged, known: QueuedCase | None, rules: RoutingRules) -> QueuedCase | None:
-    """The case after a ``cases.v1`` message, or ``None`` when it changes nothing routing holds."""
-    if changed.status is CaseStatus.CLOSED or changed.change is CaseChange.CLOSED:
-        return None if known is None or known.state is CaseState.DONE else known
+    """The case after a ``cases.v1`` message that does not close it, or ``None`` when it changes nothing
+    routing holds (a late message about a case that is done)."""
     view = changed.customer
     if known is None:
-        callback = changed.contact is not None and changed.contact.step is InteractionEvent.CALLBACK_REQUESTED
-        return QueuedCase(
-            case_id=changed.case_id,
-            customer_id=changed.customer_id,
-            queue=rules.queue_for(changed.channel, callback=callback).name,
-            channel=changed.channel,
-            category=changed.category,
-            language=primary_language(changed.language or view.language),
-            tier=view.tier,
-            predicted_value=view.predicted_lifetime_value,
-            needs_recovery=view.needs_recovery,
-            last_agent=view.last_agent,
-            waiting_since=changed.opened_at,
-        )
+        return _new_case(changed, rules)
     if known.state is CaseState.DONE:
         return None
     return replace(
@@ -49,6 +35,32 @@ def arrived(changed: CaseChanged, known: QueuedCase | None, rules: RoutingRules)
         needs_recovery=view.needs_recovery,
         last_agent=known.last_agent or view.last_agent,
         language=primary_language(changed.language or view.language) or known.language,
+    )
+
+
+def closed_unseen(changed: CaseChanged, rules: RoutingRules) -> QueuedCase:
+    """A case whose close arrives before anything else about it (it moved between customers, whose
+    messages are ordered apart): kept as done, so its late "opened" cannot bring it back."""
+    return replace(
+        _new_case(changed, rules), state=CaseState.DONE, done_at=changed.closed_at or changed.last_activity_at
+    )
+
+
+def _new_case(changed: CaseChanged, rules: RoutingRules) -> QueuedCase:
+    view = changed.customer
+    callback = changed.contact is not None and changed.contact.step is InteractionEvent.CALLBACK_REQUESTED
+    return QueuedCase(
+        case_id=changed.case_id,
+        customer_id=changed.customer_id,
+        queue=rules.queue_for(changed.channel, callback=callback).name,
+        channel=changed.channel,
+        category=changed.category,
+        language=primary_language(changed.language or view.language),
+        tier=view.tier,
+        predicted_value=view.predicted_lifetime_value,
+        needs_recovery=view.needs_recovery,
+        last_agent=view.last_agent,
+        waiting_since=changed.opened_at,
     )
 
 

@@ -226,3 +226,20 @@ def _known(agent: Agent | None) -> Agent:
 
 def _serving_email(agent: Agent | None) -> Agent:
     return replace(_known(agent), queues=frozenset({"email"}))
+
+
+async def test_a_close_seen_before_its_case_keeps_a_late_open_from_queueing_it(
+    service: RoutingService, store: MongoRoutingStore, clock: Clock
+) -> None:
+    await present_agent(service, "anna", clock.now)
+    opened = case_opened(clock.now)
+
+    await service.handle_cases([closed(opened, clock.now)])
+    await service.handle_cases([opened])  # late: it was closed already
+
+    case = await store.case(opened.case_id)
+    assert case is not None
+    assert case.state is CaseState.DONE
+    anna = await store.agent("anna")
+    assert anna is not None
+    assert anna.work == ()

@@ -1,5 +1,15 @@
 """The routing worker: a faust agent over ``cases.v1`` in batches (``services.common.kafka.batches`` says
-how a batch is decoded, dead-lettered, retried and acked) and a timer that ticks the clock."""
+how a batch is decoded, dead-lettered, retried and acked) and a timer that ticks the clock.
+
+What it does with what it is given:
+- malformed, oversized or hostile messages (not a CloudEvent, not a ``CaseChanged``, a field out of its
+  contract) go to ``cases.v1.dlq`` with their coordinates and error class only; the batch moves on;
+- duplicates (a redelivered batch, a re-published message) change nothing: every write is a
+  compare-and-set from the state it read, and an "opened" for a known case only refreshes its snapshot;
+- late messages about a case that is done are ignored; a close that arrives before the case was seen
+  leaves it done, so a late "opened" cannot bring it back;
+- a database that fails makes the batch retry (with backoff) before its offsets are committed.
+"""
 
 from __future__ import annotations
 
