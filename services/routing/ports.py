@@ -36,8 +36,18 @@ class RoutingStore(Protocol):
         stored with the write and stay there until ``published``. ``None`` when another write came first."""
         ...
 
-    async def unpublished(self) -> list[tuple[str, list[Event[AssignmentChanged]]]]:
-        """Events written with a case and not yet marked published, per case id."""
+    async def unpublished(
+        self, case_ids: Collection[str] | None = None
+    ) -> list[tuple[str, list[Event[AssignmentChanged]]]]:
+        """Events written with a case (of these) and not yet marked published, per case id."""
+        ...
+
+    async def archive(self, case: QueuedCase) -> None:
+        """Move a done case out of the active set (still found by ``case``)."""
+        ...
+
+    async def archive_done(self) -> int:
+        """Archive every done case whose events are all published."""
         ...
 
     async def published(self, case_id: str, event_ids: Collection[str]) -> None: ...

@@ -47,6 +47,8 @@ _log = logging.getLogger(__name__)
 # A work item whose case no longer names it is given back after this long (a router that crashed
 # between reserving an agent and writing the case).
 _ORPHAN_AFTER = timedelta(seconds=30)
+# Every this many ticks the whole outbox is swept (scans the active cases) and done cases archived.
+SWEEP_EVERY_TICKS = 30
 
 
 class ConflictError(RuntimeError):
@@ -83,6 +85,8 @@ class RoutingService:
         self._clock = clock
         self.rules = rules or RoutingRules()
         self._attempts = attempts
+        self._unpublished: set[str] = set()
+        self._ticks = 0
 
     # ----- cases.v1
 
@@ -389,8 +393,11 @@ class RoutingService:
 
     async def _save(self, case: QueuedCase, events: Sequence[Event[AssignmentChanged]]) -> QueuedCase | None:
         saved = await self._store.save_case(case, events)
-        if saved is not None and events:
-            await self._publish(case.case_id, events)
+        if saved is None:
+            return None
+        published = await self._publish(case.case_id, events) if events else True
+        if saved.state is CaseState.DONE and published:
+            await self._store.archive(saved)  # the active set stays small; a late message still finds it
         return saved
 
     async def _publish(self, case_id: str, events: Sequence[Event[AssignmentChanged]]) -> bool:
@@ -398,15 +405,25 @@ class RoutingService:
             await self._feed.publish(events)
         except Exception as error:  # the outbox keeps them; the next tick publishes them
             _log.warning("assignment events of a case left for the next tick: %s", type(error).__name__)
+            self._unpublished.add(case_id)
             return False
+        self._unpublished.discard(case_id)
         await self._store.published(case_id, [event.id for event in events])
         return True
 
     async def _republish(self) -> int:
+        """What this router failed to publish, each tick; everything any router left (a crash between a
+        write and its publish), every ``SWEEP_EVERY_TICKS``, when done cases are archived too."""
+        self._ticks += 1
+        sweep = self._ticks % SWEEP_EVERY_TICKS == 1
+        if not sweep and not self._unpublished:
+            return 0
         count = 0
-        for case_id, events in await self._store.unpublished():
+        for case_id, events in await self._store.unpublished(None if sweep else set(self._unpublished)):
             if await self._publish(case_id, events):
                 count += len(events)
+        if sweep:
+            await self._store.archive_done()
         return count
 
 

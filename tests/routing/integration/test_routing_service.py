@@ -8,10 +8,16 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
+from pymongo.asynchronous.database import AsyncDatabase
 
+from schemas.envelope import Event
 from schemas.interactions import Channel
 from schemas.routing import AssignmentChange, AssignmentChanged, Rule
+from services.common.kafka.publisher import AsyncEventPublisher
+from services.common.mongo import Document
 from services.common.settings import CommonSettings
+from services.routing.adapters.outbound.kafka_events import KafkaAssignmentFeed, KafkaStatsFeed
 from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
 from services.routing.core.agents import Agent, Capacity, ChannelLimit, WorkState
 from services.routing.core.cases import CaseState
@@ -70,6 +76,7 @@ async def test_a_case_is_offered_accepted_and_completed(
     assert anna is not None
     assert anna.work == ()
     assert anna.idle_since == clock.now
+    assert opened.case_id not in {case.case_id for case in await store.active_cases()}  # archived
     again = await service.complete(offered.offer_id or "")
     assert not isinstance(again, Refusal)
     assert again.state is CaseState.DONE
@@ -243,3 +250,40 @@ async def test_a_close_seen_before_its_case_keeps_a_late_open_from_queueing_it(
     anna = await store.agent("anna")
     assert anna is not None
     assert anna.work == ()
+
+
+class FailingOnce:
+    """The real feed, after one refused publish (the broker unreachable at the worst moment)."""
+
+    def __init__(self, feed: KafkaAssignmentFeed) -> None:
+        self._feed = feed
+        self.refused = 0
+
+    async def publish(self, events: Sequence[Event[AssignmentChanged]]) -> None:
+        if not self.refused:
+            self.refused += 1
+            raise KafkaConnectionError("broker unreachable")
+        await self._feed.publish(events)
+
+
+async def test_an_event_the_broker_refused_stays_with_its_case_and_goes_out_on_the_next_tick(
+    routing_db: AsyncDatabase[Document],
+    publisher: AsyncEventPublisher,
+    store: MongoRoutingStore,
+    clock: Clock,
+    infra: CommonSettings,
+) -> None:
+    feed = FailingOnce(KafkaAssignmentFeed(publisher))
+    service = RoutingService(store, feed, KafkaStatsFeed(publisher), clock)
+    await present_agent(service, "anna", clock.now)
+    opened = case_opened(clock.now)
+
+    await service.handle_cases([opened])  # offered, but the "offered" event was refused
+
+    assert feed.refused == 1
+    assert [case_id for case_id, _ in await store.unpublished()] == [opened.case_id]
+    outcome = await service.tick()
+    assert outcome.republished == 1
+    assert await store.unpublished() == []
+    changes = await changes_of(infra, opened.case_id, 1)
+    assert kinds(changes) == [AssignmentChange.OFFERED]

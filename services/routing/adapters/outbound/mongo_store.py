@@ -1,7 +1,8 @@
-"""Routing's state in MongoDB: ``routing_agents`` and ``routing_cases`` written by compare-and-set on a
-version (a unique ``(_id, version)`` index, the only shape mongo-java-server answers without a scan),
-and ``routing_hours``, one document per queue and hour with its arrivals and completions (added as sets,
-so a redelivered message counts once)."""
+"""Routing's state in MongoDB: ``routing_agents`` and the active ``routing_cases``, written by
+compare-and-set on a version (a unique ``(_id, version)`` index: the only shape mongo-java-server answers
+without a scan); ``routing_done`` for cases that are over; and ``routing_hours``, one document per queue
+and hour with its arrivals, first responses and completions (added as sets, so a redelivered message
+counts once)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from services.routing.core.stats import Throughput
 AGENTS = "routing_agents"
 CASES = "routing_cases"
 HOURS = "routing_hours"
+DONE = "routing_done"  # completed and closed cases, out of the active set that every tick reads
 _ACTIVE = [CaseState.WAITING.value, CaseState.OFFERED.value, CaseState.ASSIGNED.value]
 
 
@@ -40,6 +42,7 @@ class MongoRoutingStore:
         self._agents = db[AGENTS]
         self._cases = db[CASES]
         self._hours = db[HOURS]
+        self._done = db[DONE]
 
     async def agents(self) -> list[Agent]:
         return [agent_from(document) async for document in self._agents.find({})]
@@ -61,7 +64,7 @@ class MongoRoutingStore:
         return saved if result.matched_count == 1 else None
 
     async def case(self, case_id: str) -> QueuedCase | None:
-        document = await self._cases.find_one({"_id": case_id})
+        document = await self._cases.find_one({"_id": case_id}) or await self._done.find_one({"_id": case_id})
         return None if document is None else case_from(document)
 
     async def active_cases(self, queues: Collection[str] | None = None) -> list[QueuedCase]:
@@ -89,15 +92,35 @@ class MongoRoutingStore:
         result = await self._cases.update_one({"_id": case.case_id, "version": case.version}, update)
         return saved if result.matched_count == 1 else None
 
-    async def unpublished(self) -> list[tuple[str, list[Event[AssignmentChanged]]]]:
-        found = self._cases.find({"outbox.0": {"$exists": True}}, {"outbox": 1})
+    async def unpublished(
+        self, case_ids: Collection[str] | None = None
+    ) -> list[tuple[str, list[Event[AssignmentChanged]]]]:
+        query: dict[str, Any] = {"outbox.0": {"$exists": True}}
+        if case_ids is not None:
+            query = {"_id": {"$in": sorted(case_ids)}}
+        found = self._cases.find(query, {"outbox": 1})
         return [
             (
                 document["_id"],
                 [Event[AssignmentChanged].model_validate(entry["event"]) for entry in document["outbox"]],
             )
             async for document in found
+            if document.get("outbox")
         ]
+
+    async def archive(self, case: QueuedCase) -> None:
+        document = case_document(case)
+        await self._done.replace_one({"_id": case.case_id}, document, upsert=True)
+        # Only the version archived leaves: a change made meanwhile stays active.
+        await self._cases.delete_one({"_id": case.case_id, "version": case.version})
+
+    async def archive_done(self) -> int:
+        archived = 0
+        async for document in self._cases.find({"state": CaseState.DONE.value}):
+            if not document.get("outbox"):
+                await self.archive(case_from(document))
+                archived += 1
+        return archived
 
     async def published(self, case_id: str, event_ids: Collection[str]) -> None:
         await self._cases.update_one(
