@@ -16,6 +16,10 @@ PY := .venv/bin/python
 # arrival rate. Rebuilt only when its source changes.
 LOADGEN := $(HELHET_CACHE_DIR)/tools/loadgen-$(shell cat bench/loadgen/main.go bench/loadgen/go.mod | sha256sum | cut -c1-12)
 STACK := $(PY) -m deploy.local.stack
+# Page tests drive Debian's Chromium through Playwright (Playwright's own browser download is not reachable
+# here). Installed once; apt keeps the packages in its cache.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Tests get their own ports and data folder, so a running `make run` stack is left alone.
 TEST_ENV := HELHET_KAFKA_PORT=39092 HELHET_KAFKA_CONTROLLER_PORT=39093 HELHET_MONGODB_PORT=37017 \
@@ -48,6 +52,10 @@ $(UV):
 setup: .venv/.synced
 	$(STACK) fetch
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 run: setup
 	$(STACK) run
 
@@ -57,7 +65,7 @@ infra-up: setup
 infra-down:
 	@if [ -x $(PY) ]; then $(STACK) down; $(TEST_ENV) $(STACK) down; fi
 
-test: setup lint
+test: setup lint $(CHROMIUM)
 	@# A fresh broker and database each run: tests read topics from the start, so old data only slows them.
 	$(TEST_ENV) $(STACK) down >/dev/null
 	rm -rf var/test

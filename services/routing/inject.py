@@ -21,10 +21,12 @@ from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database
 from services.common.telemetry import configure_telemetry
 from services.routing.adapters.inbound.agents_rest import agents_router
+from services.routing.adapters.inbound.dashboard_rest import dashboard_router
 from services.routing.adapters.inbound.queues_rest import queues_router
 from services.routing.adapters.inbound.worker import register_routing_agents
 from services.routing.adapters.outbound.kafka_events import KafkaAssignmentFeed, KafkaStatsFeed
 from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
+from services.routing.dashboard import Dashboard
 from services.routing.queries import RoutingQueries
 from services.routing.service import RoutingService
 from services.routing.settings import RoutingSettings
@@ -104,9 +106,9 @@ def create_api(settings: RoutingSettings) -> FastAPI:
         publisher = connections.publisher = AsyncEventPublisher(settings)
         await publisher.start()
         app.state.service = build_service(client, publisher, settings)
-        app.state.queries = RoutingQueries(
-            MongoRoutingStore(database(client, settings)), utc_now, settings.rules()
-        )
+        store = MongoRoutingStore(database(client, settings))
+        app.state.queries = RoutingQueries(store, utc_now, settings.rules())
+        app.state.dashboard = Dashboard(store, utc_now, settings.rules())
         try:
             yield
         finally:
@@ -117,6 +119,6 @@ def create_api(settings: RoutingSettings) -> FastAPI:
         settings,
         title="Helhet routing",
         readiness=connections.readiness(),
-        routers=[agents_router(), queues_router()],
+        routers=[agents_router(), queues_router(), dashboard_router()],
         lifespan=lifespan,
     )

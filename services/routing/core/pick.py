@@ -59,8 +59,10 @@ class Roster:
         return [self.by_id[agent_id] for agent_id in self._by_queue.get(queue, ())]
 
     def any_room(self) -> bool:
+        """Whether an open agent has room for one more item of any channel (a channel may cost nothing,
+        so a full budget alone does not end a round)."""
         return any(
-            reason is None and self.by_id[agent_id].used < self.by_id[agent_id].capacity.budget
+            reason is None and any(map(self.by_id[agent_id].room_for, self.by_id[agent_id].channels))
             for agent_id, reason in self._closed.items()
         )
 

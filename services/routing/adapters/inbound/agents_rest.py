@@ -22,12 +22,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from schemas.interactions import Channel
 from schemas.routing import AgentStatus, Decision
 from services.common.http import Principal, problem, require_scopes
-from services.routing.core.agents import Agent, Capacity, ChannelLimit
+from services.routing.core.agents import Agent, Capacity, ChannelLimit, primary_language
 from services.routing.core.cases import QueuedCase
 from services.routing.core.flow import Refusal
 from services.routing.core.presence import (
@@ -43,8 +51,12 @@ from services.routing.service import RoutingService
 
 AgentWriter = Annotated[Principal, Depends(require_scopes("agents:write"))]
 AgentReader = Annotated[Principal, Depends(require_scopes("agents:read"))]
-AgentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
-OfferId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+# Never starting with a dot, so "." and ".." (a path's own segments once decoded) are no ids.
+_AGENT_ID = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$"
+AgentId = Annotated[str, Path(pattern=_AGENT_ID)]
+OfferId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}$")]
+# A BCP 47 tag's shape (``nb``, ``nb-NO``, ``zh-Hant-TW``); only its primary subtag is kept.
+LanguageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MAX_LEAVE = timedelta(days=366)
 
@@ -66,7 +78,9 @@ class CapacityIn(_Strict):
 class AgentIn(_Strict):
     queues: list[str] = Field(min_length=1, max_length=20)
     skills: list[str] = Field(default_factory=list, max_length=50, description="Case categories; none: all.")
-    languages: list[str] = Field(default_factory=list, max_length=20, description="BCP 47; none: any.")
+    languages: list[LanguageTag] = Field(
+        default_factory=list, max_length=20, description="BCP 47; none: any."
+    )
     capacity: CapacityIn
     time_zone: str = Field(default="Europe/Oslo", max_length=60)
 
@@ -80,6 +94,15 @@ class ShiftIn(_Strict):
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     start: time
     end: time = Field(description="At or before start: the shift runs past midnight.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _wall_clock(cls, value: time) -> time:
+        # Local time in the schedule's zone: an offset would be ignored, and one aware time next to a
+        # naive one cannot even be compared (every matching round would fail on this agent).
+        if value.tzinfo is not None:
+            raise ValueError("a shift's times are wall-clock times in the schedule's zone: no UTC offset")
+        return value
 
 
 class ScheduleIn(_Strict):
@@ -102,6 +125,11 @@ class LeaveIn(_Strict):
             raise ValueError("end must be after start")
         if self.end - self.start > _MAX_LEAVE:
             raise ValueError("leave longer than a year: split it")
+        try:
+            self.start.astimezone(UTC)
+            self.end.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("leave outside the calendar in UTC") from None
         return self
 
 
@@ -233,6 +261,10 @@ Service = Annotated[RoutingService, Depends(_service)]
 Queries = Annotated[RoutingQueries, Depends(_queries)]
 
 
+class _NoSuchAgentError(Exception):
+    """The agent to change does not exist (raised inside the compare-and-set, caught around it)."""
+
+
 def _unknown_agent() -> JSONResponse:
     return problem(404, "No agent with that id.")
 
@@ -250,12 +282,12 @@ def agents_router() -> APIRouter:
     async def existing(service: RoutingService, agent_id: str, change: object) -> Agent | None:
         def apply(current: Agent | None) -> Agent:
             if current is None:
-                raise LookupError(agent_id)
+                raise _NoSuchAgentError(agent_id)
             return change(current)  # type: ignore[operator, no-any-return]
 
         try:
             return await service.change_agent(agent_id, apply)
-        except LookupError:
+        except _NoSuchAgentError:  # not LookupError: a KeyError in the matching round is no unknown agent
             return None
 
     @router.put("/agents/{agent_id}", response_model=AgentOut, responses={201: {"model": AgentOut}})
@@ -281,7 +313,8 @@ def agents_router() -> APIRouter:
                     limits={c: ChannelLimit(lim.cost, lim.cap) for c, lim in body.capacity.channels.items()},
                 ),
                 skills=frozenset(body.skills),
-                languages=frozenset(tag.split("-", 1)[0].lower() for tag in body.languages),
+                # As cases' languages are read (``no`` is ``nb``), or the two would never meet.
+                languages=frozenset(filter(None, map(primary_language, body.languages))),
                 time_zone=body.time_zone,
             )
 
@@ -346,14 +379,14 @@ def agents_router() -> APIRouter:
 
     @router.post("/offers/{offer_id}:accept", response_model=CaseOut, responses=answers)
     async def accept(
-        offer_id: OfferId, body: AnswerIn | None, _: AgentWriter, service: Service
+        offer_id: OfferId, _: AgentWriter, service: Service, body: AnswerIn | None = None
     ) -> CaseOut | JSONResponse:
         outcome = await service.accept(offer_id, (body or AnswerIn()).agent_id)
         return _refused(outcome) if isinstance(outcome, Refusal) else case_out(outcome)
 
     @router.post("/offers/{offer_id}:decline", response_model=CaseOut, responses=answers)
     async def decline(
-        offer_id: OfferId, body: AnswerIn | None, _: AgentWriter, service: Service
+        offer_id: OfferId, _: AgentWriter, service: Service, body: AnswerIn | None = None
     ) -> CaseOut | JSONResponse:
         outcome = await service.decline(offer_id, (body or AnswerIn()).agent_id)
         return _refused(outcome) if isinstance(outcome, Refusal) else case_out(outcome)
@@ -368,7 +401,7 @@ def agents_router() -> APIRouter:
 
 class AnswerIn(_Strict):
     agent_id: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="When given, the offer must be theirs."
+        default=None, pattern=_AGENT_ID, description="When given, the offer must be theirs."
     )
 
 

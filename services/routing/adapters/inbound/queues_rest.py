@@ -113,7 +113,7 @@ def queues_router() -> APIRouter:
                 concurrency=concurrency,
             )
             hours = await queries.staffing(question)
-        except (ValueError, KeyError) as error:
+        except (ValueError, KeyError, OverflowError) as error:  # overflow: a day at the calendar's edge
             return problem(422, f"Cannot plan with these figures: {type(error).__name__}.")
         return StaffingOut(
             queue=queue,
