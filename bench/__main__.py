@@ -15,6 +15,7 @@ from bench.profile_api import ReadSideSizes, read_side_figures
 from bench.raw_kafka import aiokafka_rates, cloud_events, kafka_python_rates
 from bench.raw_mongo import mongo_rates, sync_client_rates
 from bench.report import Figure, publish
+from bench.routing import RoutingSizes, routing_figures
 from services.common.settings import CommonSettings
 
 
@@ -37,8 +38,19 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
     lookup_seconds: Annotated[int, typer.Option(help="Seconds of each profile lookup run.")] = 10,
     freshness_rate: Annotated[int, typer.Option(help="Events/s published for profile's freshness.")] = 1_000,
     freshness_seconds: Annotated[int, typer.Option(help="Seconds of profile's freshness run.")] = 15,
+    routing_agents: Annotated[int, typer.Option(help="Agents in routing's figures.")] = 1_000,
+    routing_cases: Annotated[int, typer.Option(help="Waiting cases for routing's pick figures.")] = 10_000,
+    routing_picks: Annotated[int, typer.Option(help="Picks timed per routing pick figure.")] = 2_000,
+    routing_rate: Annotated[int, typer.Option(help="Cases/s opened in routing's end to end (0: skip).")] = 50,
+    routing_seconds: Annotated[int, typer.Option(help="Seconds of routing's end-to-end run.")] = 10,
+    routing_only: Annotated[bool, typer.Option(help="Only routing's figures.")] = False,
 ) -> None:
     settings = CommonSettings(service_name="helhet-bench")
+    routing = RoutingSizes(routing_agents, routing_cases, routing_picks, routing_rate, routing_seconds)
+    if routing_only:
+        path = publish("Helhet routing (this machine)", routing_figures(settings, routing))
+        typer.echo(f"results: {path}")
+        return
     records = cloud_events(messages)
     figures = kafka_python_rates(settings, records)
     figures += asyncio.run(aiokafka_rates(settings, records))
@@ -66,6 +78,7 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
             freshness_seconds=freshness_seconds,
         )
         figures += read_side_figures(settings, loadgen, sizes)
+    figures += routing_figures(settings, routing)
     path = publish("Helhet physical limits (this machine)", figures)
     typer.echo(f"results: {path}")
 

@@ -464,14 +464,22 @@ class ProfileService:
         self._decide_case(plan, customer, event)
 
     def _place_request(self, event: ObservedEvent, plan: Plan) -> None:
-        """A request addressed to a customer by id (a case close, a consent decision). For an unknown
-        customer (never seen, or erased) it is only recorded, so a replay skips it too."""
+        """A request or report addressed to a customer by id (a case close, a consent decision, an
+        assignment change); a merged-away id is followed to its survivor.
+
+        For an unknown customer (never seen, or erased) it never creates one: it is only recorded on the
+        timeline under the id it names (with its case), and logged, so a replay skips it too and it can
+        still be found there; nothing of it reaches a profile."""
         assert event.customer_id is not None
         owner = final(plan, event.customer_id)
         plan.owner[event.event_id] = owner
+        if event.assignment is not None:
+            plan.case_of[event.event_id] = event.assignment.case_id  # the timeline's case filter
         customer = plan.customers.get(owner)
         if customer is None or customer.stored is None:
-            _log.info("request %s names no stored customer; recorded and ignored", event.event_id)
+            _log.info(
+                "%s %s names no stored customer; recorded and ignored", event.event_type, event.event_id
+            )
             return
         if event.merge_with:
             owner = self._merge_requested(event, plan, owner)

@@ -5,6 +5,16 @@ later decision works on the same small, typed view and never re-reads payloads.
 Each fact carries the event's id and time; that is what makes folding them idempotent and independent of
 arrival order. Changes made by agents or other systems become ``ObservedEvent`` too (``observe_change``),
 so they are folded, merged and unmerged exactly like channel events.
+
+Routing's ``AssignmentChanged`` (on ``assignments.v1``, keyed by customer id) is addressed to a known
+customer by id, like a request. Every change goes on the customer's timeline, ``offered``, ``declined``,
+``expired`` and ``withdrawn`` included: they are what happened to the case (who had it, who let it go, what
+the customer was told while it waited), and the timeline filters by kind (``assignment``) and case when an
+agent wants less. The timeline note (``Assignment``) keeps ids only: change, case, queue, agent, reason.
+Only an ``accepted`` change sets ``LAST_AGENT``, stamped with the event's ``occurred_at``, so the newest
+acceptance wins whatever the arrival order; that is the previous agent routing sticks to. A change for
+a customer id nobody holds (never seen, or erased) creates nobody: the service records it on the timeline
+under that id and applies nothing (``ProfileService._place_request``).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from schemas.customers import ConsentRecorded, ExperienceReason, MergeRequested,
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
+from schemas.routing import AssignmentChange, AssignmentChanged
 from services.profile.core.attributes import Attribute, AttributeName
 from services.profile.core.consent import ConsentDecision, is_opt_out
 from services.profile.core.experience import Experience, Feeling, PhoneStep, feeling_in
@@ -29,7 +40,9 @@ from services.profile.core.wording import Language, language_of
 # What the channels report, and what the API and other systems ask of profile for a known customer.
 ProfilePayload = InteractionReceived | OrderRecorded | WebActivityRecorded
 ProfileRequest = CaseCloseRequested | ConsentRecorded | MergeRequested | UnmergeRequested
-ProfileEvent = Event[ProfilePayload] | Event[ProfileRequest]
+# What other services report about a known customer, addressed by customer id.
+ProfileReport = AssignmentChanged
+ProfileEvent = Event[ProfilePayload] | Event[ProfileRequest] | Event[ProfileReport]
 PROFILE_PAYLOADS = (
     InteractionReceived,
     OrderRecorded,
@@ -38,10 +51,12 @@ PROFILE_PAYLOADS = (
     ConsentRecorded,
     MergeRequested,
     UnmergeRequested,
+    AssignmentChanged,
 )
 
 ORDER_SOURCE = "order"
 WEB_SOURCE = "web"
+ROUTING_SOURCE = "routing"  # the timeline channel and attribute source of assignment changes
 # Not in schemas/catalog.py yet: agent and API changes need a contract before they travel on Kafka.
 CHANGE_EVENT_TYPE = "helhet.profile.change.v1"
 
@@ -51,6 +66,7 @@ class FactKind(StrEnum):
     ORDER = "order"
     WEB_ACTIVITY = "web_activity"
     CHANGE = "change"  # made by an agent or another system, not seen on a channel
+    ASSIGNMENT = "assignment"  # routing offered, gave or took a case of the customer's to an agent
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,17 @@ class CaseClose:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """What routing did with one of the customer's cases, for the timeline: ids, no personal data."""
+
+    change: AssignmentChange
+    case_id: str
+    queue: str
+    agent_id: str | None  # the agent offered, accepting, declining, … the case; None while it waits
+    reason: str | None  # e.g. offer_timeout, agent_absent, no_agent_present
+
+
+@dataclass(frozen=True)
 class ObservedEvent:
     event_id: str
     event_type: str
@@ -113,10 +140,11 @@ class ObservedEvent:
     phone_step: PhoneStep | None = None
     contact: Contact | None = None
     web: WebVisit | None = None
-    customer_id: str | None = None  # a request addressed to a known customer, not found by identifiers
+    customer_id: str | None = None  # a request or report addressed to a customer by id, not identifiers
     case_close: CaseClose | None = None
     merge_with: tuple[str, ...] = ()  # a requested merge: the other customers
     unmerge: str | None = None  # a requested unmerge: the merge id
+    assignment: Assignment | None = None  # routing's change of one of the customer's cases
 
 
 def observe(event: ProfileEvent) -> ObservedEvent:
@@ -136,6 +164,8 @@ def observe(event: ProfileEvent) -> ObservedEvent:
                 identifiers=tuple(activity.identifiers),
                 web=WebVisit(activity.session_id, activity.kind.value, activity.url, activity.sku),
             )
+        case AssignmentChanged() as assignment:
+            return _assigned(event, assignment)
         case _:
             return _requested(event, event.data)
 
@@ -161,6 +191,33 @@ def _requested(event: ProfileEvent, request: ProfileRequest) -> ObservedEvent:
                 request.purpose, request.granted, request.source, request.occurred_at, event.id
             )
             return _request(event, request.occurred_at, request.source, request.customer_id, consent=decision)
+
+
+def _assigned(event: ProfileEvent, assignment: AssignmentChanged) -> ObservedEvent:
+    """An assignment change, addressed to its customer by id; an acceptance names the last agent."""
+    at = assignment.occurred_at
+    attributes: tuple[Attribute, ...] = ()
+    if assignment.change is AssignmentChange.ACCEPTED and assignment.agent_id:
+        agent = assignment.agent_id
+        attributes = (Attribute(AttributeName.LAST_AGENT, agent, ROUTING_SOURCE, at, event.id),)
+    return ObservedEvent(
+        event_id=event.id,
+        event_type=event.type,
+        source=event.source,
+        occurred_at=at,
+        kind=FactKind.ASSIGNMENT,
+        source_channel=ROUTING_SOURCE,
+        identifiers=(),
+        attributes=attributes,
+        customer_id=assignment.customer_id,
+        assignment=Assignment(
+            change=assignment.change,
+            case_id=assignment.case_id,
+            queue=assignment.queue,
+            agent_id=assignment.agent_id,
+            reason=assignment.reason,
+        ),
+    )
 
 
 def _request(

@@ -1,5 +1,5 @@
-"""Helpers for profile's integration tests: events with fresh identifiers, a running worker, and a hash of
-everything stored about a set of customers."""
+"""Helpers for profile's integration tests: events with fresh identifiers (and routing's assignment
+changes), a running worker, and a hash of everything stored about a set of customers."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
+from schemas.cases import CaseCategory
 from schemas.catalog import TOPICS, event_type_of
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityKind, WebActivityRecorded
+from schemas.customers import Tier
 from schemas.envelope import Event, Payload
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionReceived
+from schemas.routing import AssignmentChange, AssignmentChanged
 from services.common.codec import decode
 from services.common.kafka.connection import aiokafka_options
 from services.common.mongo import Document
@@ -102,6 +105,39 @@ def page_view(
         occurred_at=at - timedelta(hours=1),
     )
     return envelope(payload)
+
+
+def assigned(
+    customer_id: str,
+    case_id: str,
+    change: AssignmentChange,
+    agent_id: str | None,
+    at: datetime,
+    *,
+    event_id: str | None = None,
+) -> Event[AssignmentChanged]:
+    """Routing's change of a case, as it travels on ``assignments.v1`` (keyed by customer id)."""
+    payload = AssignmentChanged(
+        change=change,
+        case_id=case_id,
+        customer_id=customer_id,
+        queue="email",
+        channel=Channel.EMAIL,
+        category=CaseCategory.SHIPPING,
+        tier=Tier.STANDARD,
+        offer_id=None if agent_id is None else f"offer-{case_id}-{agent_id}",
+        agent_id=agent_id,
+        waiting_since=at - timedelta(minutes=10),
+        occurred_at=at,
+    )
+    return Event[AssignmentChanged](
+        id=event_id or f"{case_id}:{change.value}:{uuid.uuid4().hex[:8]}",
+        source="/routing",
+        type=event_type_of(AssignmentChanged).name,
+        time=at,
+        key=customer_id,
+        data=payload,
+    )
 
 
 def topic_of(event: Event[ProfilePayload]) -> str:

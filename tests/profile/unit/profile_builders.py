@@ -8,12 +8,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from schemas.cases import CaseCategory
 from schemas.catalog import event_type_of
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityKind, WebActivityRecorded
-from schemas.customers import Purpose
+from schemas.customers import Purpose, Tier
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
+from schemas.routing import AssignmentChange, AssignmentChanged
 from services.profile.core.attributes import AttributeName
 from services.profile.core.observe import ObservedEvent, ProfilePayload, observe, observe_change
 
@@ -79,6 +81,42 @@ def order(
         reference=reference,
     )
     return event(payload, event_id)
+
+
+def assignment(
+    event_id: str,
+    change: AssignmentChange,
+    *,
+    agent_id: str | None = "agent-7",
+    at: datetime = NOW,
+    customer_id: str = "kari",
+    case_id: str = "case-1",
+    reason: str | None = None,
+) -> ObservedEvent:
+    """Routing's change of a case, as profile observes it from ``assignments.v1``."""
+    payload = AssignmentChanged(
+        change=change,
+        case_id=case_id,
+        customer_id=customer_id,
+        queue="chat",
+        channel=Channel.CHAT,
+        category=CaseCategory.SHIPPING,
+        tier=Tier.GOLD,
+        offer_id=None if agent_id is None else f"offer-{case_id}",
+        agent_id=agent_id,
+        reason=reason,
+        waiting_since=at - timedelta(minutes=5),
+        occurred_at=at,
+    )
+    envelope = Event[AssignmentChanged](
+        id=event_id,
+        source="/routing",
+        type=event_type_of(AssignmentChanged).name,
+        time=at,
+        key=customer_id,
+        data=payload,
+    )
+    return observe(envelope)
 
 
 def web(

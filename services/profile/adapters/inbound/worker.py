@@ -1,5 +1,6 @@
-"""The profile worker: a faust agent over the channel topics, in batches (``services.common.kafka.batches``
-says how a batch is decoded, dead-lettered, retried and acked)."""
+"""The profile worker: a faust agent over the channel topics, profile's requests and routing's
+assignments, in batches (``services.common.kafka.batches`` says how a batch is decoded, dead-lettered,
+retried and acked)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from services.common.kafka.batches import BatchHandler, DeadLetters, RetryPolicy
 from services.profile.core.observe import PROFILE_PAYLOADS
 from services.profile.service import BatchOutcome
 
-PROFILE_TOPICS = ("interactions.v1", "orders.v1", "web-activity.v1", "profile-requests.v1")
+PROFILE_TOPICS = (
+    "interactions.v1",
+    "orders.v1",
+    "web-activity.v1",
+    "profile-requests.v1",
+    "assignments.v1",  # routing's changes: the timeline and the customer's last agent
+)
 
 
 def register_profile_agent(

@@ -17,6 +17,7 @@ from schemas.customers import ExperienceReason, ProfileChanged, Purpose
 from schemas.envelope import Event
 from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier, IdentifierKind
 from schemas.interactions import Channel, Direction, InteractionEvent
+from schemas.routing import AssignmentChange
 from services.common.mongo import Document
 from services.profile.core.attributes import Attribute, AttributeName
 from services.profile.core.cases import Case
@@ -24,7 +25,7 @@ from services.profile.core.consent import ConsentDecision
 from services.profile.core.experience import Experience, Feeling, PhoneStep
 from services.profile.core.identity import Link, LinkRule
 from services.profile.core.merge import MergeRecord
-from services.profile.core.observe import FactKind, ObservedEvent
+from services.profile.core.observe import Assignment, FactKind, ObservedEvent
 from services.profile.core.profile import Profile, ProfileFacts
 from services.profile.core.snapshot import customer_snapshot
 from services.profile.core.value import OrderChange
@@ -137,6 +138,7 @@ def timeline_document(event: ObservedEvent, customer_id: str, case_id: str | Non
         "case_close": None
         if event.case_close is None
         else {"case_id": event.case_close.case_id, "reason": event.case_close.reason},
+        "assignment": None if event.assignment is None else _assignment(event.assignment),
         "contact": None
         if contact is None
         else {
@@ -151,6 +153,26 @@ def timeline_document(event: ObservedEvent, customer_id: str, case_id: str | Non
             "language": contact.language.value if contact.language else None,
         },
     }
+
+
+def _assignment(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "change": assignment.change.value,
+        "case_id": assignment.case_id,
+        "queue": assignment.queue,
+        "agent_id": assignment.agent_id,
+        "reason": assignment.reason,
+    }
+
+
+def _assignment_from(raw: Document) -> Assignment:
+    return Assignment(
+        change=AssignmentChange(raw["change"]),
+        case_id=raw["case_id"],
+        queue=raw["queue"],
+        agent_id=raw["agent_id"],
+        reason=raw["reason"],
+    )
 
 
 def _attribute(attribute: Attribute) -> dict[str, Any]:
@@ -369,6 +391,7 @@ def merge_from_document(document: Document) -> StoredMerge:
 def observed_from_timeline(document: Document) -> ObservedEvent:
     """The facts a timeline entry recorded, enough to fold the profile again (an unmerge does)."""
     order, experience, step = document.get("order"), document.get("experience"), document.get("phone_step")
+    assignment = document.get("assignment")
     return ObservedEvent(
         event_id=document["_id"],
         event_type=document["type"],
@@ -402,6 +425,7 @@ def observed_from_timeline(document: Document) -> ObservedEvent:
             experience["event_id"],
         ),
         phone_step=None if step is None else _phone_step_from(step),
+        assignment=None if assignment is None else _assignment_from(assignment),
     )
 
 
