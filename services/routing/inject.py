@@ -33,7 +33,9 @@ from services.routing.settings import RoutingSettings
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Whole milliseconds, as BSON stores instants: an answer and its retry then show the same times."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @dataclass
@@ -71,7 +73,12 @@ def build_service(
 ) -> RoutingService:
     store = MongoRoutingStore(database(client, settings))
     return RoutingService(
-        store, KafkaAssignmentFeed(publisher), KafkaStatsFeed(publisher), utc_now, rules=settings.rules()
+        store,
+        KafkaAssignmentFeed(publisher),
+        KafkaStatsFeed(publisher),
+        utc_now,
+        rules=settings.rules(),
+        agents_fresh_for=settings.agents_fresh_for_seconds,
     )
 
 

@@ -25,6 +25,10 @@ class RoutingStore(Protocol):
 
     async def case(self, case_id: str) -> QueuedCase | None: ...
 
+    async def cases(self, case_ids: Collection[str]) -> list[QueuedCase]:
+        """The cases with these ids, active or done (unknown ones are left out)."""
+        ...
+
     async def active_cases(self, queues: Collection[str] | None = None) -> list[QueuedCase]:
         """Cases waiting, offered or assigned (in these queues)."""
         ...

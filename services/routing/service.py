@@ -10,7 +10,9 @@ left unpublished goes out on the next tick.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -78,7 +80,10 @@ class RoutingService:
         *,
         rules: RoutingRules | None = None,
         attempts: int = 8,
+        agents_fresh_for: float = 0.0,
     ) -> None:
+        """``agents_fresh_for``: seconds a read of every agent serves later rounds of this router (its own
+        writes update it). A stale copy only delays a match: every offer re-reads the agent it commits to."""
         self._store = store
         self._feed = feed
         self._stats_feed = stats_feed
@@ -87,21 +92,30 @@ class RoutingService:
         self._attempts = attempts
         self._unpublished: set[str] = set()
         self._ticks = 0
+        self._agents_fresh_for = agents_fresh_for
+        self._agents: dict[str, Agent] = {}
+        self._agents_read_at = -math.inf
+        # One round at a time per router: the tick and a batch planning the same cases would only race.
+        self._round = asyncio.Lock()
+        self._queue_names = frozenset(queue.name for queue in self.rules.queues)
 
     # ----- cases.v1
 
     async def handle_cases(self, changes: Sequence[CaseChanged]) -> int:
         """Apply a batch of case changes, then match their queues; returns offers made."""
         queues: set[str] = set()
+        known = {case.case_id: case for case in await self._store.cases({c.case_id for c in changes})}
         for changed in changes:
-            queue = await self._apply(changed)
+            queue = await self._apply(changed, known.pop(changed.case_id, None))
             if queue is not None:
                 queues.add(queue)
         return await self.match(queues) if queues else 0
 
-    async def _apply(self, changed: CaseChanged) -> str | None:
-        for _ in range(self._attempts):
-            known = await self._store.case(changed.case_id)
+    async def _apply(self, changed: CaseChanged, read: QueuedCase | None) -> str | None:
+        """``read``: the case as the batch read it (re-read after a lost compare-and-set, and for a
+        case that an earlier change of the same batch wrote)."""
+        for attempt in range(self._attempts):
+            known = read if attempt == 0 else await self._store.case(changed.case_id)
             if closes(changed):
                 if known is None:
                     if await self._store.save_case(closed_unseen(changed, self.rules)) is not None:
@@ -145,35 +159,66 @@ class RoutingService:
     async def match(self, queues: Collection[str] | None = None) -> int:
         """One round: the best-ranked waiting cases to their best eligible agents; the queue's policy for
         what nobody can take. Returns offers made."""
-        now = self._clock()
-        agents = await self._store.agents()
-        cases = [case for case in await self._store.active_cases(queues) if case.state is CaseState.WAITING]
-        roster = Roster(agents, now, self.rules)
-        backlog = Backlog(cases, self.rules)
-        made = 0
-        for pick in plan_round(roster, backlog):
-            made += await self._offer(pick)
-        unserved_roster = Roster(await self._store.agents(), now, self.rules) if made else roster
-        for case in backlog:
-            await self._unserved(case, unserved_roster, now)
-        return made
+        async with self._round:
+            now = self._clock()
+            agents = await self._current_agents()
+            waiting = [
+                await self._rehome(case) if case.queue not in self._queue_names else case
+                for case in await self._store.active_cases(queues)
+                if case.state is CaseState.WAITING
+            ]
+            roster = Roster(agents, now, self.rules)
+            backlog = Backlog(waiting, self.rules)
+            offers: list[tuple[str, list[Event[AssignmentChanged]]]] = []
+            for pick in plan_round(roster, backlog):
+                if (made := await self._offer(pick)) is not None:
+                    offers.append(made)
+            await self._publish_many(offers)
+            # The roster holds the round's offers as planned: close enough to judge what nobody can take.
+            for case in backlog:
+                await self._unserved(case, roster, now)
+            return len(offers)
 
-    async def _offer(self, pick: Pick) -> int:
+    async def _rehome(self, case: QueuedCase) -> QueuedCase:
+        """A case waiting in a queue the configuration no longer has goes to its channel's queue,
+        keeping its age (published as an overflow, so nobody wonders where it went)."""
+        moved = replace(case, queue=self.rules.queue_for(case.channel).name, unserved_since=None)
+        event = self._event(moved, AssignmentChange.OVERFLOWED, self._clock(), f"queue_removed:{case.queue}")
+        saved = await self._save(moved, [event])
+        return saved or moved
+
+    async def _current_agents(self) -> list[Agent]:
+        if asyncio.get_running_loop().time() - self._agents_read_at >= self._agents_fresh_for:
+            self._agents = {agent.agent_id: agent for agent in await self._store.agents()}
+            self._agents_read_at = asyncio.get_running_loop().time()
+        return list(self._agents.values())
+
+    async def _save_agent(self, agent: Agent) -> Agent | None:
+        saved = await self._store.save_agent(agent)
+        if saved is not None:
+            self._agents[saved.agent_id] = saved
+        return saved
+
+    async def _offer(self, pick: Pick) -> tuple[str, list[Event[AssignmentChanged]]] | None:
+        """Hold the agent, then the case; the events to publish once the round's offers are made."""
         offered, holding = make_offer(pick, self.rules)
         item = holding.work[-1]
         now = pick.decision.decided_at
         for _ in range(self._attempts):
             fresh = await self._store.agent(pick.agent.agent_id)
             if fresh is None or ineligibility(fresh, pick.case, now, self.rules) is not None:
-                return 0  # changed between pick and commit: the next round decides again
-            if await self._store.save_agent(replace(fresh, work=(*fresh.work, item))) is not None:
+                if fresh is not None:
+                    self._agents[fresh.agent_id] = fresh
+                return None  # changed between pick and commit: the next round decides again
+            if await self._save_agent(replace(fresh, work=(*fresh.work, item))) is not None:
                 break
         else:
-            return 0
-        if await self._save(offered, [self._event(offered, AssignmentChange.OFFERED, now)]) is None:
+            return None
+        events = [self._event(offered, AssignmentChange.OFFERED, now)]
+        if await self._store.save_case(offered, events) is None:
             await self._change_agent(pick.agent.agent_id, _releasing(item.offer_id, now))
-            return 0
-        return 1
+            return None
+        return offered.case_id, events
 
     async def _unserved(self, case: QueuedCase, roster: Roster, now: datetime) -> None:
         queue = self.rules.queue(case.queue)
@@ -229,6 +274,8 @@ class RoutingService:
             case = await self._store.case(case_of(offer_id))
             if case is None:
                 return Refusal("not_offered")
+            if _declined_before(case, offer_id, agent_id):
+                return case  # a retry of a decline already made
             result = declined(case, offer_id, agent_id)
             if isinstance(result, Refusal):
                 return result
@@ -264,7 +311,7 @@ class RoutingService:
         """Apply an agent's own change (profile, schedule, leave, status, heartbeat); match their queues."""
         for _ in range(self._attempts):
             current = await self._store.agent(agent_id)
-            saved = await self._store.save_agent(change(current))
+            saved = await self._save_agent(change(current))
             if saved is not None:
                 await self.match(saved.queues)
                 return saved
@@ -278,7 +325,7 @@ class RoutingService:
             updated = change(current)
             if updated == current:
                 return current
-            saved = await self._store.save_agent(updated)
+            saved = await self._save_agent(updated)
             if saved is not None:
                 return saved
         raise ConflictError(agent_id)
@@ -411,6 +458,21 @@ class RoutingService:
         await self._store.published(case_id, [event.id for event in events])
         return True
 
+    async def _publish_many(self, batch: Sequence[tuple[str, list[Event[AssignmentChanged]]]]) -> None:
+        """One publish for a round's events (the broker acknowledges them together), then each case's
+        outbox emptied; what fails stays in the outboxes for the next tick."""
+        if not batch:
+            return
+        try:
+            await self._feed.publish([event for _, events in batch for event in events])
+        except Exception as error:
+            _log.warning("a round's assignment events left for the next tick: %s", type(error).__name__)
+            self._unpublished.update(case_id for case_id, _ in batch)
+            return
+        await asyncio.gather(
+            *(self._store.published(case_id, [event.id for event in events]) for case_id, events in batch)
+        )
+
     async def _republish(self) -> int:
         """What this router failed to publish, each tick; everything any router left (a crash between a
         write and its publish), every ``SWEEP_EVERY_TICKS``, when done cases are archived too."""
@@ -425,6 +487,13 @@ class RoutingService:
         if sweep:
             await self._store.archive_done()
         return count
+
+
+def _declined_before(case: QueuedCase, offer_id: str, agent_id: str | None) -> bool:
+    """An earlier offer of this case, to an agent who is not asked again (declined or ignored it)."""
+    _, _, number = offer_id.rpartition(".")
+    earlier = number.isdigit() and 0 < int(number) <= case.offers_made and offer_id != case.offer_id
+    return earlier and (agent_id is None or agent_id in case.passed_over)
 
 
 def _why_unserved(outcome: Unserved) -> str:

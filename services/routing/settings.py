@@ -21,6 +21,9 @@ class RoutingSettings(CommonSettings):
     # Offers expire, absent agents' work moves, shifts start and sticky windows close with time alone.
     tick_seconds: float = 1.0
     stats_every_seconds: float = 15.0
+    # A router re-reads every agent at most this often for planning (it re-reads the one agent it commits
+    # an offer to, always): 1,000 agents cost 50-250 ms to read from the local MongoDB-wire server.
+    agents_fresh_for_seconds: float = 0.5
     heartbeat_ttl_seconds: float = 60.0
     wind_down_minutes: float = 10.0
     absent_grace_seconds: float = 120.0

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 from schemas.interactions import Channel
 from schemas.routing import AgentStatus
@@ -65,9 +66,14 @@ class Agent:
     def channels(self) -> frozenset[Channel]:
         return frozenset(self.capacity.limits)
 
-    @property
+    # Cached: a pick asks these of every agent in a queue, and an agent never changes (it is frozen).
+    @cached_property
     def used(self) -> int:
         return sum(item.cost for item in self.work)
+
+    @cached_property
+    def cases_held(self) -> frozenset[str]:
+        return frozenset(item.case_id for item in self.work)
 
     @property
     def load(self) -> float:

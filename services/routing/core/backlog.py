@@ -85,13 +85,21 @@ class Backlog:
         return sorted(self._cases.values(), key=lambda case: self.rank(case, now))
 
     def best(
-        self, accept: Callable[[QueuedCase], bool], now: datetime, queues: Iterable[str] | None = None
+        self,
+        accept: Callable[[QueuedCase], bool],
+        now: datetime,
+        queues: Iterable[str] | None = None,
+        channels: Iterable[Channel] | None = None,
     ) -> QueuedCase | None:
-        """The best-ranked waiting case ``accept`` takes (in the given queues)."""
+        """The best-ranked waiting case ``accept`` takes (in the given queues and channels: a group the
+        taker has no room for is never read)."""
         wanted = None if queues is None else set(queues)
+        reachable = None if channels is None else set(channels)
         found: tuple[Rank, QueuedCase] | None = None
-        for (queue_name, _), group in self._groups.items():
+        for (queue_name, channel), group in self._groups.items():
             if wanted is not None and queue_name not in wanted:
+                continue
+            if reachable is not None and channel not in reachable:
                 continue
             candidate = self._best_in(group, accept, now)
             if candidate is not None and (found is None or candidate[0] < found[0]):

@@ -36,19 +36,24 @@ def unavailability(agent: Agent, now: datetime, rules: RoutingRules) -> str | No
     return None
 
 
-def misfit(agent: Agent, case: QueuedCase) -> str | None:
-    """Why this open agent cannot take this case (``None``: fits, with room for it)."""
-    checks = (
-        ("queue", case.queue in agent.queues),
-        ("channel", case.channel in agent.capacity.limits),
-        ("skill", not agent.skills or case.category.value in agent.skills),
-        ("language", not agent.languages or case.language is None or case.language in agent.languages),
-        ("passed_over", agent.agent_id not in case.passed_over),
-        # Another router's offer of this very case holds the agent already.
-        ("holding", all(item.case_id != case.case_id for item in agent.work)),
-        ("capacity", agent.room_for(case.channel)),
-    )
-    return next((reason for reason, fits in checks if not fits), None)
+def misfit(agent: Agent, case: QueuedCase) -> str | None:  # noqa: PLR0911 - one return per rule
+    """Why this open agent cannot take this case (``None``: fits, with room for it). The first rule that
+    fails decides; the cheap ones come first, since a pick asks this of every agent in the queue."""
+    if case.queue not in agent.queues:
+        return "queue"
+    if case.channel not in agent.capacity.limits:
+        return "channel"
+    if agent.skills and case.category.value not in agent.skills:
+        return "skill"
+    if agent.languages and case.language is not None and case.language not in agent.languages:
+        return "language"
+    if agent.agent_id in case.passed_over:
+        return "passed_over"
+    if case.case_id in agent.cases_held:
+        return "holding"  # another router's offer of this very case holds the agent already
+    if not agent.room_for(case.channel):
+        return "capacity"
+    return None
 
 
 def ineligibility(agent: Agent, case: QueuedCase, now: datetime, rules: RoutingRules) -> str | None:

@@ -3,11 +3,13 @@ whole round that serves the highest-ranked cases first."""
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from schemas.interactions import Channel
 from schemas.routing import Decision, Rule
 from services.routing.core.agents import Agent, WorkItem, WorkState
 from services.routing.core.backlog import Backlog
@@ -15,6 +17,8 @@ from services.routing.core.cases import CaseState, QueuedCase
 from services.routing.core.eligibility import misfit, unavailability
 from services.routing.core.rules import RoutingRules
 from services.routing.core.score import score
+
+_NEVER_IDLE = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Roster:
         self.by_id: dict[str, Agent] = {}
         self._closed: dict[str, str | None] = {}
         self._by_queue: dict[str, list[str]] = {}
+        self._with_room: dict[tuple[str, Channel], set[str]] = {}
         for agent in agents:
             self.put(agent)
 
@@ -51,20 +56,31 @@ class Roster:
                 self._by_queue.setdefault(queue, []).append(agent.agent_id)
         self.by_id[agent.agent_id] = agent
         self._closed[agent.agent_id] = unavailability(agent, self.now, self.rules)
+        for (queue, channel), members in self._with_room.items():
+            if queue in agent.queues:
+                if self._closed[agent.agent_id] is None and agent.room_for(channel):
+                    members.add(agent.agent_id)
+                else:
+                    members.discard(agent.agent_id)
+
+    def with_room(self, queue: str, channel: Channel) -> set[str]:
+        """The open agents of the queue with room for one more item of the channel (kept as offers
+        fill them, so a round skips at once what nobody can take)."""
+        key = (queue, channel)
+        members = self._with_room.get(key)
+        if members is None:
+            members = self._with_room[key] = {
+                agent.agent_id
+                for agent in self.serving(queue)
+                if self._closed[agent.agent_id] is None and agent.room_for(channel)
+            }
+        return members
 
     def closed_because(self, agent_id: str) -> str | None:
         return self._closed.get(agent_id, "unknown")
 
     def serving(self, queue: str) -> list[Agent]:
         return [self.by_id[agent_id] for agent_id in self._by_queue.get(queue, ())]
-
-    def any_room(self) -> bool:
-        """Whether an open agent has room for one more item of any channel (a channel may cost nothing,
-        so a full budget alone does not end a round)."""
-        return any(
-            reason is None and any(map(self.by_id[agent_id].room_for, self.by_id[agent_id].channels))
-            for agent_id, reason in self._closed.items()
-        )
 
     def ineligibility(self, agent: Agent, case: QueuedCase) -> str | None:
         return self._closed[agent.agent_id] or misfit(agent, case)
@@ -111,7 +127,7 @@ def choose_agent(case: QueuedCase, roster: Roster) -> Pick | Unserved:
         return Unserved(dict(ineligible), present, held_for=held)
     if not eligible:
         return Unserved(dict(ineligible), present)
-    ordered = sorted(eligible, key=_preference)
+    ordered = heapq.nsmallest(2, eligible, key=_preference)
     rule = _deciding_rule(ordered)
     return Pick(
         case,
@@ -131,7 +147,8 @@ def choose_case(agent: Agent, backlog: Backlog, roster: Roster) -> Pick | None:
         held = held_for_previous(case, roster)
         return held is None or held == agent.agent_id
 
-    case = backlog.best(takes, roster.now, agent.queues)
+    room = [channel for channel in agent.channels if agent.room_for(channel)]
+    case = backlog.best(takes, roster.now, agent.queues, room)
     if case is None:
         return None
     rule = Rule.STICKY if case.last_agent == agent.agent_id else Rule.NEXT_FREE
@@ -152,8 +169,9 @@ def plan_round(roster: Roster, backlog: Backlog) -> list[Pick]:
     The roster and backlog are updated as if the offers were made."""
     picks: list[Pick] = []
     for case in backlog.ranked(roster.now):
-        if not roster.any_room():
-            break
+        candidates = roster.with_room(case.queue, case.channel)
+        if not any(misfit(roster.by_id[agent_id], case) is None for agent_id in candidates):
+            continue  # nobody could take it: no need to weigh every agent of the queue
         outcome = choose_agent(case, roster)
         if isinstance(outcome, Pick):
             picks.append(outcome)
@@ -191,7 +209,7 @@ def make_offer(pick: Pick, rules: RoutingRules) -> tuple[QueuedCase, Agent]:
 
 def _preference(agent: Agent) -> tuple[float, datetime, str]:
     # Least loaded, then longest idle (never idle sorts last), then id: every router picks the same.
-    return (agent.load, agent.idle_since or datetime.max.replace(tzinfo=UTC), agent.agent_id)
+    return (agent.load, agent.idle_since or _NEVER_IDLE, agent.agent_id)
 
 
 def _deciding_rule(ordered: list[Agent]) -> Rule:

@@ -6,6 +6,7 @@ input. Cases arrive through a ``RoutingService`` on the same database, as the wo
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -634,11 +635,6 @@ async def test_the_api_documents_itself(api: httpx.AsyncClient) -> None:
     assert accept["requestBody"].get("required", False) is False  # the agent id is optional
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flow.declined requeues the case with offer_id None, so a retried decline finds no such offer "
-    "and is refused 404 not_offered, against agents_rest's documented 'a retry of the same answer is 200'",
-)
 async def test_a_retried_decline_is_answered_200_again(
     api: httpx.AsyncClient, service: RoutingService, clock: Clock
 ) -> None:
@@ -674,13 +670,13 @@ async def test_a_language_that_is_no_bcp47_tag_is_refused(api: httpx.AsyncClient
     assert ["body", "languages", 1] in [error["loc"] for error in problem["errors"]]
 
 
-async def test_a_failing_matching_round_never_passes_for_an_unknown_agent(
-    api: httpx.AsyncClient, store: MongoRoutingStore, clock: Clock
+async def test_a_case_left_in_a_removed_queue_moves_to_its_channels_queue_keeping_its_age(
+    api: httpx.AsyncClient, service: RoutingService, store: MongoRoutingStore, clock: Clock
 ) -> None:
-    await new_agent(api, "anna", available=False, queues=["legacy"])
-    # A case left in a queue the configuration no longer has: the round for it fails on the queue.
+    await new_agent(api, "anna", available=False)
+    # A case left in a queue the configuration no longer has (it was removed in a later release).
     stale = QueuedCase(
-        case_id="stale-case",
+        case_id=f"stale-{uuid.uuid4().hex[:8]}",
         customer_id="customer-1",
         queue="legacy",
         channel=Channel.CHAT,
@@ -690,15 +686,18 @@ async def test_a_failing_matching_round_never_passes_for_an_unknown_agent(
         predicted_value=Decimal(0),
         needs_recovery=False,
         last_agent=None,
-        waiting_since=clock.now,
+        waiting_since=clock.now - timedelta(minutes=3),
     )
     assert await store.save_case(stale) is not None
 
-    response = await api.put("/v1/agents/anna/status", json={"status": "available"})
+    ok(await api.put("/v1/agents/anna/status", json={"status": "available"}))
+    await service.tick()  # the tick's round looks at every queue, removed ones too
 
-    # The round's failure is the server's (500), never "no agent with that id": her status was written.
-    assert response.status_code != 404, response.text
-    assert (await agent_of(api, "anna"))["status"] == "available"
+    moved = await store.case(stale.case_id)
+    assert moved is not None
+    assert moved.queue == "chat"
+    assert moved.waiting_since == stale.waiting_since
+    assert moved.agent_id == "anna"
 
 
 @pytest.mark.parametrize(
@@ -978,3 +977,25 @@ async def test_validation_errors_do_not_echo_the_client_data(api: httpx.AsyncCli
 
     refused(response, 422)
     assert secret not in response.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        pytest.param({"queues": ["chat", "chatt"]}, "chatt", id="unknown-queue"),
+        pytest.param({"skills": ["shipping", "billing"]}, "billing", id="unknown-skill"),
+        pytest.param(
+            {"capacity": {"budget": 50, "channels": {"phone": {"cost": 100, "cap": 1}}}},
+            "phone",
+            id="over-budget",
+        ),
+    ],
+)
+async def test_a_profile_that_could_never_be_offered_work_is_refused(
+    api: httpx.AsyncClient, changes: dict[str, Any], named: str
+) -> None:
+    response = await api.put("/v1/agents/anna", json=profile(**changes))
+
+    assert response.status_code == 422, response.text
+    assert named in response.json()["detail"]
+    assert (await api.get("/v1/agents/anna")).status_code == 404  # nothing was written

@@ -443,7 +443,7 @@ def test_a_round_stops_once_no_open_agent_has_budget_left() -> None:
     picks = plan_round(the_roster, backlog)
 
     assert [p.case.case_id for p in picks] == ["call2"]
-    assert not the_roster.any_room()
+    assert the_roster.with_room("phone", Channel.PHONE) == set()
     assert len(backlog) == 2
 
 
@@ -466,9 +466,9 @@ def test_a_full_budget_does_not_end_a_round_while_a_free_channel_has_room() -> N
     ]
     the_roster = roster(on_the_phone)
 
-    assert the_roster.any_room()
+    assert the_roster.with_room("email", Channel.EMAIL) == {"a1"}
     picks = plan_round(the_roster, Backlog(mails, RULES))
 
     assert [p.case.case_id for p in picks] == ["mail2", "mail1"]
     assert the_roster.by_id["a1"].used == 100
-    assert not the_roster.any_room()
+    assert the_roster.with_room("email", Channel.EMAIL) == set()

@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.cases import CaseCategory
 from schemas.interactions import Channel
 from schemas.routing import AgentStatus, Decision
 from services.common.http import Principal, problem, require_scopes
@@ -45,6 +46,7 @@ from services.routing.core.presence import (
     with_schedule,
     with_status,
 )
+from services.routing.core.rules import RoutingRules
 from services.routing.core.schedule import Leave, Schedule, Shift
 from services.routing.queries import AgentView, RoutingQueries
 from services.routing.service import RoutingService
@@ -239,6 +241,22 @@ def case_out(case: QueuedCase) -> CaseOut:
     )
 
 
+def _unusable_profile(body: AgentIn, rules: RoutingRules) -> str | None:
+    """Why an agent with this profile could never be offered work, if so: a typo here would otherwise
+    leave someone idle without a word."""
+    queues = {queue.name for queue in rules.queues}
+    if unknown := sorted(set(body.queues) - queues):
+        return f"Unknown queues {unknown}; configured: {sorted(queues)}."
+    categories = {category.value for category in CaseCategory}
+    if unknown := sorted(set(body.skills) - categories):
+        return f"Unknown skills {unknown}; skills are case categories: {sorted(categories)}."
+    if costly := sorted(
+        c.value for c, limit in body.capacity.channels.items() if limit.cost > body.capacity.budget
+    ):
+        return f"Channels {costly} cost more than the whole budget ({body.capacity.budget})."
+    return None
+
+
 def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -298,7 +316,9 @@ def agents_router() -> APIRouter:
         service: Service,
         queries: Queries,
         response: Response,
-    ) -> AgentOut:
+    ) -> AgentOut | JSONResponse:
+        if (unusable := _unusable_profile(body, queries.rules)) is not None:
+            return problem(422, unusable)
         created = False
 
         def apply(current: Agent | None) -> Agent:

@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.envelope import Event
 from schemas.routing import AssignmentChanged
-from services.common.mongo import Document
+from services.common.mongo import Document, find_by_ids
 from services.routing.adapters.outbound.documents import agent_document, agent_from, case_document, case_from
 from services.routing.core.agents import Agent
 from services.routing.core.cases import CaseState, QueuedCase
@@ -66,6 +66,12 @@ class MongoRoutingStore:
     async def case(self, case_id: str) -> QueuedCase | None:
         document = await self._cases.find_one({"_id": case_id}) or await self._done.find_one({"_id": case_id})
         return None if document is None else case_from(document)
+
+    async def cases(self, case_ids: Collection[str]) -> list[QueuedCase]:
+        active = await find_by_ids(self._cases, case_ids)
+        missing = set(case_ids) - {document["_id"] for document in active}
+        done = await find_by_ids(self._done, missing) if missing else []
+        return [case_from(document) for document in (*active, *done)]
 
     async def active_cases(self, queues: Collection[str] | None = None) -> list[QueuedCase]:
         query: dict[str, Any] = {"state": {"$in": _ACTIVE}}
