@@ -111,8 +111,13 @@ class QueueStats(Payload):
     mean_handle_seconds: float | None = Field(
         default=None, ge=0, description="Accepted to completed, last hour."
     )
-    agents_eligible_now: int = Field(ge=0, description="Present agents of this queue with capacity left.")
-    agents_present_now: int = Field(ge=0)
+    agents_eligible_now: int = Field(
+        ge=0, description="Agents of this queue open for new work now, with room for its channels."
+    )
+    agents_present_now: int = Field(
+        ge=0,
+        description="Agents of this queue who are there (on shift, available, alive), open for work or not.",
+    )
     scheduled: list[HourForecast] = Field(default_factory=list, max_length=48, description="The next hours.")
     sla_seconds: float = Field(gt=0, description="The queue's first-response target.")
     as_of: UtcDatetime

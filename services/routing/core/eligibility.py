@@ -11,6 +11,10 @@ from services.routing.core.cases import QueuedCase
 from services.routing.core.rules import RoutingRules
 from services.routing.core.schedule import on_leave
 
+# What ``absence`` answers; anything else that closes an agent (not responding, winding down) leaves
+# them present.
+ABSENCE_REASONS = frozenset({"status", "heartbeat", "leave", "off_shift"})
+
 
 def absence(agent: Agent, now: datetime, rules: RoutingRules) -> str | None:
     """Why the agent is not there at all (``None``: present). Work they hold is requeued after a grace."""

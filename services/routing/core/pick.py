@@ -14,7 +14,7 @@ from schemas.routing import Decision, Rule
 from services.routing.core.agents import Agent, WorkItem, WorkState
 from services.routing.core.backlog import Backlog
 from services.routing.core.cases import CaseState, QueuedCase
-from services.routing.core.eligibility import misfit, unavailability
+from services.routing.core.eligibility import ABSENCE_REASONS, misfit, unavailability
 from services.routing.core.rules import RoutingRules
 from services.routing.core.score import score
 
@@ -47,21 +47,47 @@ class Roster:
         self._closed: dict[str, str | None] = {}
         self._by_queue: dict[str, list[str]] = {}
         self._with_room: dict[tuple[str, Channel], set[str]] = {}
+        # Per queue: its open agents, and its closed ones counted by reason (a pick weighs only the open).
+        self._open: dict[str, dict[str, Agent]] = {}
+        self._closed_count: dict[str, Counter[str]] = {}
         for agent in agents:
             self.put(agent)
 
     def put(self, agent: Agent) -> None:
-        if agent.agent_id not in self.by_id:
+        before = self.by_id.get(agent.agent_id)
+        if before is None:
             for queue in agent.queues:
                 self._by_queue.setdefault(queue, []).append(agent.agent_id)
+        else:
+            self._unindex(before)
         self.by_id[agent.agent_id] = agent
-        self._closed[agent.agent_id] = unavailability(agent, self.now, self.rules)
+        reason = self._closed[agent.agent_id] = unavailability(agent, self.now, self.rules)
+        for queue in agent.queues:
+            if reason is None:
+                self._open.setdefault(queue, {})[agent.agent_id] = agent
+            else:
+                self._closed_count.setdefault(queue, Counter())[reason] += 1
         for (queue, channel), members in self._with_room.items():
             if queue in agent.queues:
                 if self._closed[agent.agent_id] is None and agent.room_for(channel):
                     members.add(agent.agent_id)
                 else:
                     members.discard(agent.agent_id)
+
+    def _unindex(self, agent: Agent) -> None:
+        reason = self._closed[agent.agent_id]
+        for queue in agent.queues:
+            if reason is None:
+                self._open.get(queue, {}).pop(agent.agent_id, None)
+            else:
+                self._closed_count[queue][reason] -= 1
+
+    def open_in(self, queue: str) -> list[Agent]:
+        return list(self._open.get(queue, {}).values())
+
+    def closed_in(self, queue: str) -> Counter[str]:
+        """The queue's agents closed for work, by reason."""
+        return +self._closed_count.get(queue, Counter())
 
     def with_room(self, queue: str, channel: Channel) -> set[str]:
         """The open agents of the queue with room for one more item of the channel (kept as offers
@@ -70,17 +96,12 @@ class Roster:
         members = self._with_room.get(key)
         if members is None:
             members = self._with_room[key] = {
-                agent.agent_id
-                for agent in self.serving(queue)
-                if self._closed[agent.agent_id] is None and agent.room_for(channel)
+                agent.agent_id for agent in self.open_in(queue) if agent.room_for(channel)
             }
         return members
 
     def closed_because(self, agent_id: str) -> str | None:
         return self._closed.get(agent_id, "unknown")
-
-    def serving(self, queue: str) -> list[Agent]:
-        return [self.by_id[agent_id] for agent_id in self._by_queue.get(queue, ())]
 
     def ineligibility(self, agent: Agent, case: QueuedCase) -> str | None:
         return self._closed[agent.agent_id] or misfit(agent, case)
@@ -98,17 +119,23 @@ def held_for_previous(case: QueuedCase, roster: Roster) -> str | None:
     return previous.agent_id
 
 
-def choose_agent(case: QueuedCase, roster: Roster) -> Pick | Unserved:
-    serving = roster.serving(case.queue)
-    ineligible: Counter[str] = Counter()
+def _weigh(case: QueuedCase, roster: Roster) -> tuple[list[Agent], Counter[str], int]:
+    """The eligible agents, the others counted by the first rule they fail, and how many were looked at."""
+    ineligible = roster.closed_in(case.queue)
     eligible: list[Agent] = []
-    for agent in serving:
-        reason = roster.ineligibility(agent, case)
+    for agent in roster.open_in(case.queue):
+        reason = misfit(agent, case)
         if reason is None:
             eligible.append(agent)
         else:
             ineligible[reason] += 1
-    present = sum(1 for agent in serving if roster.closed_because(agent.agent_id) is None)
+    return eligible, ineligible, len(eligible) + sum(ineligible.values())
+
+
+def choose_agent(case: QueuedCase, roster: Roster) -> Pick | Unserved:
+    eligible, ineligible, considered = _weigh(case, roster)
+    # Present: there, even if not open for new work this minute (winding down, not responding).
+    present = considered - sum(count for reason, count in ineligible.items() if reason in ABSENCE_REASONS)
     previous = next((agent for agent in eligible if agent.agent_id == case.last_agent), None)
     if previous is not None:
         return Pick(
@@ -119,7 +146,7 @@ def choose_agent(case: QueuedCase, roster: Roster) -> Pick | Unserved:
                 roster,
                 Rule.STICKY,
                 eligible=len(eligible),
-                considered=len(serving),
+                considered=considered,
                 ineligible=ineligible,
             ),
         )
@@ -132,7 +159,7 @@ def choose_agent(case: QueuedCase, roster: Roster) -> Pick | Unserved:
     return Pick(
         case,
         ordered[0],
-        _decision(case, roster, rule, eligible=len(eligible), considered=len(serving), ineligible=ineligible),
+        _decision(case, roster, rule, eligible=len(eligible), considered=considered, ineligible=ineligible),
     )
 
 
@@ -152,15 +179,11 @@ def choose_case(agent: Agent, backlog: Backlog, roster: Roster) -> Pick | None:
     if case is None:
         return None
     rule = Rule.STICKY if case.last_agent == agent.agent_id else Rule.NEXT_FREE
-    serving = roster.serving(case.queue)
-    ineligible = Counter(
-        reason for other in serving if (reason := roster.ineligibility(other, case)) is not None
-    )
-    eligible = len(serving) - sum(ineligible.values())
+    eligible, ineligible, considered = _weigh(case, roster)
     return Pick(
         case,
         agent,
-        _decision(case, roster, rule, eligible=eligible, considered=len(serving), ineligible=ineligible),
+        _decision(case, roster, rule, eligible=len(eligible), considered=considered, ineligible=ineligible),
     )
 
 

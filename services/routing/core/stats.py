@@ -10,7 +10,7 @@ from statistics import fmean
 from schemas.routing import HourForecast, QueueStats
 from services.routing.core.agents import Agent
 from services.routing.core.cases import CaseState, QueuedCase
-from services.routing.core.eligibility import unavailability
+from services.routing.core.eligibility import absence, unavailability
 from services.routing.core.rules import QueueRules, RoutingRules
 from services.routing.core.staffing import scheduled_agents
 
@@ -40,7 +40,8 @@ def queue_stats(
     mine = [case for case in cases if case.queue == queue.name]
     waiting = [case for case in mine if case.state is CaseState.WAITING]
     serving = [agent for agent in agents if queue.name in agent.queues]
-    present = [agent for agent in serving if unavailability(agent, now, rules) is None]
+    present = [agent for agent in serving if absence(agent, now, rules) is None]
+    open_now = [agent for agent in present if unavailability(agent, now, rules) is None]
     handles = hour.handle_seconds
     next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     forecast = [next_hour + timedelta(hours=offset) for offset in range(FORECAST_HOURS)]
@@ -55,7 +56,7 @@ def queue_stats(
         completions_last_hour=len(handles),
         mean_handle_seconds=round(fmean(handles), 3) if handles else None,
         agents_eligible_now=sum(
-            1 for agent in present if any(agent.room_for(channel) for channel in queue.channels)
+            1 for agent in open_now if any(agent.room_for(channel) for channel in queue.channels)
         ),
         agents_present_now=len(present),
         scheduled=[

@@ -3,6 +3,7 @@ record, the best case for an agent with room, a whole round, and the offer itsel
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
@@ -233,8 +234,8 @@ def test_unserved_counts_the_reasons_and_who_is_present() -> None:
     outcome = unserved(choose_agent(declined, roster(*agents)))
 
     assert outcome.ineligible == {"capacity": 1, "not_responding": 1, "passed_over": 1, "status": 1}
-    # Present means open for work, busy or not: the full agent and the one who declined.
-    assert outcome.present == 2
+    # Present means there, open for new work or not: all but the one who is away.
+    assert outcome.present == 3
     assert outcome.held_for is None
 
 
@@ -452,9 +453,10 @@ def test_the_roster_keeps_one_entry_per_agent_and_rechecks_it_when_put_again() -
 
     the_roster.put(agent("a1", queues=("chat", "email"), status=AgentStatus.AWAY))
 
-    assert [a.agent_id for a in the_roster.serving("chat")] == ["a1"]
+    assert the_roster.open_in("chat") == []
+    assert the_roster.closed_in("chat") == Counter({"status": 1})
     assert the_roster.closed_because("a1") == "status"
-    assert the_roster.serving("phone") == []
+    assert the_roster.open_in("phone") == []
 
 
 def test_a_full_budget_does_not_end_a_round_while_a_free_channel_has_room() -> None:

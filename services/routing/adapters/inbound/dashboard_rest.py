@@ -59,7 +59,9 @@ class QueueOut(BaseModel):
     oldest_wait_seconds: float
     arrivals_last_hour: int
     completions_last_hour: int
-    agents_present_now: int = Field(description="Agents serving the queue and open for work now.")
+    agents_present_now: int = Field(
+        description="Agents serving the queue who are there, open for work or not."
+    )
     agents_eligible_now: int = Field(description="Present agents serving the queue with room for its work.")
     unassigned_by_category: dict[str, int] = Field(description="Waiting cases per category.")
     first_response: SpreadOut = Field(description="Arrival to acceptance, cases accepted in the last hour.")
