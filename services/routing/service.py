@@ -103,17 +103,26 @@ class RoutingService:
 
     async def handle_cases(self, changes: Sequence[CaseChanged]) -> int:
         """Apply a batch of case changes, then match their queues; returns offers made."""
-        queues: set[str] = set()
-        known = {case.case_id: case for case in await self._store.cases({c.case_id for c in changes})}
+        by_case: dict[str, list[CaseChanged]] = {}
         for changed in changes:
-            queue = await self._apply(changed, known.pop(changed.case_id, None))
-            if queue is not None:
-                queues.add(queue)
+            by_case.setdefault(changed.case_id, []).append(changed)
+        known = {case.case_id: case for case in await self._store.cases(by_case)}
+
+        async def in_order(case_changes: list[CaseChanged]) -> set[str]:
+            touched = set()
+            for index, changed in enumerate(case_changes):
+                read = known.get(changed.case_id) if index == 0 else await self._store.case(changed.case_id)
+                if (queue := await self._apply(changed, read)) is not None:
+                    touched.add(queue)
+            return touched
+
+        # Different cases are written concurrently; one case's changes stay in their order.
+        touched = await asyncio.gather(*(in_order(case_changes) for case_changes in by_case.values()))
+        queues = set().union(*touched)
         return await self.match(queues) if queues else 0
 
     async def _apply(self, changed: CaseChanged, read: QueuedCase | None) -> str | None:
-        """``read``: the case as the batch read it (re-read after a lost compare-and-set, and for a
-        case that an earlier change of the same batch wrote)."""
+        """``read``: the case as last read (it is read again after a lost compare-and-set)."""
         for attempt in range(self._attempts):
             known = read if attempt == 0 else await self._store.case(changed.case_id)
             if closes(changed):
@@ -364,7 +373,9 @@ class RoutingService:
 
     async def _look_after_agents(self, cases: dict[str, QueuedCase], now: datetime) -> int:
         moved = 0
-        for agent in await self._store.agents():
+        # The planning copy of the agents is enough to notice who needs looking after; each change
+        # re-reads the agent it writes.
+        for agent in await self._current_agents():
             reason = absence(agent, now, self.rules)
             if (reason is None) != (agent.absent_since is None):
                 noticed = now if reason is not None else None

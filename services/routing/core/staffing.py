@@ -18,9 +18,10 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.routing.core.agents import Agent
-from services.routing.core.schedule import on_leave
+from services.routing.core.schedule import DAYS_LOOKED_BACK, on_leave
 
 SECONDS_PER_HOUR = 3600.0
 DEFAULT_SLOWDOWN = 0.25
@@ -112,14 +113,28 @@ def scheduled_agents(agents: Iterable[Agent], queue: str, hour_start: datetime) 
     The middle, not the start, so a shift starting or ending on the half hour counts for the hour it mostly
     covers and a shift ending on the hour does not count for the hour after.
     """
-    middle = _middle(hour_start)
-    return sum(
-        1
-        for agent in agents
-        if queue in agent.queues
-        and agent.schedule.stretch_at(middle) is not None
-        and not on_leave(agent.leaves, middle)
-    )
+    return scheduled_per_hour(agents, queue, [hour_start])[0]
+
+
+def scheduled_per_hour(agents: Iterable[Agent], queue: str, hour_starts: Sequence[datetime]) -> list[int]:
+    """``scheduled_agents`` for many hours, working out each agent's shifts once (not once per hour)."""
+    middles = [_middle(hour_start) for hour_start in hour_starts]
+    counts = [0] * len(middles)
+    if not middles:
+        return counts
+    first, last = min(middles), max(middles)
+    for agent in agents:
+        if queue not in agent.queues:
+            continue
+        zone = ZoneInfo(agent.schedule.time_zone)
+        start_day = first.astimezone(zone).date() - timedelta(days=DAYS_LOOKED_BACK)
+        days = (last.astimezone(zone).date() - start_day).days + 2
+        stretches = agent.schedule.stretches(start_day, days)
+        for index, middle in enumerate(middles):
+            worked = any(start <= middle < end for start, end in stretches)
+            if worked and not on_leave(agent.leaves, middle):
+                counts[index] += 1
+    return counts
 
 
 @dataclass(frozen=True)
@@ -153,9 +168,9 @@ def staffing_plan(
     ``arrivals_per_hour`` is the forecast per hour start, or one rate for every hour. An hour missing from
     the forecast expects no contacts: forecasts leave out the hours a queue is closed.
     """
-    roster = tuple(agents)
+    scheduled = scheduled_per_hour(agents, queue, day_hours)
     plan: list[HourStaffing] = []
-    for hour_start in day_hours:
+    for hour_start, on_shift in zip(day_hours, scheduled, strict=True):
         if isinstance(arrivals_per_hour, Mapping):
             arrivals = float(arrivals_per_hour.get(hour_start, 0.0))
         else:
@@ -168,7 +183,7 @@ def staffing_plan(
             concurrency=concurrency,
             slowdown=slowdown,
         )
-        plan.append(HourStaffing(hour_start, arrivals, required, scheduled_agents(roster, queue, hour_start)))
+        plan.append(HourStaffing(hour_start, arrivals, required, on_shift))
     return plan
 
 

@@ -12,7 +12,7 @@ from services.routing.core.agents import Agent
 from services.routing.core.cases import CaseState, QueuedCase
 from services.routing.core.eligibility import absence, unavailability
 from services.routing.core.rules import QueueRules, RoutingRules
-from services.routing.core.staffing import scheduled_agents
+from services.routing.core.staffing import scheduled_per_hour
 
 FORECAST_HOURS = 12
 
@@ -60,8 +60,8 @@ def queue_stats(
         ),
         agents_present_now=len(present),
         scheduled=[
-            HourForecast(hour_start=h, agents_scheduled=scheduled_agents(serving, queue.name, h))
-            for h in forecast
+            HourForecast(hour_start=hour, agents_scheduled=count)
+            for hour, count in zip(forecast, scheduled_per_hour(serving, queue.name, forecast), strict=True)
         ],
         sla_seconds=queue.sla.total_seconds(),
         as_of=now,
