@@ -29,8 +29,10 @@ class RoutingStore(Protocol):
         """The cases with these ids, active or done (unknown ones are left out)."""
         ...
 
-    async def active_cases(self, queues: Collection[str] | None = None) -> list[QueuedCase]:
-        """Cases waiting, offered or assigned (in these queues)."""
+    async def active_cases(
+        self, queues: Collection[str] | None = None, *, waiting_only: bool = False
+    ) -> list[QueuedCase]:
+        """Cases waiting, offered or assigned (in these queues; only the waiting ones if asked)."""
         ...
 
     async def save_case(

@@ -173,8 +173,7 @@ class RoutingService:
             agents = await self._current_agents()
             waiting = [
                 await self._rehome(case) if case.queue not in self._queue_names else case
-                for case in await self._store.active_cases(queues)
-                if case.state is CaseState.WAITING
+                for case in await self._store.active_cases(queues, waiting_only=True)
             ]
             roster = Roster(agents, now, self.rules)
             backlog = Backlog(waiting, self.rules)

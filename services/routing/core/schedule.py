@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAYS_LOOKED_BACK = 1  # an overnight shift that began yesterday may still be running
@@ -43,19 +44,7 @@ class Schedule:
     def stretches(self, first_day: date, days: int) -> list[tuple[datetime, datetime]]:
         """The UTC intervals worked on the local days ``first_day`` .. ``first_day + days - 1`` (plus
         what overnight shifts carry into the next day), touching intervals joined."""
-        zone = ZoneInfo(self.time_zone)
-        intervals: list[tuple[datetime, datetime]] = []
-        for offset in range(days):
-            day = first_day + timedelta(days=offset)
-            for shift in self.shifts:
-                if shift.weekday != day.weekday():
-                    continue
-                end_day = day + timedelta(days=1) if shift.overnight else day
-                start = datetime.combine(day, shift.start, zone).astimezone(UTC)
-                end = datetime.combine(end_day, shift.end, zone).astimezone(UTC)
-                if end > start:
-                    intervals.append((start, end))
-        return _joined(intervals)
+        return list(_stretches(self, first_day, days))
 
     def stretch_at(self, now: datetime) -> tuple[datetime, datetime] | None:
         """The worked stretch ``now`` falls in, if any."""
@@ -78,6 +67,25 @@ class Schedule:
             start for start, _ in self.stretches(first_day, within_days + DAYS_LOOKED_BACK) if start > now
         ]
         return min(starts, default=None)
+
+
+# Every round asks every agent "on shift now?": the intervals depend only on the schedule and the days,
+# and many agents share a schedule.
+@lru_cache(maxsize=8192)
+def _stretches(schedule: Schedule, first_day: date, days: int) -> tuple[tuple[datetime, datetime], ...]:
+    zone = ZoneInfo(schedule.time_zone)
+    intervals: list[tuple[datetime, datetime]] = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        for shift in schedule.shifts:
+            if shift.weekday != day.weekday():
+                continue
+            end_day = day + timedelta(days=1) if shift.overnight else day
+            start = datetime.combine(day, shift.start, zone).astimezone(UTC)
+            end = datetime.combine(end_day, shift.end, zone).astimezone(UTC)
+            if end > start:
+                intervals.append((start, end))
+    return tuple(_joined(intervals))
 
 
 def on_leave(leaves: Iterable[Leave], now: datetime) -> bool:

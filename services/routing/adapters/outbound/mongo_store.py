@@ -73,8 +73,10 @@ class MongoRoutingStore:
         done = await find_by_ids(self._done, missing) if missing else []
         return [case_from(document) for document in (*active, *done)]
 
-    async def active_cases(self, queues: Collection[str] | None = None) -> list[QueuedCase]:
-        query: dict[str, Any] = {"state": {"$in": _ACTIVE}}
+    async def active_cases(
+        self, queues: Collection[str] | None = None, *, waiting_only: bool = False
+    ) -> list[QueuedCase]:
+        query: dict[str, Any] = {"state": CaseState.WAITING.value if waiting_only else {"$in": _ACTIVE}}
         if queues is not None:
             query["queue"] = {"$in": sorted(queues)}
         return [case_from(document) async for document in self._cases.find(query)]
