@@ -91,6 +91,7 @@ class RoutingService:
         self.rules = rules or RoutingRules()
         self._attempts = attempts
         self._unpublished: set[str] = set()
+        self._arrived: list[QueuedCase] = []
         self._ticks = 0
         self._agents_fresh_for = agents_fresh_for
         self._agents: dict[str, Agent] = {}
@@ -119,7 +120,11 @@ class RoutingService:
         # Different cases are written concurrently; one case's changes stay in their order.
         touched = await asyncio.gather(*(in_order(case_changes) for case_changes in by_case.values()))
         queues = set().union(*touched)
-        return await self.match(queues) if queues else 0
+        offered = await self.match(queues) if queues else 0
+        # Figures for queue-stats, after the offers: never between a case and its agent.
+        arrived, self._arrived = self._arrived, []
+        await asyncio.gather(*(self._store.record_arrival(case) for case in arrived))
+        return offered
 
     async def _apply(self, changed: CaseChanged, read: QueuedCase | None) -> str | None:
         """``read``: the case as last read (it is read again after a lost compare-and-set)."""
@@ -142,7 +147,7 @@ class RoutingService:
             if saved is None:
                 continue
             if known is None:
-                await self._store.record_arrival(saved)
+                self._arrived.append(saved)
             return saved.queue
         raise ConflictError(f"case {changed.case_id}")
 

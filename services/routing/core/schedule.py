@@ -48,11 +48,7 @@ class Schedule:
 
     def stretch_at(self, now: datetime) -> tuple[datetime, datetime] | None:
         """The worked stretch ``now`` falls in, if any."""
-        today = now.astimezone(ZoneInfo(self.time_zone)).date()
-        for start, end in self.stretches(today - timedelta(days=DAYS_LOOKED_BACK), DAYS_LOOKED_BACK + 2):
-            if start <= now < end:
-                return start, end
-        return None
+        return _stretch_at(self, now)
 
     def on_shift(self, now: datetime, wind_down: timedelta = timedelta(0)) -> bool:
         """On shift this minute and not within ``wind_down`` of the stretch's end."""
@@ -86,6 +82,16 @@ def _stretches(schedule: Schedule, first_day: date, days: int) -> tuple[tuple[da
             if end > start:
                 intervals.append((start, end))
     return tuple(_joined(intervals))
+
+
+# A round asks it of every agent at one ``now``; agents sharing a schedule share the answer.
+@lru_cache(maxsize=8192)
+def _stretch_at(schedule: Schedule, now: datetime) -> tuple[datetime, datetime] | None:
+    today = now.astimezone(ZoneInfo(schedule.time_zone)).date()
+    for start, end in _stretches(schedule, today - timedelta(days=DAYS_LOOKED_BACK), DAYS_LOOKED_BACK + 2):
+        if start <= now < end:
+            return start, end
+    return None
 
 
 def on_leave(leaves: Iterable[Leave], now: datetime) -> bool:

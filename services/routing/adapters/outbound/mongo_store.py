@@ -6,6 +6,7 @@ counts once)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -68,10 +69,12 @@ class MongoRoutingStore:
         return None if document is None else case_from(document)
 
     async def cases(self, case_ids: Collection[str]) -> list[QueuedCase]:
-        active = await find_by_ids(self._cases, case_ids)
-        missing = set(case_ids) - {document["_id"] for document in active}
-        done = await find_by_ids(self._done, missing) if missing else []
-        return [case_from(document) for document in (*active, *done)]
+        # Both at once: a case is in one of them, and a new one in neither.
+        active, done = await asyncio.gather(
+            find_by_ids(self._cases, case_ids), find_by_ids(self._done, case_ids)
+        )
+        seen = {document["_id"] for document in active}
+        return [case_from(document) for document in (*active, *(d for d in done if d["_id"] not in seen))]
 
     async def active_cases(
         self, queues: Collection[str] | None = None, *, waiting_only: bool = False
