@@ -14,7 +14,13 @@ from services.routing.core.stats import Throughput
 
 
 class RoutingStore(Protocol):
-    async def agents(self) -> list[Agent]: ...
+    async def agents(self, agent_ids: Collection[str] | None = None) -> list[Agent]:
+        """Every agent, or these."""
+        ...
+
+    async def agent_versions(self, changed_since: datetime) -> dict[str, int]:
+        """The versions of the agents written since then (by the writer's clock)."""
+        ...
 
     async def agent(self, agent_id: str) -> Agent | None: ...
 

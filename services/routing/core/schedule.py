@@ -8,7 +8,7 @@ stretch, so the wind-down before a shift's end applies only where work really st
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -40,6 +40,14 @@ class Leave:
 class Schedule:
     time_zone: str = "Europe/Oslo"
     shifts: tuple[Shift, ...] = ()
+    # Hashed once: the caches below are asked about every agent's schedule in every round.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.time_zone, self.shifts)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def stretches(self, first_day: date, days: int) -> list[tuple[datetime, datetime]]:
         """The UTC intervals worked on the local days ``first_day`` .. ``first_day + days - 1`` (plus

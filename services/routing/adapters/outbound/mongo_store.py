@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -45,8 +45,14 @@ class MongoRoutingStore:
         self._hours = db[HOURS]
         self._done = db[DONE]
 
-    async def agents(self) -> list[Agent]:
-        return [agent_from(document) async for document in self._agents.find({})]
+    async def agents(self, agent_ids: Collection[str] | None = None) -> list[Agent]:
+        if agent_ids is None:
+            return [agent_from(document) async for document in self._agents.find({})]
+        return [agent_from(document) for document in await find_by_ids(self._agents, agent_ids)]
+
+    async def agent_versions(self, changed_since: datetime) -> dict[str, int]:
+        found = self._agents.find({"changed_at": {"$gte": changed_since}}, {"version": 1})
+        return {document["_id"]: document["version"] async for document in found}
 
     async def agent(self, agent_id: str) -> Agent | None:
         document = await self._agents.find_one({"_id": agent_id})
@@ -54,7 +60,8 @@ class MongoRoutingStore:
 
     async def save_agent(self, agent: Agent) -> Agent | None:
         saved = replace(agent, version=agent.version + 1)
-        document = agent_document(saved)
+        # When it was written, by this process's clock: readers ask for what changed since a while ago.
+        document = agent_document(saved) | {"changed_at": datetime.now(UTC)}
         if agent.version == 0:
             try:
                 await self._agents.insert_one(document)
