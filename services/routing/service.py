@@ -103,6 +103,9 @@ class RoutingService:
         self._agents_read_wall = datetime.min.replace(tzinfo=UTC)
         # One round at a time per router: the tick and a batch planning the same cases would only race.
         self._round = asyncio.Lock()
+        # Kept between rounds (refreshed, not rebuilt); plan_round marks its offers in it, and the next
+        # refresh replaces those agents with what was really written.
+        self._roster: Roster | None = None
         self._queue_names = frozenset(queue.name for queue in self.rules.queues)
 
     # ----- cases.v1
@@ -185,7 +188,11 @@ class RoutingService:
                 await self._rehome(case) if case.queue not in self._queue_names else case
                 for case in await self._store.active_cases(queues, waiting_only=True)
             ]
-            roster = Roster(agents, now, self.rules)
+            if self._roster is None or now < self._roster.now:
+                self._roster = Roster(agents, now, self.rules)
+            else:
+                self._roster.refresh(agents, now)
+            roster = self._roster
             backlog = Backlog(waiting, self.rules)
             offers: list[tuple[str, list[Event[AssignmentChanged]]]] = []
             for pick in plan_round(roster, backlog):

@@ -3,7 +3,7 @@ so a decision can say how many agents were left out and why."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas.routing import AgentStatus
 from services.routing.core.agents import Agent
@@ -62,3 +62,24 @@ def misfit(agent: Agent, case: QueuedCase) -> str | None:  # noqa: PLR0911 - one
 
 def ineligibility(agent: Agent, case: QueuedCase, now: datetime, rules: RoutingRules) -> str | None:
     return unavailability(agent, now, rules) or misfit(agent, case)
+
+
+def settled_until(agent: Agent, now: datetime, rules: RoutingRules) -> datetime:
+    """Until when ``unavailability`` keeps its answer for this very agent, as time alone goes by: the
+    next heartbeat expiry, leave boundary, wind-down, shift end or start (at most a day ahead)."""
+    bounds = [now + _LONGEST_SETTLED]
+    if agent.heartbeat_at is not None:
+        # A heartbeat expires just after its time to live (``absence`` compares strictly).
+        bounds.append(agent.heartbeat_at + rules.heartbeat_ttl + _JUST_AFTER)
+    for leave in agent.leaves:
+        bounds += [leave.start, leave.end]
+    stretch = agent.schedule.stretch_at(now)
+    if stretch is not None:
+        bounds += [stretch[1] - rules.wind_down, stretch[1]]
+    elif (start := agent.schedule.next_start(now)) is not None:
+        bounds.append(start)
+    return min(bound for bound in bounds if bound > now)
+
+
+_LONGEST_SETTLED = timedelta(days=1)
+_JUST_AFTER = timedelta(microseconds=1)

@@ -14,7 +14,7 @@ from schemas.routing import Decision, Rule
 from services.routing.core.agents import Agent, WorkItem, WorkState
 from services.routing.core.backlog import Backlog
 from services.routing.core.cases import CaseState, QueuedCase
-from services.routing.core.eligibility import ABSENCE_REASONS, misfit, unavailability
+from services.routing.core.eligibility import ABSENCE_REASONS, misfit, settled_until, unavailability
 from services.routing.core.rules import RoutingRules
 from services.routing.core.score import score
 
@@ -45,6 +45,7 @@ class Roster:
         self.rules = rules
         self.by_id: dict[str, Agent] = {}
         self._closed: dict[str, str | None] = {}
+        self._settled: dict[str, datetime] = {}
         self._by_queue: dict[str, list[str]] = {}
         self._with_room: dict[tuple[str, Channel], set[str]] = {}
         # Per queue: its open agents, and its closed ones counted by reason (a pick weighs only the open).
@@ -52,6 +53,14 @@ class Roster:
         self._closed_count: dict[str, Counter[str]] = {}
         for agent in agents:
             self.put(agent)
+
+    def refresh(self, agents: Iterable[Agent], now: datetime) -> None:
+        """The roster at a later ``now``: an agent is weighed again only when it changed (another object)
+        or time alone may have changed whether it is open; a round with 1,000 agents then re-weighs few."""
+        self.now = now
+        for agent in agents:
+            if self.by_id.get(agent.agent_id) is not agent or now >= self._settled[agent.agent_id]:
+                self.put(agent)
 
     def put(self, agent: Agent) -> None:
         before = self.by_id.get(agent.agent_id)
@@ -62,6 +71,7 @@ class Roster:
             self._unindex(before)
         self.by_id[agent.agent_id] = agent
         reason = self._closed[agent.agent_id] = unavailability(agent, self.now, self.rules)
+        self._settled[agent.agent_id] = settled_until(agent, self.now, self.rules)
         for queue in agent.queues:
             if reason is None:
                 self._open.setdefault(queue, {})[agent.agent_id] = agent

@@ -260,3 +260,18 @@ def test_a_stream_of_arrivals_completions_and_rounds_keeps_every_rule(
         for held in state.values():
             assert_within_capacity(held)
         assert not offered & {c.case_id for c in backlog}
+
+
+@modest
+@given(world=worlds(max_agents=6, max_cases=1), steps=st.lists(st.integers(1, 240), min_size=1, max_size=12))
+def test_a_refreshed_roster_judges_every_agent_as_a_new_one_would(world: World, steps: list[int]) -> None:
+    """A router keeps its roster between rounds and re-weighs only agents that changed or whose answer
+    time alone may have changed: at every later instant it must agree with a roster built afresh."""
+    kept = Roster(world.agents, world.now, RULES)
+    now = world.now
+    for minutes in steps:
+        now += timedelta(minutes=minutes)
+        kept.refresh(world.agents, now)
+        fresh = Roster(world.agents, now, RULES)
+        for agent in world.agents:
+            assert kept.closed_because(agent.agent_id) == fresh.closed_because(agent.agent_id), (agent, now)
