@@ -23,7 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -61,7 +65,7 @@ from services.routing.core.presence import with_heartbeat, with_schedule, with_s
 from services.routing.core.rules import RoutingRules
 from services.routing.core.schedule import Leave, Schedule, Shift
 from services.routing.indexes import INDEXES
-from services.routing.inject import create_worker
+from services.routing.inject import build_service
 from services.routing.service import RoutingService
 from services.routing.settings import RoutingSettings
 
@@ -560,6 +564,31 @@ async def publish_at_rate(
     return time.monotonic() - started, failed
 
 
+def _start_worker(settings: RoutingSettings) -> subprocess.Popen[bytes]:
+    overrides = {
+        "HELHET_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "HELHET_MONGODB_URI": settings.mongodb_uri.get_secret_value(),
+        "HELHET_MONGODB_DATABASE": settings.mongodb_database,
+        "HELHET_WORKER_APP_ID": settings.worker_app_id,
+        "HELHET_HEARTBEAT_TTL_SECONDS": str(settings.heartbeat_ttl_seconds),
+        "HELHET_LOG_LEVEL": settings.log_level,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.routing.main", "worker"],
+        env={**os.environ, **overrides},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
 async def assignment_latency(settings: CommonSettings, rate: int, seconds: int, agents: int) -> list[Figure]:
     run = uuid.uuid4().hex[:8]
     worker_settings = RoutingSettings(
@@ -576,7 +605,9 @@ async def assignment_latency(settings: CommonSettings, rate: int, seconds: int, 
     start_group_at_the_end(settings, watcher, (_ASSIGNMENTS,))
     client = create_mongo_client(settings)
     await ensure_indexes(database(client, worker_settings), INDEXES)
-    runtime = create_worker(worker_settings, telemetry=False)
+    # The worker in a process of its own, as it runs in production: it shares no event loop (and no
+    # interpreter lock) with the load generator and the watcher.
+    worker = _start_worker(worker_settings)
     publisher = AsyncEventPublisher(settings, client_id="bench-routing")
     consumer = AIOKafkaConsumer(
         _ASSIGNMENTS, group_id=watcher, enable_auto_commit=False, **aiokafka_options(settings)
@@ -584,11 +615,10 @@ async def assignment_latency(settings: CommonSettings, rate: int, seconds: int, 
     offers = _Offers()
     await publisher.start()
     await consumer.start()
-    await runtime.app.start()
     watching: asyncio.Task[None] | None = None
     try:
         store = MongoRoutingStore(database(client, worker_settings))
-        online = await set_up_agents(store, await runtime.service(), agents)
+        online = await set_up_agents(store, build_service(client, publisher, worker_settings), agents)
         await _at_the_end(consumer)
         watching = asyncio.create_task(_watch(consumer, offers))
         # Warm-up: the worker has its partitions and offers a case; its figures are not kept.
@@ -604,8 +634,7 @@ async def assignment_latency(settings: CommonSettings, rate: int, seconds: int, 
         if watching is not None:
             watching.cancel()
         await consumer.stop()
-        await runtime.app.stop()
-        await runtime.aclose()
+        _stop_worker(worker)
         await publisher.stop()
         await client.drop_database(worker_settings.mongodb_database)
         await client.close()

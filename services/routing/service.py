@@ -194,10 +194,16 @@ class RoutingService:
                 self._roster.refresh(agents, now)
             roster = self._roster
             backlog = Backlog(waiting, self.rules)
-            offers: list[tuple[str, list[Event[AssignmentChanged]]]] = []
+            by_agent: dict[str, list[Pick]] = {}
             for pick in plan_round(roster, backlog):
-                if (made := await self._offer(pick)) is not None:
-                    offers.append(made)
+                by_agent.setdefault(pick.agent.agent_id, []).append(pick)
+
+            async def offer_in_turn(picks: list[Pick]) -> list[tuple[str, list[Event[AssignmentChanged]]]]:
+                return [made for pick in picks if (made := await self._offer(pick)) is not None]
+
+            # Agents at once (their writes never meet), each agent's offers in turn (they share its version).
+            made = await asyncio.gather(*(offer_in_turn(picks) for picks in by_agent.values()))
+            offers = [offer for agent_offers in made for offer in agent_offers]
             await self._publish_many(offers)
             # The roster holds the round's offers as planned: close enough to judge what nobody can take.
             for case in backlog:
@@ -445,7 +451,7 @@ class RoutingService:
     async def stats(self) -> list[QueueStats]:
         """Every queue's figures now."""
         now = self._clock()
-        agents = await self._store.agents()
+        agents = await self._current_agents()
         cases = await self._store.active_cases()
         since = now - timedelta(hours=1)
         return [
