@@ -448,10 +448,11 @@ class RoutingService:
 
     # ----- figures
 
-    async def stats(self) -> list[QueueStats]:
-        """Every queue's figures now."""
+    async def stats(self, *, planning_copy: bool = False) -> list[QueueStats]:
+        """Every queue's figures now (from the agents as stored, or as this router last read them: what
+        the tick publishes every few seconds need not pay for reading every agent)."""
         now = self._clock()
-        agents = await self._current_agents()
+        agents = await self._current_agents() if planning_copy else await self._store.agents()
         cases = await self._store.active_cases()
         since = now - timedelta(hours=1)
         return [
@@ -467,7 +468,7 @@ class RoutingService:
         ]
 
     async def publish_stats(self) -> list[QueueStats]:
-        figures = await self.stats()
+        figures = await self.stats(planning_copy=True)
         await self._stats_feed.publish_stats(figures)
         return figures
 
