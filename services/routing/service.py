@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from schemas.cases import CaseChanged
 from schemas.catalog import event_type_of
 from schemas.envelope import Event
 from schemas.routing import AssignmentChange, AssignmentChanged, QueueStats
+from services.routing.agents_copy import AgentsCopy
 from services.routing.core.agents import Agent, WorkState
 from services.routing.core.backlog import Backlog
 from services.routing.core.cases import CaseState, QueuedCase
@@ -49,10 +49,6 @@ _log = logging.getLogger(__name__)
 # A work item whose case no longer names it is given back after this long (a router that crashed
 # between reserving an agent and writing the case).
 _ORPHAN_AFTER = timedelta(seconds=30)
-# The planning copy of the agents is read whole this often (seconds), and between whole reads asks for
-# what changed since the last read minus the clock skew allowed between the processes that write agents.
-_AGENTS_WHOLE_EVERY = 60.0
-_CLOCK_SKEW = timedelta(seconds=5)
 # Every this many ticks the whole outbox is swept (scans the active cases) and done cases archived.
 SWEEP_EVERY_TICKS = 30
 
@@ -86,8 +82,7 @@ class RoutingService:
         attempts: int = 8,
         agents_fresh_for: float = 0.0,
     ) -> None:
-        """``agents_fresh_for``: seconds a read of every agent serves later rounds of this router (its own
-        writes update it). A stale copy only delays a match: every offer re-reads the agent it commits to."""
+        """``agents_fresh_for``: how long the planning copy of the agents serves (``AgentsCopy``)."""
         self._store = store
         self._feed = feed
         self._stats_feed = stats_feed
@@ -97,10 +92,7 @@ class RoutingService:
         self._unpublished: set[str] = set()
         self._arrived: list[QueuedCase] = []
         self._ticks = 0
-        self._agents_fresh_for = agents_fresh_for
-        self._agents: dict[str, Agent] = {}
-        self._agents_read_at = self._agents_whole_at = -math.inf
-        self._agents_read_wall = datetime.min.replace(tzinfo=UTC)
+        self._agents = AgentsCopy(store, agents_fresh_for)
         # One round at a time per router: the tick and a batch planning the same cases would only race.
         self._round = asyncio.Lock()
         # Kept between rounds (refreshed, not rebuilt); plan_round marks its offers in it, and the next
@@ -183,7 +175,7 @@ class RoutingService:
         what nobody can take. Returns offers made."""
         async with self._round:
             now = self._clock()
-            agents = await self._current_agents()
+            agents = await self._agents.current()
             waiting = [
                 await self._rehome(case) if case.queue not in self._queue_names else case
                 for case in await self._store.active_cases(queues, waiting_only=True)
@@ -218,33 +210,10 @@ class RoutingService:
         saved = await self._save(moved, [event])
         return saved or moved
 
-    async def _current_agents(self) -> list[Agent]:
-        """The planning copy of every agent: when older than ``agents_fresh_for``, the agents written
-        since the last read whose version it lacks are read (reading 1,000 agents whole costs 50-150 ms
-        here), and every ``_AGENTS_WHOLE_EVERY`` all of them."""
-        loop_now = asyncio.get_running_loop().time()
-        if loop_now - self._agents_read_at < self._agents_fresh_for:
-            return list(self._agents.values())
-        wall_now = datetime.now(UTC)
-        if loop_now - self._agents_whole_at >= _AGENTS_WHOLE_EVERY:
-            self._agents = {agent.agent_id: agent for agent in await self._store.agents()}
-            self._agents_whole_at = loop_now
-        else:
-            versions = await self._store.agent_versions(self._agents_read_wall - _CLOCK_SKEW)
-            behind = [
-                agent_id
-                for agent_id, version in versions.items()
-                if agent_id not in self._agents or self._agents[agent_id].version < version
-            ]
-            if behind:
-                self._agents.update((agent.agent_id, agent) for agent in await self._store.agents(behind))
-        self._agents_read_at, self._agents_read_wall = loop_now, wall_now
-        return list(self._agents.values())
-
     async def _save_agent(self, agent: Agent) -> Agent | None:
         saved = await self._store.save_agent(agent)
         if saved is not None:
-            self._agents[saved.agent_id] = saved
+            self._agents.saw(saved)
         return saved
 
     async def _offer(self, pick: Pick) -> tuple[str, list[Event[AssignmentChanged]]] | None:
@@ -256,7 +225,7 @@ class RoutingService:
             fresh = await self._store.agent(pick.agent.agent_id)
             if fresh is None or ineligibility(fresh, pick.case, now, self.rules) is not None:
                 if fresh is not None:
-                    self._agents[fresh.agent_id] = fresh
+                    self._agents.saw(fresh)
                 return None  # changed between pick and commit: the next round decides again
             if await self._save_agent(replace(fresh, work=(*fresh.work, item))) is not None:
                 break
@@ -414,7 +383,7 @@ class RoutingService:
         moved = 0
         # The planning copy of the agents is enough to notice who needs looking after; each change
         # re-reads the agent it writes.
-        for agent in await self._current_agents():
+        for agent in await self._agents.current():
             reason = absence(agent, now, self.rules)
             if (reason is None) != (agent.absent_since is None):
                 noticed = now if reason is not None else None
@@ -452,7 +421,7 @@ class RoutingService:
         """Every queue's figures now (from the agents as stored, or as this router last read them: what
         the tick publishes every few seconds need not pay for reading every agent)."""
         now = self._clock()
-        agents = await self._current_agents() if planning_copy else await self._store.agents()
+        agents = await self._agents.current() if planning_copy else await self._store.agents()
         cases = await self._store.active_cases()
         since = now - timedelta(hours=1)
         return [
