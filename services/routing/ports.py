@@ -41,6 +41,10 @@ class RoutingStore(Protocol):
         """Cases waiting, offered or assigned (in these queues; only the waiting ones if asked)."""
         ...
 
+    async def expired_offers(self, now: datetime) -> list[QueuedCase]:
+        """Cases offered whose offer expired by ``now``."""
+        ...
+
     async def save_case(
         self, case: QueuedCase, outbox: Sequence[Event[AssignmentChanged]] = ()
     ) -> QueuedCase | None:

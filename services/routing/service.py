@@ -41,7 +41,7 @@ from services.routing.core.flow import (
 )
 from services.routing.core.pick import Pick, Roster, Unserved, choose_agent, make_offer, plan_round
 from services.routing.core.rules import RoutingRules, WhenNobody
-from services.routing.core.stats import queue_stats
+from services.routing.core.stats import closed_reasons, queue_stats
 from services.routing.ports import AssignmentFeed, RoutingStore, StatsFeed
 
 SOURCE = "/routing"
@@ -51,6 +51,8 @@ _log = logging.getLogger(__name__)
 _ORPHAN_AFTER = timedelta(seconds=30)
 # Every this many ticks the whole outbox is swept (scans the active cases) and done cases archived.
 SWEEP_EVERY_TICKS = 30
+# A case in these states holds no agent: a work item pointing at it is an orphan.
+_NOT_HOLDING = frozenset({CaseState.WAITING, CaseState.DONE})
 
 
 class ConflictError(RuntimeError):
@@ -354,13 +356,14 @@ class RoutingService:
         holds, publish what a crash left in the outbox, then match every queue (shifts start, leave ends
         and sticky windows close with time alone)."""
         now = self._clock()
-        cases = await self._store.active_cases()
+        self._ticks += 1
+        sweep = self._ticks % SWEEP_EVERY_TICKS == 1
         expired = 0
-        for case in cases:
+        for case in await self._store.expired_offers(now):
             if expired_offer(case, now):
                 expired += await self._expire(case, now)
-        moved = await self._look_after_agents({case.case_id: case for case in cases}, now)
-        republished = await self._republish()
+        moved = await self._look_after_agents(now, sweep=sweep)
+        republished = await self._republish(sweep=sweep)
         offered = await self.match()
         return TickOutcome(expired, moved, offered, republished)
 
@@ -379,18 +382,40 @@ class RoutingService:
         await self._change_agent(case.agent_id or "", ignored)
         return 1
 
-    async def _look_after_agents(self, cases: dict[str, QueuedCase], now: datetime) -> int:
-        moved = 0
+    async def _look_after_agents(self, now: datetime, *, sweep: bool) -> int:
+        """Notice agents going absent or coming back; move an absent agent's offers once the grace is
+        over; on a sweep, give back holds whose case no longer names them (a router that crashed between
+        its two writes) and finish acceptances whose agent write was lost."""
         # The planning copy of the agents is enough to notice who needs looking after; each change
         # re-reads the agent it writes.
-        for agent in await self._agents.current():
-            reason = absence(agent, now, self.rules)
+        agents = await self._agents.current()
+        absent: dict[str, str | None] = {}
+        wanted: set[str] = set()
+        for agent in agents:
+            reason = absent[agent.agent_id] = absence(agent, now, self.rules)
             if (reason is None) != (agent.absent_since is None):
                 noticed = now if reason is not None else None
                 await self._change_agent(agent.agent_id, _noticing_absence(noticed))
+            grace_over = (
+                agent.absent_since is not None and now - agent.absent_since >= self.rules.absent_grace
+            )
+            wanted |= {
+                item.case_id
+                for item in agent.work
+                if (reason is not None and grace_over and item.state is WorkState.OFFERED)
+                or (sweep and now - item.since >= _ORPHAN_AFTER)
+            }
+        if not wanted:
+            return 0
+        cases = {case.case_id: case for case in await self._store.cases(wanted)}
+        moved = 0
+        for agent in agents:
+            reason = absent[agent.agent_id]
             for item in agent.work:
+                if item.case_id not in wanted:
+                    continue
                 case = cases.get(item.case_id)
-                if case is None or case.offer_id != item.offer_id or case.state is CaseState.WAITING:
+                if case is None or case.state in _NOT_HOLDING or case.offer_id != item.offer_id:
                     if now - item.since >= _ORPHAN_AFTER:
                         await self._change_agent(agent.agent_id, _releasing(item.offer_id, now))
                     continue
@@ -424,6 +449,7 @@ class RoutingService:
         agents = await self._agents.current() if planning_copy else await self._store.agents()
         cases = await self._store.active_cases()
         since = now - timedelta(hours=1)
+        closed = closed_reasons(agents, rules=self.rules, now=now)
         return [
             queue_stats(
                 queue,
@@ -432,6 +458,7 @@ class RoutingService:
                 await self._store.throughput(queue.name, since),
                 rules=self.rules,
                 now=now,
+                closed=closed,
             )
             for queue in self.rules.queues
         ]
@@ -493,11 +520,9 @@ class RoutingService:
             *(self._store.published(case_id, [event.id for event in events]) for case_id, events in batch)
         )
 
-    async def _republish(self) -> int:
+    async def _republish(self, *, sweep: bool) -> int:
         """What this router failed to publish, each tick; everything any router left (a crash between a
-        write and its publish), every ``SWEEP_EVERY_TICKS``, when done cases are archived too."""
-        self._ticks += 1
-        sweep = self._ticks % SWEEP_EVERY_TICKS == 1
+        write and its publish) on a sweep, when done cases are archived too."""
         if not sweep and not self._unpublished:
             return 0
         count = 0

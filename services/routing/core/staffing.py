@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.routing.core.agents import Agent
-from services.routing.core.schedule import DAYS_LOOKED_BACK, on_leave
+from services.routing.core.schedule import DAYS_LOOKED_BACK, Schedule, on_leave
 
 SECONDS_PER_HOUR = 3600.0
 DEFAULT_SLOWDOWN = 0.25
@@ -123,16 +123,22 @@ def scheduled_per_hour(agents: Iterable[Agent], queue: str, hour_starts: Sequenc
     if not middles:
         return counts
     first, last = min(middles), max(middles)
+    # Agents share schedules: each schedule's hours are worked out once.
+    hours_of: dict[Schedule, list[bool]] = {}
     for agent in agents:
         if queue not in agent.queues:
             continue
-        zone = ZoneInfo(agent.schedule.time_zone)
-        start_day = first.astimezone(zone).date() - timedelta(days=DAYS_LOOKED_BACK)
-        days = (last.astimezone(zone).date() - start_day).days + 2
-        stretches = agent.schedule.stretches(start_day, days)
+        worked = hours_of.get(agent.schedule)
+        if worked is None:
+            zone = ZoneInfo(agent.schedule.time_zone)
+            start_day = first.astimezone(zone).date() - timedelta(days=DAYS_LOOKED_BACK)
+            days = (last.astimezone(zone).date() - start_day).days + 2
+            stretches = agent.schedule.stretches(start_day, days)
+            worked = hours_of[agent.schedule] = [
+                any(start <= middle < end for start, end in stretches) for middle in middles
+            ]
         for index, middle in enumerate(middles):
-            worked = any(start <= middle < end for start, end in stretches)
-            if worked and not on_leave(agent.leaves, middle):
+            if worked[index] and not (agent.leaves and on_leave(agent.leaves, middle)):
                 counts[index] += 1
     return counts
 

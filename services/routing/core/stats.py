@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
@@ -10,7 +10,7 @@ from statistics import fmean
 from schemas.routing import HourForecast, QueueStats
 from services.routing.core.agents import Agent
 from services.routing.core.cases import CaseState, QueuedCase
-from services.routing.core.eligibility import absence, unavailability
+from services.routing.core.eligibility import ABSENCE_REASONS, unavailability
 from services.routing.core.rules import QueueRules, RoutingRules
 from services.routing.core.staffing import scheduled_per_hour
 
@@ -27,6 +27,10 @@ class Throughput:
     handle_seconds: tuple[float, ...] = ()
 
 
+def closed_reasons(agents: Sequence[Agent], *, rules: RoutingRules, now: datetime) -> dict[str, str | None]:
+    return {agent.agent_id: unavailability(agent, now, rules) for agent in agents}
+
+
 def queue_stats(
     queue: QueueRules,
     agents: Sequence[Agent],
@@ -35,13 +39,16 @@ def queue_stats(
     *,
     rules: RoutingRules,
     now: datetime,
+    closed: Mapping[str, str | None] | None = None,
 ) -> QueueStats:
-    """``hour`` is the queue's throughput over the last hour."""
+    """``hour`` is the queue's throughput over the last hour; ``closed``, when given, is why each agent
+    takes no new work now (``closed_reasons``), worked out once for every queue."""
     mine = [case for case in cases if case.queue == queue.name]
     waiting = [case for case in mine if case.state is CaseState.WAITING]
     serving = [agent for agent in agents if queue.name in agent.queues]
-    present = [agent for agent in serving if absence(agent, now, rules) is None]
-    open_now = [agent for agent in present if unavailability(agent, now, rules) is None]
+    reasons = closed if closed is not None else closed_reasons(serving, rules=rules, now=now)
+    present = [agent for agent in serving if reasons[agent.agent_id] not in ABSENCE_REASONS]
+    open_now = [agent for agent in present if reasons[agent.agent_id] is None]
     handles = hour.handle_seconds
     next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     forecast = [next_hour + timedelta(hours=offset) for offset in range(FORECAST_HOURS)]

@@ -19,7 +19,7 @@ from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.routing.adapters.outbound.kafka_events import KafkaAssignmentFeed, KafkaStatsFeed
 from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
-from services.routing.core.agents import Agent, Capacity, ChannelLimit, WorkState
+from services.routing.core.agents import Agent, Capacity, ChannelLimit, WorkItem, WorkState
 from services.routing.core.cases import CaseState
 from services.routing.core.flow import Refusal
 from services.routing.core.presence import with_heartbeat, with_leave
@@ -287,3 +287,23 @@ async def test_an_event_the_broker_refused_stays_with_its_case_and_goes_out_on_t
     assert await store.unpublished() == []
     changes = await changes_of(infra, opened.case_id, 1)
     assert kinds(changes) == [AssignmentChange.OFFERED]
+
+
+async def test_a_hold_left_by_a_router_that_crashed_between_its_two_writes_is_given_back(
+    service: RoutingService, store: MongoRoutingStore, clock: Clock
+) -> None:
+    anna = await present_agent(service, "anna", clock.now)
+    opened = case_opened(clock.now)
+    await service.handle_cases([closed(opened, clock.now)])  # the case is over: it names no agent
+    orphan = WorkItem(
+        f"{opened.case_id}.1", opened.case_id, Channel.CHAT, 33, WorkState.OFFERED, clock.now, clock.now
+    )
+    assert await store.save_agent(replace(anna, work=(orphan,))) is not None
+
+    clock.advance(seconds=31)
+    await service.change_agent("anna", lambda agent: with_heartbeat(_known(agent), clock.now))
+    await service.tick()  # the first tick sweeps
+
+    held = await store.agent("anna")
+    assert held is not None
+    assert held.work == ()

@@ -91,6 +91,10 @@ class MongoRoutingStore:
             query["queue"] = {"$in": sorted(queues)}
         return [case_from(document) async for document in self._cases.find(query)]
 
+    async def expired_offers(self, now: datetime) -> list[QueuedCase]:
+        query = {"state": CaseState.OFFERED.value, "offer_expires_at": {"$lte": now}}
+        return [case_from(document) async for document in self._cases.find(query)]
+
     async def save_case(
         self, case: QueuedCase, outbox: Sequence[Event[AssignmentChanged]] = ()
     ) -> QueuedCase | None:
