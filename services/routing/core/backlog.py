@@ -23,6 +23,7 @@ from services.routing.core.score import static_points, waiting_points
 
 # Lower sorts first: starving before not, then higher total, then older, then id.
 Rank = tuple[bool, float, datetime, str]
+_LAST_ID = "\U0010ffff"  # sorts after every case id: bisects to the end of an instant's entries
 _Entry = TypeVar("_Entry", tuple[float, str], tuple[datetime, str])
 
 
@@ -112,34 +113,50 @@ class Backlog:
     def _best_in(
         self, group: _Group, accept: Callable[[QueuedCase], bool], now: datetime
     ) -> tuple[Rank, QueuedCase] | None:
-        best: tuple[Rank, QueuedCase] | None = None
-
-        def consider(case_id: str) -> None:
-            nonlocal best
-            case = self._cases[case_id]
-            if accept(case):
-                rank = self.rank(case, now)
-                if best is None or rank < best[0]:
-                    best = (rank, case)
-
+        # Starving cases rank above all others and are the oldest: a prefix of the age list, searched
+        # the same way first.
         starving_before = now - group.queue.starvation_after
-        for waiting_since, case_id in group.by_age:
-            if waiting_since > starving_before:
-                break
-            consider(case_id)
-        if best is not None:
-            return best
+        starving = bisect.bisect_right(group.by_age, (starving_before, _LAST_ID))
+        if starving:
+
+            def is_starving(case_id: str) -> bool:
+                return self._cases[case_id].waiting_since <= starving_before
+
+            found = self._threshold(group, accept, now, group.by_age[:starving], is_starving)
+            if found is not None:
+                return found
+        return self._threshold(group, accept, now, group.by_age, None)
+
+    def _threshold(
+        self,
+        group: _Group,
+        accept: Callable[[QueuedCase], bool],
+        now: datetime,
+        by_age: list[tuple[datetime, str]],
+        member: Callable[[str], bool] | None,
+    ) -> tuple[Rank, QueuedCase] | None:
+        """The best case ``accept`` takes among ``by_age`` (the members, oldest first), reading the
+        static order (``member`` filters it to the same cases) in step until nothing unread can win."""
+        statics = (entry for entry in group.by_static if member is None or member(entry[1]))
+        ages = iter(by_age)
+        best: tuple[Rank, QueuedCase] | None = None
         seen: set[str] = set()
-        count = len(group.by_age)
-        for index in range(count):
-            for _, case_id in (group.by_static[index], group.by_age[index]):
-                if case_id not in seen:
-                    seen.add(case_id)
-                    consider(case_id)
-            if best is None or index + 1 == count:
-                continue
-            bound = -group.by_static[index + 1][0] + waiting_points(
-                (now - group.by_age[index + 1][0]).total_seconds(), group.queue, self._rules.weights
+        next_static, next_age = next(statics, None), next(ages, None)
+        while next_static is not None and next_age is not None:
+            for _, case_id in (next_static, next_age):
+                if case_id in seen:
+                    continue
+                seen.add(case_id)
+                case = self._cases[case_id]
+                if accept(case):
+                    rank = self.rank(case, now)
+                    if best is None or rank < best[0]:
+                        best = (rank, case)
+            next_static, next_age = next(statics, None), next(ages, None)
+            if best is None or next_static is None or next_age is None:
+                continue  # (a list read to its end has shown every member)
+            bound = -next_static[0] + waiting_points(
+                (now - next_age[0]).total_seconds(), group.queue, self._rules.weights
             )
             if -best[0][1] > bound:
                 break
