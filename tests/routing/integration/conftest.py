@@ -4,19 +4,23 @@ must not see each other's), the real broker, and a clock the test moves."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.http import set_token_verifier
+from services.common.http.testing import LocalIssuer, serve
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, ensure_indexes
 from services.common.settings import CommonSettings
 from services.routing.adapters.outbound.kafka_events import KafkaAssignmentFeed, KafkaStatsFeed
 from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
 from services.routing.indexes import INDEXES
+from services.routing.inject import create_api
 from services.routing.service import RoutingService
+from services.routing.settings import RoutingSettings
 
 
 class Clock:
@@ -82,3 +86,24 @@ def service(
 def store(routing_db: AsyncDatabase[Document]) -> MongoRoutingStore:
     """The same database, read the way the service reads it."""
     return MongoRoutingStore(routing_db)
+
+
+@pytest.fixture(scope="module")
+def issuer() -> LocalIssuer:
+    return LocalIssuer()
+
+
+@pytest.fixture
+def routing_url(
+    infra: CommonSettings, routing_db: AsyncDatabase[Document], issuer: LocalIssuer
+) -> Iterator[str]:
+    """Routing's whole API over real HTTP, on the test's own database."""
+    settings = RoutingSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_uri=infra.mongodb_uri,
+        mongodb_database=routing_db.name,
+    )
+    app = create_api(settings)
+    set_token_verifier(app, issuer.verifier())
+    with serve(app) as url:
+        yield url

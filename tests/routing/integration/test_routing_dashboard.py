@@ -13,7 +13,7 @@ Heartbeats are taken at the clock's start, so agents stay present for the API fo
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,24 +21,18 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
-from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.cases import CaseCategory, CaseChanged
 from schemas.interactions import Channel
 from schemas.routing import AgentStatus
-from services.common.http import set_token_verifier
-from services.common.http.testing import LocalIssuer, serve
-from services.common.mongo import Document
-from services.common.settings import CommonSettings
+from services.common.http.testing import LocalIssuer
 from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
 from services.routing.core.agents import Agent, Capacity, ChannelLimit
 from services.routing.core.cases import CaseState
 from services.routing.core.flow import Refusal
 from services.routing.core.presence import with_heartbeat, with_leave, with_schedule, with_status
 from services.routing.core.schedule import Leave
-from services.routing.inject import create_api
 from services.routing.service import RoutingService
-from services.routing.settings import RoutingSettings
 from tests.routing.integration.conftest import Clock
 from tests.routing.integration.routing_flow import ALWAYS, case_opened, present_agent
 
@@ -131,27 +125,6 @@ async def build_floor(service: RoutingService, store: MongoRoutingStore, clock: 
 @pytest.fixture
 async def floor(service: RoutingService, store: MongoRoutingStore, clock: Clock) -> Floor:
     return await build_floor(service, store, clock)
-
-
-@pytest.fixture(scope="module")
-def issuer() -> LocalIssuer:
-    return LocalIssuer()
-
-
-@pytest.fixture
-def routing_url(
-    infra: CommonSettings, routing_db: AsyncDatabase[Document], issuer: LocalIssuer
-) -> Iterator[str]:
-    """Routing's whole API over real HTTP, on the test's own database."""
-    settings = RoutingSettings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        mongodb_database=routing_db.name,
-    )
-    app = create_api(settings)
-    set_token_verifier(app, issuer.verifier())
-    with serve(app) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -16,20 +16,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.cases import CaseCategory
 from schemas.customers import Tier
 from schemas.interactions import Channel
 from schemas.routing import Rule
-from services.common.http import set_token_verifier
-from services.common.http.testing import LocalIssuer, serve
-from services.common.mongo import Document
-from services.common.settings import CommonSettings
+from services.common.http.testing import LocalIssuer
 from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
 from services.routing.core.cases import QueuedCase
 from services.routing.core.staffing import required_agents
-from services.routing.inject import create_api
 from services.routing.service import RoutingService
 from services.routing.settings import RoutingSettings
 from tests.routing.integration.conftest import Clock
@@ -46,26 +41,6 @@ CHAT_SLA_SECONDS = RULES.queue("chat").sla.total_seconds()
 
 
 # ----- serving the API
-
-
-@pytest.fixture(scope="module")
-def issuer() -> LocalIssuer:
-    return LocalIssuer()
-
-
-@pytest.fixture
-def routing_url(
-    infra: CommonSettings, routing_db: AsyncDatabase[Document], issuer: LocalIssuer
-) -> Iterator[str]:
-    settings = RoutingSettings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        mongodb_database=routing_db.name,
-    )
-    app = create_api(settings)
-    set_token_verifier(app, issuer.verifier())
-    with serve(app) as url:
-        yield url
 
 
 @asynccontextmanager
