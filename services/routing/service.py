@@ -39,7 +39,15 @@ from services.routing.core.flow import (
     requeued,
     took,
 )
-from services.routing.core.pick import Pick, Roster, Unserved, choose_agent, make_offer, plan_round
+from services.routing.core.pick import (
+    Pick,
+    Roster,
+    Unserved,
+    choose_agent,
+    choose_case,
+    make_offer,
+    plan_round,
+)
 from services.routing.core.rules import RoutingRules, WhenNobody
 from services.routing.core.stats import closed_reasons, queue_stats
 from services.routing.ports import AssignmentFeed, RoutingStore, StatsFeed
@@ -175,6 +183,26 @@ class RoutingService:
     async def match(self, queues: Collection[str] | None = None) -> int:
         """One round: the best-ranked waiting cases to their best eligible agents; the queue's policy for
         what nobody can take. Returns offers made."""
+        return await self._round_of(queues, plan_round)
+
+    async def match_agent(self, agent: Agent) -> int:
+        """The agent got room, came on shift or became available: the best waiting cases it may take,
+        while it has room. Returns offers made."""
+
+        def for_the_agent(roster: Roster, backlog: Backlog) -> list[Pick]:
+            picks = []
+            while (pick := choose_case(roster.by_id[agent.agent_id], backlog, roster)) is not None:
+                offered, holding = make_offer(pick, self.rules)
+                roster.put(holding)
+                backlog.remove(offered.case_id)
+                picks.append(pick)
+            return picks
+
+        return await self._round_of(agent.queues, for_the_agent)
+
+    async def _round_of(
+        self, queues: Collection[str] | None, plan: Callable[[Roster, Backlog], list[Pick]]
+    ) -> int:
         async with self._round:
             now = self._clock()
             agents = await self._agents.current()
@@ -189,7 +217,7 @@ class RoutingService:
             roster = self._roster
             backlog = Backlog(waiting, self.rules)
             by_agent: dict[str, list[Pick]] = {}
-            for pick in plan_round(roster, backlog):
+            for pick in plan(roster, backlog):
                 by_agent.setdefault(pick.agent.agent_id, []).append(pick)
 
             async def offer_in_turn(picks: list[Pick]) -> list[tuple[str, list[Event[AssignmentChanged]]]]:
@@ -320,7 +348,8 @@ class RoutingService:
                 agent = await self._change_agent(agent_id, _releasing(offer_id, now))
                 if case.assigned_at is not None:
                     await self._store.record_completion(result, (now - case.assigned_at).total_seconds())
-                await self.match(agent.queues if agent else {case.queue})
+                if agent is not None:
+                    await self.match_agent(agent)
                 return result
         raise ConflictError(offer_id)
 
@@ -332,7 +361,7 @@ class RoutingService:
             current = await self._store.agent(agent_id)
             saved = await self._save_agent(change(current))
             if saved is not None:
-                await self.match(saved.queues)
+                await self.match_agent(saved)
                 return saved
         raise ConflictError(agent_id)
 

@@ -501,7 +501,8 @@ async def test_a_waiting_case_is_offered_once_an_agent_becomes_available_and_is_
     offer_id = offer["offer_id"]
     assert offer_id == item["offer_id"]
     assert (offer["case_id"], offer["state"], offer["agent_id"]) == (opened.case_id, "offered", "anna")
-    assert offer["decision"]["rule"] == Rule.ONLY_ELIGIBLE.value
+    # The case waited and anna was the first to have room: the record says so.
+    assert offer["decision"]["rule"] == Rule.NEXT_FREE.value
     assert datetime.fromisoformat(offer["offer_expires_at"]) > datetime.now(UTC)
     [listed] = ok(await api.get("/v1/queues/chat/cases"))
     assert (listed["state"], listed["position"]) == ("offered", None)
@@ -559,7 +560,7 @@ async def test_an_arriving_case_meets_a_waiting_agent_and_a_freed_agent_takes_th
 
     [next_offer] = await offers_of(api, "anna")  # completing freed room: the waiting case follows
     assert next_offer["case_id"] == second.case_id
-    assert next_offer["decision"]["rule"] == Rule.ONLY_ELIGIBLE.value
+    assert next_offer["decision"]["rule"] == Rule.NEXT_FREE.value  # freed by the completion
     not_assigned = refused(await api.post(f"/v1/assignments/{next_offer['offer_id']}:complete"), 409)
     assert not_assigned["reason"] == "not_assigned"
 
