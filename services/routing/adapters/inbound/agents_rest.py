@@ -16,6 +16,7 @@ agent who becomes available gets the best waiting case at once. Unknown fields a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -59,7 +60,8 @@ AgentId = Annotated[str, Path(pattern=_AGENT_ID)]
 OfferId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}$")]
 # A BCP 47 tag's shape (``nb``, ``nb-NO``, ``zh-Hant-TW``); only its primary subtag is kept.
 LanguageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MAX_LEAVE = timedelta(days=366)
 
 
@@ -93,7 +95,7 @@ class AgentIn(_Strict):
 
 
 class ShiftIn(_Strict):
-    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    weekday: Weekday
     start: time
     end: time = Field(description="At or before start: the shift runs past midnight.")
 
@@ -198,7 +200,7 @@ def agent_out(view: AgentView) -> AgentOut:
         ),
         time_zone=agent.schedule.time_zone,
         shifts=[
-            ShiftIn(weekday=_WEEKDAYS[shift.weekday], start=shift.start, end=shift.end)  # type: ignore[arg-type]
+            ShiftIn(weekday=_WEEKDAYS[shift.weekday], start=shift.start, end=shift.end)
             for shift in agent.schedule.shifts
         ],
         leaves=[LeaveIn(start=leave.start, end=leave.end) for leave in agent.leaves],
@@ -297,11 +299,13 @@ def agents_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["agents"])
     missing: dict[int | str, dict[str, str]] = {404: {"description": "Unknown agent"}}
 
-    async def existing(service: RoutingService, agent_id: str, change: object) -> Agent | None:
+    async def existing(
+        service: RoutingService, agent_id: str, change: Callable[[Agent], Agent]
+    ) -> Agent | None:
         def apply(current: Agent | None) -> Agent:
             if current is None:
                 raise _NoSuchAgentError(agent_id)
-            return change(current)  # type: ignore[operator, no-any-return]
+            return change(current)
 
         try:
             return await service.change_agent(agent_id, apply)

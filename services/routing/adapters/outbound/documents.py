@@ -88,7 +88,10 @@ def agent_from(document: Document) -> Agent:
                 for shift in schedule["shifts"]
             ),
         ),
-        leaves=tuple(Leave(_utc(leave["start"]), _utc(leave["end"])) for leave in document["leaves"]),  # type: ignore[arg-type]
+        leaves=tuple(
+            Leave(leave["start"].astimezone(UTC), leave["end"].astimezone(UTC))
+            for leave in document["leaves"]
+        ),
         status=AgentStatus(document["status"]),
         heartbeat_at=_utc(document.get("heartbeat_at")),
         not_responding=document["not_responding"],
