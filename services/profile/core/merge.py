@@ -22,7 +22,15 @@ from services.profile.core.consent import most_restrictive
 from services.profile.core.identity import Link, LinkRule
 from services.profile.core.ids import stable_id
 from services.profile.core.observe import ObservedEvent
-from services.profile.core.profile import Profile, ProfileConfig, ProfileFacts, evaluate, fold
+from services.profile.core.profile import (
+    Profile,
+    ProfileConfig,
+    ProfileFacts,
+    earliest,
+    evaluate,
+    fold,
+    latest,
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,8 @@ def combine(first: ProfileFacts, second: ProfileFacts) -> ProfileFacts:
     return ProfileFacts(
         event_ids=first.event_ids | second.event_ids,
         identifiers=first.identifiers | second.identifiers,
-        first_seen=_earliest(first.first_seen, second.first_seen),
-        last_seen=_latest(first.last_seen, second.last_seen),
+        first_seen=earliest(first.first_seen, second.first_seen),
+        last_seen=latest(first.last_seen, second.last_seen),
         attributes=attributes,
         consent=consent,
         orders={**first.orders, **second.orders},
@@ -171,11 +179,3 @@ def _case_owner(case: Case, record: MergeRecord, event_owner: Mapping[str, str])
     if case.case_id in record.survivor_case_ids:
         return record.survivor_id
     return event_owner.get(case.opened_by, record.survivor_id)
-
-
-def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
-    return min(first, second) if first and second else first or second
-
-
-def _latest(first: datetime | None, second: datetime | None) -> datetime | None:
-    return max(first, second) if first and second else first or second

@@ -20,7 +20,7 @@ from services.profile.core.attributes import Attribute, AttributeName, newest
 from services.profile.core.consent import ConsentDecision, newest_decision
 from services.profile.core.experience import Experience, ExperienceConfig, Ledger, PhoneStep, ledger
 from services.profile.core.lifecycle import LifecycleConfig, stage_of
-from services.profile.core.observe import ObservedEvent
+from services.profile.core.observe import FactKind, ObservedEvent
 from services.profile.core.value import (
     CustomerValue,
     OrderChange,
@@ -60,18 +60,27 @@ class ProfileFacts:
         consent = dict(self.consent)
         for decision in event.consent:
             consent[decision.purpose] = newest_decision(consent.get(decision.purpose), decision)
-        at = event.occurred_at
+        # Seen means the customer did something: routing moving a case between agents is not it.
+        at = None if event.kind is FactKind.ASSIGNMENT else event.occurred_at
         return ProfileFacts(
             event_ids=self.event_ids | {event.event_id},
             identifiers=self.identifiers.union(event.identifiers),
-            first_seen=at if self.first_seen is None else min(self.first_seen, at),
-            last_seen=at if self.last_seen is None else max(self.last_seen, at),
+            first_seen=earliest(self.first_seen, at),
+            last_seen=latest(self.last_seen, at),
             attributes=attributes,
             consent=consent,
             orders=_with(self.orders, event.event_id, event.order),
             experiences=_with(self.experiences, event.event_id, event.experience),
             phone_steps=_with(self.phone_steps, event.event_id, event.phone_step),
         )
+
+
+def earliest(first: datetime | None, second: datetime | None) -> datetime | None:
+    return min(first, second) if first and second else first or second
+
+
+def latest(first: datetime | None, second: datetime | None) -> datetime | None:
+    return max(first, second) if first and second else first or second
 
 
 def _with(by_event: Mapping[str, _Fact], event_id: str, fact: _Fact | None) -> Mapping[str, _Fact]:

@@ -112,3 +112,18 @@ def test_the_timeline_entry_keeps_the_note_and_folds_again_to_the_same_last_agen
 def test_the_worker_takes_assignment_changes() -> None:
     assert AssignmentChanged in PROFILE_PAYLOADS
     assert "assignments.v1" in PROFILE_TOPICS
+
+
+def test_routing_moving_a_case_is_not_the_customer_being_seen() -> None:
+    profile = fold(
+        "kari",
+        [
+            message("m1", at=NOW - 3 * HOUR),
+            assignment("a1", AssignmentChange.ACCEPTED, agent_id="agent-1", at=NOW - HOUR),
+            assignment("c1", AssignmentChange.COMPLETED, agent_id="agent-1", at=NOW),
+        ],
+        ProfileConfig(),
+        NOW,
+    )
+
+    assert (profile.facts.first_seen, profile.facts.last_seen) == (NOW - 3 * HOUR, NOW - 3 * HOUR)
