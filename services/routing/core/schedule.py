@@ -7,11 +7,13 @@ stretch, so the wind-down before a shift's end applies only where work really st
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from services.common.intervals import joined
 
 DAYS_LOOKED_BACK = 1  # an overnight shift that began yesterday may still be running
 
@@ -89,7 +91,7 @@ def _stretches(schedule: Schedule, first_day: date, days: int) -> tuple[tuple[da
             end = datetime.combine(end_day, shift.end, zone).astimezone(UTC)
             if end > start:
                 intervals.append((start, end))
-    return tuple(_joined(intervals))
+    return tuple(joined(intervals))
 
 
 # A round asks it of every agent at one ``now``; agents sharing a schedule share the answer.
@@ -104,13 +106,3 @@ def _stretch_at(schedule: Schedule, now: datetime) -> tuple[datetime, datetime] 
 
 def on_leave(leaves: Iterable[Leave], now: datetime) -> bool:
     return any(leave.covers(now) for leave in leaves)
-
-
-def _joined(intervals: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    joined: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(intervals):
-        if joined and start <= joined[-1][1]:
-            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
-        else:
-            joined.append((start, end))
-    return joined

@@ -1,0 +1,1 @@
+"""Notify's pure core: what to say, when, and in which language."""
