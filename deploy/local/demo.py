@@ -118,15 +118,17 @@ CONTACTS: list[dict[str, Any]] = [
 ]
 
 
-async def _token(client: httpx.AsyncClient, issuer: str) -> str:
-    response = await client.post(
-        f"{issuer}/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "helhet-dev",
-            "client_secret": "helhet-dev-secret",
-        },
-    )
+async def _token(issuer: str) -> str:
+    # A client of its own: the issuer refuses a token request that already carries a bearer token.
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{issuer}/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "helhet-dev",
+                "client_secret": "helhet-dev-secret",
+            },
+        )
     response.raise_for_status()
     token: str = response.json()["access_token"]
     return token
@@ -181,36 +183,45 @@ async def desktops(client: httpx.AsyncClient, routing: str, rounds: int) -> None
     available = [agent["id"] for agent in AGENTS if agent["status"] == "available"]
     done = 0
     while done < rounds:
-        now = datetime.now(UTC)
-        for agent_id in available:
-            await client.post(f"{routing}/v1/agents/{agent_id}/heartbeat")
-            response = await client.get(f"{routing}/v1/agents/{agent_id}")
-            if response.status_code != 200:
-                continue
-            for item in response.json()["work"]:
-                since = datetime.fromisoformat(item["since"])
-                if item["state"] == "offered" and now - since >= ACCEPT_AFTER:
-                    await client.post(
-                        f"{routing}/v1/offers/{item['offer_id']}:accept", json={"agent_id": agent_id}
-                    )
-                elif item["state"] == "accepted" and now - since >= COMPLETE_AFTER:
-                    await client.post(f"{routing}/v1/assignments/{item['offer_id']}:complete")
+        try:
+            await _desktop_round(client, routing, available)
+        except httpx.HTTPError as error:  # a service restarting: the next round tries again
+            _log.warning("demo desktops: %s", type(error).__name__)
         done += 1
         await asyncio.sleep(HEARTBEAT_SECONDS / 4)
 
 
-async def main(issuer: str, ingest: str, routing: str, rounds: int | None) -> None:
+async def _desktop_round(client: httpx.AsyncClient, routing: str, available: list[str]) -> None:
+    now = datetime.now(UTC)
+    for agent_id in available:
+        await client.post(f"{routing}/v1/agents/{agent_id}/heartbeat")
+        response = await client.get(f"{routing}/v1/agents/{agent_id}")
+        if response.status_code != 200:
+            continue
+        for item in response.json()["work"]:
+            since = datetime.fromisoformat(item["since"])
+            if item["state"] == "offered" and now - since >= ACCEPT_AFTER:
+                await client.post(
+                    f"{routing}/v1/offers/{item['offer_id']}:accept", json={"agent_id": agent_id}
+                )
+            elif item["state"] == "accepted" and now - since >= COMPLETE_AFTER:
+                await client.post(f"{routing}/v1/assignments/{item['offer_id']}:complete")
+
+
+async def main(
+    issuer: str, ingest: str, routing: str, rounds: int | None, token_rounds: int = TOKEN_ROUNDS
+) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         for base in (ingest, routing):
             await _wait_ready(client, base)
-        client.headers["Authorization"] = f"Bearer {await _token(client, issuer)}"
+        client.headers["Authorization"] = f"Bearer {await _token(issuer)}"
         await seed_agents(client, routing)
         await send_contacts(client, ingest)
         _log.info("demo agents and contacts loaded; keeping the agents' desktops alive")
         while rounds is None or rounds > 0:
             # A fresh token now and then: development tokens expire.
-            client.headers["Authorization"] = f"Bearer {await _token(client, issuer)}"
-            batch = TOKEN_ROUNDS if rounds is None else min(rounds, TOKEN_ROUNDS)
+            client.headers["Authorization"] = f"Bearer {await _token(issuer)}"
+            batch = token_rounds if rounds is None else min(rounds, token_rounds)
             await desktops(client, routing, batch)
             rounds = None if rounds is None else rounds - batch
 

@@ -21,6 +21,7 @@ import httpx
 import jwt
 import pytest
 
+from deploy.local import demo
 from schemas.cases import CaseChange, CaseChanged
 from schemas.routing import AssignmentChange, AssignmentChanged
 from services.common.settings import CommonSettings
@@ -210,6 +211,25 @@ async def dev_token(stack: dict[str, object], scope: str | None = None) -> str:
         )
     token: str = response.json()["access_token"]
     return token
+
+
+async def test_the_demo_desktops_keep_their_agents_present_across_token_refreshes(
+    stack: dict[str, object],
+) -> None:
+    """What `make run` leaves running: the demo agents' heartbeats, with a fresh token every round here."""
+    issuer = f"http://127.0.0.1:{stack['HELHET_DEV_ISSUER_PORT']}"
+    routing = f"http://127.0.0.1:{stack['HELHET_ROUTING_PORT']}"
+    ingest = f"http://127.0.0.1:{stack['HELHET_INGEST_PORT']}"
+
+    await demo.main(issuer, ingest, routing, rounds=2, token_rounds=1)
+
+    token = await dev_token(stack, "agents:read")
+    async with httpx.AsyncClient(base_url=routing, headers={"Authorization": f"Bearer {token}"}) as client:
+        dag = (await client.get("/v1/agents/dag")).json()
+        frode = (await client.get("/v1/agents/frode")).json()
+    assert dag["status"] == "available"
+    assert dag["closed_because"] in {None, "not_responding"}  # there (offers it ignored aside)
+    assert frode["closed_because"] == "status"  # the away one stays away
 
 
 def test_ctrl_c_stops_everything_it_started(stack: dict[str, object]) -> None:
