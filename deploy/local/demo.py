@@ -198,7 +198,10 @@ async def _desktop_round(client: httpx.AsyncClient, routing: str, available: lis
         response = await client.get(f"{routing}/v1/agents/{agent_id}")
         if response.status_code != 200:
             continue
-        for item in response.json()["work"]:
+        agent = response.json()
+        if agent["not_responding"]:  # an offer slipped by (a restart): the agent says they are back
+            await client.put(f"{routing}/v1/agents/{agent_id}/status", json={"status": "available"})
+        for item in agent["work"]:
             since = datetime.fromisoformat(item["since"])
             if item["state"] == "offered" and now - since >= ACCEPT_AFTER:
                 await client.post(
