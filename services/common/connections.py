@@ -1,15 +1,16 @@
-"""The clients an API opens when it starts (they bind to the running event loop), and the readiness
-checks that ask them."""
+"""The clients an API or a worker opens when it starts (they bind to the running event loop), the
+readiness checks that ask an API's, and the closing of a worker's."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pymongo import AsyncMongoClient
 
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import Document, ping
+from services.common.mongo import Document, create_mongo_client, ping
+from services.common.settings import CommonSettings
 
 
 @dataclass
@@ -31,3 +32,28 @@ class ApiConnections:
             await ping(self.client)
 
         return {"kafka": kafka, "mongodb": mongodb}
+
+
+@dataclass
+class WorkerConnections:
+    """What a worker's agents open when they start, closed together when the worker stops."""
+
+    settings: CommonSettings
+    clients: list[AsyncMongoClient[Document]] = field(default_factory=list)
+    publishers: list[AsyncEventPublisher] = field(default_factory=list)
+
+    async def open(self) -> tuple[AsyncMongoClient[Document], AsyncEventPublisher]:
+        client = create_mongo_client(self.settings)
+        self.clients.append(client)
+        publisher = AsyncEventPublisher(self.settings, client_id=f"{self.settings.service_name}-worker")
+        await publisher.start()
+        self.publishers.append(publisher)
+        return client, publisher
+
+    async def aclose(self) -> None:
+        for publisher in self.publishers:
+            await publisher.stop()
+        for client in self.clients:
+            await client.close()
+        self.publishers.clear()
+        self.clients.clear()

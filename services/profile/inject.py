@@ -9,15 +9,14 @@ from datetime import UTC, datetime
 
 import faust
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 
-from services.common.connections import ApiConnections
+from services.common.connections import ApiConnections, WorkerConnections
 from services.common.http import create_app
 from services.common.kafka.batches import RetryPolicy, faust_send_empty
 from services.common.kafka.dead_letters import KafkaDeadLetters
 from services.common.kafka.faust_app import create_faust_app
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import Document, create_mongo_client, database
+from services.common.mongo import create_mongo_client, database
 from services.common.telemetry import configure_telemetry
 from services.profile.adapters.inbound.cases_rest import cases_router
 from services.profile.adapters.inbound.merges_rest import merges_router
@@ -49,15 +48,13 @@ class WorkerRuntime:
 
     app: faust.App
     settings: ProfileSettings
-    clients: list[AsyncMongoClient[Document]] = field(default_factory=list)
-    publishers: list[AsyncEventPublisher] = field(default_factory=list)
+    connections: WorkerConnections = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.connections = WorkerConnections(self.settings)
 
     async def service(self) -> ProfileService:
-        client = create_mongo_client(self.settings)
-        self.clients.append(client)
-        publisher = AsyncEventPublisher(self.settings, client_id=f"{self.settings.service_name}-worker")
-        await publisher.start()
-        self.publishers.append(publisher)
+        client, publisher = await self.connections.open()
         db = database(client, self.settings)
         return ProfileService(
             MongoProfileStore(db),
@@ -68,12 +65,7 @@ class WorkerRuntime:
         )
 
     async def aclose(self) -> None:
-        for publisher in self.publishers:
-            await publisher.stop()
-        for client in self.clients:
-            await client.close()
-        self.publishers.clear()
-        self.clients.clear()
+        await self.connections.aclose()
 
 
 def create_worker(settings: ProfileSettings, *, telemetry: bool = True) -> WorkerRuntime:

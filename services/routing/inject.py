@@ -12,7 +12,7 @@ import faust
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from services.common.connections import ApiConnections
+from services.common.connections import ApiConnections, WorkerConnections
 from services.common.http import create_app
 from services.common.kafka.batches import RetryPolicy, faust_send_empty
 from services.common.kafka.dead_letters import KafkaDeadLetters
@@ -44,27 +44,20 @@ class WorkerRuntime:
 
     app: faust.App
     settings: RoutingSettings
-    clients: list[AsyncMongoClient[Document]] = field(default_factory=list)
-    publishers: list[AsyncEventPublisher] = field(default_factory=list)
+    connections: WorkerConnections = field(init=False)
     _service: RoutingService | None = None
+
+    def __post_init__(self) -> None:
+        self.connections = WorkerConnections(self.settings)
 
     async def service(self) -> RoutingService:
         if self._service is None:
-            client = create_mongo_client(self.settings)
-            self.clients.append(client)
-            publisher = AsyncEventPublisher(self.settings, client_id=f"{self.settings.service_name}-worker")
-            await publisher.start()
-            self.publishers.append(publisher)
+            client, publisher = await self.connections.open()
             self._service = build_service(client, publisher, self.settings)
         return self._service
 
     async def aclose(self) -> None:
-        for publisher in self.publishers:
-            await publisher.stop()
-        for client in self.clients:
-            await client.close()
-        self.publishers.clear()
-        self.clients.clear()
+        await self.connections.aclose()
         self._service = None
 
 
