@@ -524,30 +524,24 @@ class RoutingService:
         return saved
 
     async def _publish(self, case_id: str, events: Sequence[Event[AssignmentChanged]]) -> bool:
-        try:
-            await self._feed.publish(events)
-        except Exception as error:  # the outbox keeps them; the next tick publishes them
-            _log.warning("assignment events of a case left for the next tick: %s", type(error).__name__)
-            self._unpublished.add(case_id)
-            return False
-        self._unpublished.discard(case_id)
-        await self._store.published(case_id, [event.id for event in events])
-        return True
+        return await self._publish_many([(case_id, list(events))])
 
-    async def _publish_many(self, batch: Sequence[tuple[str, list[Event[AssignmentChanged]]]]) -> None:
-        """One publish for a round's events (the broker acknowledges them together), then each case's
+    async def _publish_many(self, batch: Sequence[tuple[str, list[Event[AssignmentChanged]]]]) -> bool:
+        """One publish for the cases' events (the broker acknowledges them together), then each case's
         outbox emptied; what fails stays in the outboxes for the next tick."""
         if not batch:
-            return
+            return True
         try:
             await self._feed.publish([event for _, events in batch for event in events])
-        except Exception as error:
-            _log.warning("a round's assignment events left for the next tick: %s", type(error).__name__)
+        except Exception as error:  # the outbox keeps them
+            _log.warning("assignment events left for the next tick: %s", type(error).__name__)
             self._unpublished.update(case_id for case_id, _ in batch)
-            return
+            return False
+        self._unpublished.difference_update(case_id for case_id, _ in batch)
         await asyncio.gather(
             *(self._store.published(case_id, [event.id for event in events]) for case_id, events in batch)
         )
+        return True
 
     async def _republish(self, *, sweep: bool) -> int:
         """What this router failed to publish, each tick; everything any router left (a crash between a
