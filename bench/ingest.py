@@ -55,7 +55,7 @@ def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
         **os.environ,
         "HELHET_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "HELHET_MONGODB_URI": settings.mongodb_uri.get_secret_value(),
-        "HELHET_SMTP_PORT": "0",
+        "HELHET_SMTP_LISTEN_PORT": "0",
         "HELHET_LOG_LEVEL": "WARNING",
         **extra,
     }

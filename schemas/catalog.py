@@ -13,6 +13,7 @@ from schemas.commerce import OrderRecorded, WebActivityRecorded
 from schemas.customers import ConsentRecorded, MergeRequested, ProfileChanged, UnmergeRequested
 from schemas.envelope import Payload
 from schemas.interactions import InteractionReceived
+from schemas.notifications import NotificationChanged
 from schemas.routing import AssignmentChanged, QueueStats
 
 DLQ_SUFFIX = ".dlq"
@@ -136,6 +137,13 @@ EVENT_TYPES: tuple[EventType, ...] = (
         model=QueueStats,
         topic="queue-stats.v1",
         summary="A queue's backlog, throughput and staffing, for honest answer times.",
+    ),
+    EventType(
+        name="helhet.notification.changed.v1",
+        model=NotificationChanged,
+        topic="notifications.v1",
+        summary="A message notify sent to a customer (or could not send): kind, channel, language, text, "
+        "the answer time it promised, and its delivery state.",
     ),
 )
 

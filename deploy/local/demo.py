@@ -1,6 +1,7 @@
-"""Demo data for ``stack run``: routing's agents with their schedules, a few customers' contacts through
-ingest, and the agents' desktops (heartbeats, and offers accepted then completed after a while), so the
-supervisor page and the APIs show something living. Only ever against the local stack."""
+"""Demo data for ``stack run``: the queues' opening hours in notify, routing's agents with their
+schedules, a few customers' contacts through ingest, and the agents' desktops (heartbeats, and offers
+accepted then completed after a while), so the supervisor page and the APIs show something living. Only
+ever against the local stack."""
 
 from __future__ import annotations
 
@@ -118,6 +119,42 @@ CONTACTS: list[dict[str, Any]] = [
 ]
 
 
+def _hours(days: tuple[str, ...], *openings: tuple[str, str]) -> dict[str, list[dict[str, str]]]:
+    names = dict(
+        zip(
+            _EVERY_DAY,
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+            strict=True,
+        )
+    )
+    return {names[day]: [{"opens": opens, "closes": closes} for opens, closes in openings] for day in days}
+
+
+# Norwegian opening hours and holidays; Christmas Eve and New Year's Eve are no holidays in Norway, so a
+# queue closed then says so. Email is split around lunch; the phone line has a late evening on Thursdays.
+_CLOSED_DAYS = [
+    {"day": f"{year}-12-{day}", "label": label}
+    for year in (2026, 2027)
+    for day, label in (("24", "Julaften"), ("31", "Nyttårsaften"))
+]
+CALENDARS: dict[str, dict[str, Any]] = {
+    "email": {"hours": _hours(_WEEKDAYS, ("08:00", "11:30"), ("12:00", "16:00"))},
+    "chat": {"hours": _hours(_WEEKDAYS, ("08:00", "20:00")) | _hours(("sat",), ("10:00", "16:00"))},
+    "messaging": {"hours": _hours(_WEEKDAYS, ("08:00", "20:00"))},
+    "phone": {
+        "hours": _hours(_WEEKDAYS, ("08:00", "16:00"))
+        | _hours(("thu",), ("08:00", "16:00"), ("18:00", "21:00"))
+    },
+    "callback": {"hours": _hours(_WEEKDAYS, ("08:00", "20:00"))},
+}
+
+
+async def load_calendars(client: httpx.AsyncClient, notify: str) -> None:
+    for queue, calendar in CALENDARS.items():
+        body = {"time_zone": "Europe/Oslo", "country": "NO", "closures": _CLOSED_DAYS, **calendar}
+        (await client.put(f"{notify}/v1/queues/{queue}/calendar", json=body)).raise_for_status()
+
+
 async def _token(issuer: str) -> str:
     # A client of its own: the issuer refuses a token request that already carries a bearer token.
     async with httpx.AsyncClient(timeout=30) as client:
@@ -212,12 +249,20 @@ async def _desktop_round(client: httpx.AsyncClient, routing: str, available: lis
 
 
 async def main(
-    issuer: str, ingest: str, routing: str, rounds: int | None, token_rounds: int = TOKEN_ROUNDS
+    issuer: str,
+    ingest: str,
+    routing: str,
+    rounds: int | None,
+    *,
+    token_rounds: int = TOKEN_ROUNDS,
+    notify: str | None = None,
 ) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
-        for base in (ingest, routing):
+        for base in (ingest, routing, *([notify] if notify else [])):
             await _wait_ready(client, base)
         client.headers["Authorization"] = f"Bearer {await _token(issuer)}"
+        if notify:
+            await load_calendars(client, notify)
         await seed_agents(client, routing)
         await send_contacts(client, ingest)
         _log.info("demo agents and contacts loaded; keeping the agents' desktops alive")
@@ -235,6 +280,9 @@ if __name__ == "__main__":
     parser.add_argument("--issuer", required=True)
     parser.add_argument("--ingest", required=True)
     parser.add_argument("--routing", required=True)
+    parser.add_argument("--notify", default=None, help="Load the demo opening hours into notify here.")
     parser.add_argument("--rounds", type=int, default=None, help="Desktop rounds (default: until stopped).")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.issuer, arguments.ingest, arguments.routing, arguments.rounds))
+    asyncio.run(
+        main(arguments.issuer, arguments.ingest, arguments.routing, arguments.rounds, notify=arguments.notify)
+    )

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from types import FrameType
 
 from deploy.local import infra
-from deploy.local.config import HOST, REPO_ROOT, StackConfig
+from deploy.local.config import HOST, REPO_ROOT, StackConfig, _int_env
 from deploy.local.procs import ProcessSpec, Running, StackError, is_alive, read_pid, require_free, start, stop
+
+PROVIDER_SINK_PORT_VARIABLE = "HELHET_PROVIDER_SINK_PORT"
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,24 @@ def _child_env(cfg: StackConfig) -> dict[str, str]:
     # issuer port unless the user pointed them elsewhere.
     env["HELHET_DEV_ISSUER_URL"] = issuer
     env["HELHET_DEV_ISSUER_KEY_DIR"] = str(cfg.var_dir / "dev-issuer")
-    defaults = {"HELHET_OIDC_ISSUER": issuer, "HELHET_OIDC_JWKS_URL": f"{issuer}/.well-known/jwks.json"}
+    sink = f"http://{HOST}:{provider_sink_port()}"
+    defaults = {
+        "HELHET_OIDC_ISSUER": issuer,
+        "HELHET_OIDC_JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        # notify sends mail to the SMTP sink and SMS, Messenger, Instagram and chat to the provider sink.
+        "HELHET_SMTP_HOST": HOST,
+        "HELHET_SMTP_PORT": str(cfg.smtp_sink_port),
+        "HELHET_SMS_BASE_URL": sink,
+        "HELHET_META_BASE_URL": sink,
+        "HELHET_CHAT_CALLBACK_URL": sink,
+    }
     env.update({k: v for k, v in defaults.items() if k not in os.environ})
     return env
+
+
+def provider_sink_port() -> int:
+    """Where the provider sink (Twilio, Meta's Send API, the chat callback) listens."""
+    return _int_env(PROVIDER_SINK_PORT_VARIABLE, 1080)
 
 
 def children(cfg: StackConfig) -> list[Child]:
@@ -106,6 +123,29 @@ def children(cfg: StackConfig) -> list[Child]:
             (cfg.smtp_sink_port, "HELHET_SMTP_SINK_PORT"),
         )
     )
+    sink_port = provider_sink_port()
+    outbox = cfg.var_dir / "outbox"
+    result.append(
+        Child(
+            ProcessSpec(
+                "provider-sink",
+                [
+                    py,
+                    "-m",
+                    "deploy.local.provider_sink",
+                    "--port",
+                    str(sink_port),
+                    "--out-dir",
+                    str(outbox),
+                ],
+                REPO_ROOT,
+                "deploy.local.provider_sink",
+                env,
+            ),
+            f"http://{HOST}:{sink_port} (SMS, Meta, chat) → {outbox}",
+            (sink_port, PROVIDER_SINK_PORT_VARIABLE),
+        )
+    )
     for svc in SERVICES:
         if not (REPO_ROOT / "services" / svc.name / "main.py").is_file():
             continue
@@ -125,7 +165,8 @@ def children(cfg: StackConfig) -> list[Child]:
 
 
 def _demo(cfg: StackConfig, env: dict[str, str], py: str) -> Child:
-    """Demo agents and contacts, and the agents' desktops kept alive (``deploy/local/demo.py``)."""
+    """Demo opening hours, agents and contacts, and the agents' desktops kept alive
+    (``deploy/local/demo.py``)."""
 
     def url(service: Service) -> str:
         return f"http://{HOST}:{os.environ.get(f'HELHET_{service.name.upper()}_PORT', service.api_port)}"
@@ -138,6 +179,8 @@ def _demo(cfg: StackConfig, env: dict[str, str], py: str) -> Child:
         url(by_name["ingest"]),
         "--routing",
         url(by_name["routing"]),
+        "--notify",
+        url(by_name["notify"]),
     ]
     spec = ProcessSpec(
         "demo", [py, "-m", "deploy.local.demo", *arguments], REPO_ROOT, "deploy.local.demo", env

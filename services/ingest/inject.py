@@ -57,12 +57,14 @@ def create_api(settings: IngestSettings) -> FastAPI:
             max_bytes=settings.smtp_max_bytes,
         )
         try:
-            smtp = await start_smtp_server(handler, host=settings.smtp_host, port=settings.smtp_port)
+            smtp = await start_smtp_server(
+                handler, host=settings.smtp_listen_host, port=settings.smtp_listen_port
+            )
         except BaseException:
             await publisher.stop()
             await client.close()
             raise
-        app.state.smtp_port = bound_port(smtp)  # the real port when smtp_port is 0 (tests)
+        app.state.smtp_port = bound_port(smtp)  # the real port when smtp_listen_port is 0 (tests)
         try:
             yield
         finally:

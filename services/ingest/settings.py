@@ -49,8 +49,8 @@ class IngestSettings(CommonSettings):
     public_base_url: str | None = None
 
     # Inbound SMTP, served by the API process. Port 0 picks a free port (tests).
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 2525
+    smtp_listen_host: str = "127.0.0.1"
+    smtp_listen_port: int = 2525
     smtp_max_bytes: int = 10 * 1024 * 1024
     # Our own support address: a Reply-To pointing back at it is not the customer's.
     email_mailbox: str | None = None

@@ -465,7 +465,7 @@ class ProfileService:
 
     def _place_request(self, event: ObservedEvent, plan: Plan) -> None:
         """A request or report addressed to a customer by id (a case close, a consent decision, an
-        assignment change); a merged-away id is followed to its survivor.
+        assignment change, a notification); a merged-away id is followed to its survivor.
 
         For an unknown customer (never seen, or erased) it never creates one: it is only recorded on the
         timeline under the id it names (with its case), and logged, so a replay skips it too and it can
@@ -473,8 +473,8 @@ class ProfileService:
         assert event.customer_id is not None
         owner = final(plan, event.customer_id)
         plan.owner[event.event_id] = owner
-        if event.assignment is not None:
-            plan.case_of[event.event_id] = event.assignment.case_id  # the timeline's case filter
+        if event.case_id is not None:
+            plan.case_of[event.event_id] = event.case_id  # the timeline's case filter
         customer = plan.customers.get(owner)
         if customer is None or customer.stored is None:
             _log.info(
@@ -565,6 +565,15 @@ def _ms(at: datetime) -> datetime:
 def to_millis(event: ObservedEvent) -> ObservedEvent:
     """The event with every instant at the precision the store keeps."""
     step: PhoneStep | None = event.phone_step
+    notification = event.notification
+    if notification is not None and (expected := notification.expected_answer) is not None:
+        earliest, latest = expected.earliest, expected.latest
+        expected = replace(
+            expected,
+            earliest=None if earliest is None else _ms(earliest),
+            latest=None if latest is None else _ms(latest),
+        )
+        notification = replace(notification, expected_answer=expected)
     if step is not None:
         window_end = step.callback_window_end
         step = replace(
@@ -582,4 +591,5 @@ def to_millis(event: ObservedEvent) -> ObservedEvent:
         if event.experience is None
         else replace(event.experience, occurred_at=_ms(event.experience.occurred_at)),
         phone_step=step,
+        notification=notification,
     )

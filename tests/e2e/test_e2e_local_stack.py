@@ -15,6 +15,8 @@ import sys
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default
 from pathlib import Path
 
 import httpx
@@ -57,7 +59,9 @@ def stack(
         "HELHET_INGEST_PORT": free_port(),
         "HELHET_PROFILE_PORT": free_port(),
         "HELHET_ROUTING_PORT": free_port(),
-        "HELHET_SMTP_PORT": free_port(),
+        "HELHET_NOTIFY_PORT": free_port(),
+        "HELHET_PROVIDER_SINK_PORT": free_port(),
+        "HELHET_SMTP_LISTEN_PORT": free_port(),
     }
     env = {key: value for key, value in os.environ.items() if not key.startswith("HELHET_")}
     env.update({key: str(port) for key, port in ports.items()})
@@ -115,10 +119,15 @@ def test_mail_sent_to_the_local_sink_is_kept_as_an_eml_file(stack: dict[str, obj
     with smtplib.SMTP("127.0.0.1", int(str(stack["HELHET_SMTP_SINK_PORT"])), timeout=10) as smtp:
         smtp.send_message(message)
     mail_dir = Path(str(stack["var_dir"])) / "mail"
+
+    def mine() -> list[str]:
+        # Notify's acknowledgements of the demo contacts land here too.
+        return [text for path in mail_dir.glob("*.eml") if "kunde@example.no" in (text := path.read_text())]
+
     deadline = time.monotonic() + 10
-    while not list(mail_dir.glob("*.eml")) and time.monotonic() < deadline:
+    while not mine() and time.monotonic() < deadline:
         time.sleep(0.2)
-    stored = [path.read_text() for path in mail_dir.glob("*.eml")]
+    stored = mine()
     assert len(stored) == 1
     assert "Subject: Takk for henvendelsen" in stored[0]
 
@@ -158,7 +167,7 @@ async def test_an_email_to_ingest_becomes_an_open_case_in_the_profile_and_on_cas
     message["Subject"] = "Hvor er pakken min?"
     message["Message-ID"] = "<e2e-pakke-1@example.no>"
     message.set_content("Hei, pakken min har ikke kommet. Ordrenummer 10042.")
-    with smtplib.SMTP("127.0.0.1", int(str(stack["HELHET_SMTP_PORT"])), timeout=10) as smtp:
+    with smtplib.SMTP("127.0.0.1", int(str(stack["HELHET_SMTP_LISTEN_PORT"])), timeout=10) as smtp:
         smtp.send_message(message)
     profile = f"http://127.0.0.1:{stack['HELHET_PROFILE_PORT']}"
     token = await dev_token(stack, "customers:read")
@@ -197,6 +206,38 @@ async def test_an_email_to_ingest_becomes_an_open_case_in_the_profile_and_on_cas
     assert offers, "no offer for the case on assignments.v1"
     assert offers[0].agent_id in {"ada", "cecilie", "dag"}
     assert offers[0].decision is not None
+
+    # Notify acknowledges it in the customer's thread, with the answer time it promised.
+    acknowledgement = await mail_to(stack, "ola.e2e@example.no")
+    assert acknowledgement["In-Reply-To"] == "<e2e-pakke-1@example.no>"
+    assert acknowledgement["Auto-Submitted"] == "auto-replied"
+    notify = f"http://127.0.0.1:{stack['HELHET_NOTIFY_PORT']}"
+    token = await dev_token(stack, "notifications:read")
+    async with httpx.AsyncClient(base_url=notify, headers={"Authorization": f"Bearer {token}"}) as client:
+        told = (await client.get(f"/v1/cases/{cases[0]['case_id']}/notifications")).json()
+        promised = (await client.get("/v1/promises", params={"case_id": cases[0]["case_id"]})).json()
+    assert [(n["kind"], n["state"], n["language"]) for n in told] == [("acknowledgement", "sent", "nb")]
+    assert told[0]["expected_answer"]["said"] in acknowledgement.get_content()
+    if told[0]["expected_answer"]["latest"] is not None:
+        assert [p["kind"] for p in promised] == ["answer_by"]
+
+
+async def mail_to(stack: dict[str, object], address: str) -> EmailMessage:
+    """The one mail the local sink kept for ``address`` (waits for it)."""
+    mail_dir = Path(str(stack["var_dir"])) / "mail"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = [
+            parsed
+            for path in sorted(mail_dir.glob("*.eml"))
+            if isinstance(parsed := BytesParser(policy=default).parsebytes(path.read_bytes()), EmailMessage)
+            and parsed["To"] == address
+        ]
+        if found:
+            [mail] = found
+            return mail
+        await asyncio.sleep(0.5)
+    raise AssertionError("no mail for the address in the local sink")
 
 
 async def dev_token(stack: dict[str, object], scope: str | None = None) -> str:

@@ -3,6 +3,8 @@ auto-declared), no standby replicas, no embedded web server (the FastAPI app ser
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -23,6 +25,10 @@ def create_faust_app(settings: CommonSettings, app_id: str, **overrides: Any) ->
         )
     elif "ssl_context" in options:
         credentials = faust.SSLCredentials(options["ssl_context"])
+    # Tables live in memory; faust still creates its data directory, which must not litter the working
+    # directory (and faust makes only the last folder of the path).
+    datadir = Path(tempfile.gettempdir()) / "helhet-faust" / f"{app_id}-data"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     defaults: dict[str, Any] = {
         "broker": [f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
         "broker_credentials": credentials,
@@ -38,6 +44,7 @@ def create_faust_app(settings: CommonSettings, app_id: str, **overrides: Any) ->
         "topic_replication_factor": settings.kafka_topic_replication_factor,
         "table_standby_replicas": 0,
         "store": "memory://",
+        "datadir": datadir,
         "web_enabled": False,
         "key_serializer": "raw",
         "value_serializer": "raw",

@@ -111,6 +111,11 @@ class AsyncEventPublisher:
             metadata = await self._producer.send_and_wait(topic, None, key=key.encode())
         return Acknowledged(metadata.topic, metadata.partition, metadata.offset)
 
+    async def publish_empty(self, topic: str, headers: list[tuple[str, bytes]]) -> Acknowledged:
+        """An empty message with only headers (a dead letter); returns once the broker acknowledged it."""
+        metadata = await self._producer.send_and_wait(topic, b"", headers=headers)
+        return Acknowledged(metadata.topic, metadata.partition, metadata.offset)
+
     async def ping(self) -> None:
         """Readiness: the broker answers a metadata request."""
         await self._producer.client.fetch_all_metadata()

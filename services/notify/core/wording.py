@@ -36,6 +36,7 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 
+from schemas.notifications import MessageKind
 from services.notify.core.language import Language
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -47,16 +48,6 @@ _FIVE_MINUTES = timedelta(minutes=5)
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 _WEEK_AHEAD = 6  # days ahead still named by weekday alone; further ones get a date
-
-
-class MessageKind(StrEnum):
-    ACKNOWLEDGEMENT = "acknowledgement"
-    STATUS_UPDATE = "status_update"
-    CALLBACK_RESCHEDULED = "callback_rescheduled"
-    ASSIGNED = "assigned"
-    CASE_EVALUATION = "case_evaluation"
-    SATISFACTION_SURVEY = "satisfaction_survey"
-    FEEDBACK_ACKNOWLEDGED = "feedback_acknowledged"
 
 
 # What each kind's templates read, in every language. ``eta`` is an ``EtaLike``; ``callback_start`` and

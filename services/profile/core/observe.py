@@ -15,6 +15,14 @@ Only an ``accepted`` change sets ``LAST_AGENT``, stamped with the event's ``occu
 acceptance wins whatever the arrival order; that is the previous agent routing sticks to. A change for
 a customer id nobody holds (never seen, or erased) creates nobody: the service records it on the timeline
 under that id and applies nothing (``ProfileService._place_request``).
+
+Notify's ``NotificationChanged`` (on ``notifications.v1``, keyed by customer id) is addressed the same
+way and goes on the timeline as kind ``notification`` (``Notification``): what the customer was told, on
+which channel, in which language, the answer time it promised and whether it was delivered, so the agent
+sees it next to what the customer said. Each event is an entry of its own (the timeline is keyed by event
+id): a later status of the same ``notification_id`` (e.g. ``failed`` after retries) is a new entry, and a
+redelivered event adds nothing. A notification sets no attribute and no experience, and, like an
+assignment, it is not the customer being seen (first and last seen ignore both).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from schemas.customers import ConsentRecorded, ExperienceReason, MergeRequested,
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
+from schemas.notifications import ExpectedAnswerKind, MessageKind, NotificationChanged, NotificationStatus
 from schemas.routing import AssignmentChange, AssignmentChanged
 from services.profile.core.attributes import Attribute, AttributeName
 from services.profile.core.consent import ConsentDecision, is_opt_out
@@ -41,8 +50,11 @@ from services.profile.core.wording import Language, language_of
 ProfilePayload = InteractionReceived | OrderRecorded | WebActivityRecorded
 ProfileRequest = CaseCloseRequested | ConsentRecorded | MergeRequested | UnmergeRequested
 # What other services report about a known customer, addressed by customer id.
-ProfileReport = AssignmentChanged
-ProfileEvent = Event[ProfilePayload] | Event[ProfileRequest] | Event[ProfileReport]
+ProfileReport = AssignmentChanged | NotificationChanged
+# One envelope per report type: each travels on its own topic, as its own ``Event[...]``.
+ProfileEvent = (
+    Event[ProfilePayload] | Event[ProfileRequest] | Event[AssignmentChanged] | Event[NotificationChanged]
+)
 PROFILE_PAYLOADS = (
     InteractionReceived,
     OrderRecorded,
@@ -52,11 +64,13 @@ PROFILE_PAYLOADS = (
     MergeRequested,
     UnmergeRequested,
     AssignmentChanged,
+    NotificationChanged,
 )
 
 ORDER_SOURCE = "order"
 WEB_SOURCE = "web"
 ROUTING_SOURCE = "routing"  # the timeline channel and attribute source of assignment changes
+NOTIFY_SOURCE = "notify"  # the timeline channel of notifications (the channel used is in the note)
 # Not in schemas/catalog.py yet: agent and API changes need a contract before they travel on Kafka.
 CHANGE_EVENT_TYPE = "helhet.profile.change.v1"
 
@@ -67,6 +81,11 @@ class FactKind(StrEnum):
     WEB_ACTIVITY = "web_activity"
     CHANGE = "change"  # made by an agent or another system, not seen on a channel
     ASSIGNMENT = "assignment"  # routing offered, gave or took a case of the customer's to an agent
+    NOTIFICATION = "notification"  # notify sent the customer a message (or could not)
+
+
+# What other systems did about the customer, not the customer doing something: never "seen".
+NOT_SEEN_KINDS = frozenset({FactKind.ASSIGNMENT, FactKind.NOTIFICATION})
 
 
 @dataclass(frozen=True)
@@ -125,6 +144,34 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class ExpectedAnswerNote:
+    """The answer time a notification gave the customer: as instants and as the message said it."""
+
+    kind: ExpectedAnswerKind
+    earliest: datetime | None
+    latest: datetime | None  # the promise: answered by then
+    said: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What notify told the customer (or could not), for the timeline: our words, never the customer's."""
+
+    notification_id: str  # stable per send: its later status changes carry the same id
+    case_id: str | None
+    kind: MessageKind
+    channel: Channel  # where it went
+    language: str
+    status: NotificationStatus
+    reason: str | None  # why it failed: the provider's code class
+    subject: str | None
+    text: str
+    expected_answer: ExpectedAnswerNote | None
+    promise_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
 class ObservedEvent:
     event_id: str
     event_type: str
@@ -145,6 +192,14 @@ class ObservedEvent:
     merge_with: tuple[str, ...] = ()  # a requested merge: the other customers
     unmerge: str | None = None  # a requested unmerge: the merge id
     assignment: Assignment | None = None  # routing's change of one of the customer's cases
+    notification: Notification | None = None  # what notify told the customer
+
+    @property
+    def case_id(self) -> str | None:
+        """The case a report names (an assignment's, a notification's), for the timeline's case filter."""
+        if self.assignment is not None:
+            return self.assignment.case_id
+        return None if self.notification is None else self.notification.case_id
 
 
 def observe(event: ProfileEvent) -> ObservedEvent:
@@ -166,6 +221,8 @@ def observe(event: ProfileEvent) -> ObservedEvent:
             )
         case AssignmentChanged() as assignment:
             return _assigned(event, assignment)
+        case NotificationChanged() as notification:
+            return _notified(event, notification)
         case _:
             return _requested(event, event.data)
 
@@ -216,6 +273,37 @@ def _assigned(event: ProfileEvent, assignment: AssignmentChanged) -> ObservedEve
             queue=assignment.queue,
             agent_id=assignment.agent_id,
             reason=assignment.reason,
+        ),
+    )
+
+
+def _notified(event: ProfileEvent, notification: NotificationChanged) -> ObservedEvent:
+    """A notification, addressed to its customer by id: a timeline note and nothing else."""
+    expected = notification.expected_answer
+    return ObservedEvent(
+        event_id=event.id,
+        event_type=event.type,
+        source=event.source,
+        occurred_at=notification.occurred_at,
+        kind=FactKind.NOTIFICATION,
+        source_channel=NOTIFY_SOURCE,
+        identifiers=(),
+        customer_id=notification.customer_id,
+        notification=Notification(
+            notification_id=notification.notification_id,
+            case_id=notification.case_id,
+            kind=notification.kind,
+            channel=notification.channel,
+            language=notification.language,
+            status=notification.status,
+            reason=notification.reason,
+            subject=notification.subject,
+            text=notification.text,
+            expected_answer=None
+            if expected is None
+            else ExpectedAnswerNote(expected.kind, expected.earliest, expected.latest, expected.said),
+            promise_id=notification.promise_id,
+            attempts=notification.attempts,
         ),
     )
 

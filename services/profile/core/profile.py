@@ -20,7 +20,7 @@ from services.profile.core.attributes import Attribute, AttributeName, newest
 from services.profile.core.consent import ConsentDecision, newest_decision
 from services.profile.core.experience import Experience, ExperienceConfig, Ledger, PhoneStep, ledger
 from services.profile.core.lifecycle import LifecycleConfig, stage_of
-from services.profile.core.observe import FactKind, ObservedEvent
+from services.profile.core.observe import NOT_SEEN_KINDS, ObservedEvent
 from services.profile.core.value import (
     CustomerValue,
     OrderChange,
@@ -60,8 +60,9 @@ class ProfileFacts:
         consent = dict(self.consent)
         for decision in event.consent:
             consent[decision.purpose] = newest_decision(consent.get(decision.purpose), decision)
-        # Seen means the customer did something: routing moving a case between agents is not it.
-        at = None if event.kind is FactKind.ASSIGNMENT else event.occurred_at
+        # Seen means the customer did something: routing moving a case between agents, or notify telling
+        # the customer something, is not it.
+        at = None if event.kind in NOT_SEEN_KINDS else event.occurred_at
         return ProfileFacts(
             event_ids=self.event_ids | {event.event_id},
             identifiers=self.identifiers.union(event.identifiers),

@@ -46,7 +46,7 @@ def channel_settings(infra: CommonSettings, **changes: Any) -> IngestSettings:
     return IngestSettings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_uri=infra.mongodb_uri,
-        smtp_port=0,  # never the fixed 2525 a running `make run` may hold
+        smtp_listen_port=0,  # never the fixed 2525 a running `make run` may hold
         **changes,
     )
 

@@ -271,7 +271,9 @@ async def test_mail_to_the_api_becomes_one_event_and_a_resend_publishes_nothing(
     infra: CommonSettings, issuer: LocalIssuer
 ) -> None:
     settings = IngestSettings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers, mongodb_uri=infra.mongodb_uri, smtp_port=0
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_uri=infra.mongodb_uri,
+        smtp_listen_port=0,
     )
     message_id = f"<{uuid.uuid4()}@example.no>"
     mail = customer_mail()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from schemas.notifications import MessageKind
 from services.notify.core.eta import estimate
 from services.notify.core.language import Language
-from services.notify.core.wording import MessageKind, phrase_eta, render
+from services.notify.core.wording import phrase_eta, render
 from tests.notify.unit.test_notify_eta import OFFICE, OSLO, oslo, stats
 
 

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import TemplatesNotFound, UndefinedError, meta
 
+from schemas.notifications import MessageKind
 from services.notify.core.language import Language, fallback_chain
 from services.notify.core.wording import (
     ENVIRONMENT,
@@ -25,7 +26,6 @@ from services.notify.core.wording import (
     EtaKind,
     EtaLike,
     Message,
-    MessageKind,
     build_environment,
     phrase_clock,
     phrase_day,

@@ -1,5 +1,6 @@
 """Helpers for profile's integration tests: events with fresh identifiers (and routing's assignment
-changes), a running worker, and a hash of everything stored about a set of customers."""
+changes and notify's notifications), a running worker, and a hash of everything stored about a set of
+customers."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ from schemas.customers import Tier
 from schemas.envelope import Event, Payload
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionReceived
+from schemas.notifications import (
+    ExpectedAnswer,
+    ExpectedAnswerKind,
+    MessageKind,
+    NotificationChanged,
+    NotificationStatus,
+)
 from schemas.routing import AssignmentChange, AssignmentChanged
 from services.common.codec import decode
 from services.common.kafka.connection import aiokafka_options
@@ -134,6 +142,54 @@ def assigned(
         id=event_id or f"{case_id}:{change.value}:{uuid.uuid4().hex[:8]}",
         source="/routing",
         type=event_type_of(AssignmentChanged).name,
+        time=at,
+        key=customer_id,
+        data=payload,
+    )
+
+
+def notified(
+    customer_id: str,
+    case_id: str | None,
+    at: datetime,
+    *,
+    notification_id: str | None = None,
+    kind: MessageKind = MessageKind.ACKNOWLEDGEMENT,
+    status: NotificationStatus = NotificationStatus.SENT,
+    reason: str | None = None,
+    promised: bool = True,
+    attempts: int = 1,
+    event_id: str | None = None,
+) -> Event[NotificationChanged]:
+    """Notify's message to a customer, as it travels on ``notifications.v1`` (keyed by customer id)."""
+    sent_id = notification_id or f"{kind.value}:{case_id}:{uuid.uuid4().hex[:8]}"
+    payload = NotificationChanged(
+        notification_id=sent_id,
+        case_id=case_id,
+        customer_id=customer_id,
+        kind=kind,
+        channel=Channel.EMAIL,
+        language="nb",
+        status=status,
+        reason=reason,
+        subject="Vi har mottatt henvendelsen din",
+        text="Hei! Takk for henvendelsen. Du får svar innen cirka 2-4 timer.",
+        expected_answer=ExpectedAnswer(
+            kind=ExpectedAnswerKind.WITHIN,
+            earliest=at + timedelta(hours=2),
+            latest=at + timedelta(hours=4),
+            said="innen cirka 2-4 timer",
+        )
+        if promised
+        else None,
+        promise_id=f"promise-{sent_id}" if promised else None,
+        attempts=attempts,
+        occurred_at=at,
+    )
+    return Event[NotificationChanged](
+        id=event_id or f"{sent_id}:{status.value}:{uuid.uuid4().hex[:8]}",
+        source="/notify",
+        type=event_type_of(NotificationChanged).name,
         time=at,
         key=customer_id,
         data=payload,

@@ -15,6 +15,13 @@ from schemas.customers import Purpose, Tier
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
+from schemas.notifications import (
+    ExpectedAnswer,
+    ExpectedAnswerKind,
+    MessageKind,
+    NotificationChanged,
+    NotificationStatus,
+)
 from schemas.routing import AssignmentChange, AssignmentChanged
 from services.profile.core.attributes import AttributeName
 from services.profile.core.observe import ObservedEvent, ProfilePayload, observe, observe_change
@@ -112,6 +119,58 @@ def assignment(
         id=event_id,
         source="/routing",
         type=event_type_of(AssignmentChanged).name,
+        time=at,
+        key=customer_id,
+        data=payload,
+    )
+    return observe(envelope)
+
+
+def expected_within(at: datetime = NOW) -> ExpectedAnswer:
+    """An acknowledgement's answer time: within about 2-4 hours of ``at``."""
+    return ExpectedAnswer(
+        kind=ExpectedAnswerKind.WITHIN,
+        earliest=at + timedelta(hours=2),
+        latest=at + timedelta(hours=4),
+        said="innen cirka 2-4 timer",
+    )
+
+
+def notification(
+    event_id: str,
+    *,
+    notification_id: str = "n-1",
+    status: NotificationStatus = NotificationStatus.SENT,
+    kind: MessageKind = MessageKind.ACKNOWLEDGEMENT,
+    at: datetime = NOW,
+    customer_id: str = "kari",
+    case_id: str | None = "case-1",
+    reason: str | None = None,
+    expected_answer: ExpectedAnswer | None = None,
+    promise_id: str | None = None,
+    attempts: int = 1,
+) -> ObservedEvent:
+    """Notify's message to a customer, as profile observes it from ``notifications.v1``."""
+    payload = NotificationChanged(
+        notification_id=notification_id,
+        case_id=case_id,
+        customer_id=customer_id,
+        kind=kind,
+        channel=Channel.EMAIL,
+        language="nb",
+        status=status,
+        reason=reason,
+        subject="Vi har mottatt henvendelsen din",
+        text="Hei Kari! Takk for henvendelsen. Du får svar innen cirka 2-4 timer.",
+        expected_answer=expected_answer,
+        promise_id=promise_id,
+        attempts=attempts,
+        occurred_at=at,
+    )
+    envelope = Event[NotificationChanged](
+        id=event_id,
+        source="/notify",
+        type=event_type_of(NotificationChanged).name,
         time=at,
         key=customer_id,
         data=payload,

@@ -17,6 +17,7 @@ from schemas.customers import ExperienceReason, ProfileChanged, Purpose
 from schemas.envelope import Event
 from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier, IdentifierKind
 from schemas.interactions import Channel, Direction, InteractionEvent
+from schemas.notifications import ExpectedAnswerKind, MessageKind, NotificationStatus
 from schemas.routing import AssignmentChange
 from services.common.mongo import Document
 from services.profile.core.attributes import Attribute, AttributeName
@@ -25,7 +26,13 @@ from services.profile.core.consent import ConsentDecision
 from services.profile.core.experience import Experience, Feeling, PhoneStep
 from services.profile.core.identity import Link, LinkRule
 from services.profile.core.merge import MergeRecord
-from services.profile.core.observe import Assignment, FactKind, ObservedEvent
+from services.profile.core.observe import (
+    Assignment,
+    ExpectedAnswerNote,
+    FactKind,
+    Notification,
+    ObservedEvent,
+)
 from services.profile.core.profile import Profile, ProfileFacts
 from services.profile.core.snapshot import customer_snapshot
 from services.profile.core.value import OrderChange
@@ -139,6 +146,7 @@ def timeline_document(event: ObservedEvent, customer_id: str, case_id: str | Non
         if event.case_close is None
         else {"case_id": event.case_close.case_id, "reason": event.case_close.reason},
         "assignment": None if event.assignment is None else _assignment(event.assignment),
+        "notification": None if event.notification is None else _notification(event.notification),
         "contact": None
         if contact is None
         else {
@@ -172,6 +180,56 @@ def _assignment_from(raw: Document) -> Assignment:
         queue=raw["queue"],
         agent_id=raw["agent_id"],
         reason=raw["reason"],
+    )
+
+
+def _notification(notification: Notification) -> dict[str, Any]:
+    expected = notification.expected_answer
+    return {
+        "notification_id": notification.notification_id,
+        "case_id": notification.case_id,
+        "kind": notification.kind.value,
+        "channel": notification.channel.value,
+        "language": notification.language,
+        "status": notification.status.value,
+        "reason": notification.reason,
+        "subject": notification.subject,
+        "text": notification.text,
+        "expected_answer": None
+        if expected is None
+        else {
+            "kind": expected.kind.value,
+            "earliest": expected.earliest,
+            "latest": expected.latest,
+            "said": expected.said,
+        },
+        "promise_id": notification.promise_id,
+        "attempts": notification.attempts,
+    }
+
+
+def _notification_from(raw: Document) -> Notification:
+    expected: Document | None = raw["expected_answer"]
+    return Notification(
+        notification_id=raw["notification_id"],
+        case_id=raw["case_id"],
+        kind=MessageKind(raw["kind"]),
+        channel=Channel(raw["channel"]),
+        language=raw["language"],
+        status=NotificationStatus(raw["status"]),
+        reason=raw["reason"],
+        subject=raw["subject"],
+        text=raw["text"],
+        expected_answer=None
+        if expected is None
+        else ExpectedAnswerNote(
+            kind=ExpectedAnswerKind(expected["kind"]),
+            earliest=expected["earliest"],
+            latest=expected["latest"],
+            said=expected["said"],
+        ),
+        promise_id=raw["promise_id"],
+        attempts=raw["attempts"],
     )
 
 
@@ -391,7 +449,7 @@ def merge_from_document(document: Document) -> StoredMerge:
 def observed_from_timeline(document: Document) -> ObservedEvent:
     """The facts a timeline entry recorded, enough to fold the profile again (an unmerge does)."""
     order, experience, step = document.get("order"), document.get("experience"), document.get("phone_step")
-    assignment = document.get("assignment")
+    assignment, notification = document.get("assignment"), document.get("notification")
     return ObservedEvent(
         event_id=document["_id"],
         event_type=document["type"],
@@ -426,6 +484,7 @@ def observed_from_timeline(document: Document) -> ObservedEvent:
         ),
         phone_step=None if step is None else _phone_step_from(step),
         assignment=None if assignment is None else _assignment_from(assignment),
+        notification=None if notification is None else _notification_from(notification),
     )
 
 

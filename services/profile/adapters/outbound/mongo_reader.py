@@ -41,6 +41,7 @@ _DETAIL_FIELDS = (
     "case_close",
     "web",
     "assignment",
+    "notification",
 )
 # The writer's bookkeeping stays out of reads.
 _READ_SIDE = {"write_ids": 0, "outbox": 0, "published": 0, "link_counts": 0}

@@ -1,0 +1,65 @@
+"""After the case: when the satisfaction survey goes out, and when a message may reach a phone at all.
+
+The survey goes once per resolution, a while after the close (an instant survey reads as a form letter),
+never for spam, duplicates or cases that needed no reply, and not at all once it is stale. Texts wait
+for the morning: no SMS at night in the customer's zone unless it is urgent (a reply to what the
+customer just wrote, a callback that moved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from schemas.cases import CloseReason
+from schemas.interactions import Channel
+
+# Reasons a case closes without anything the customer could rate.
+_UNRATED = frozenset({CloseReason.SPAM.value, CloseReason.DUPLICATE.value, CloseReason.NO_REPLY_NEEDED.value})
+_TEXTED = frozenset({Channel.SMS, Channel.PHONE})
+
+
+@dataclass(frozen=True)
+class FollowUpRules:
+    survey_after: timedelta = timedelta(hours=2)
+    survey_expires_after: timedelta = timedelta(days=3)  # a survey this late asks about a blur
+    quiet_from: time = time(21, 0)
+    quiet_until: time = time(8, 0)
+
+
+DEFAULT_FOLLOW_UP_RULES = FollowUpRules()
+
+
+def survey_due(
+    closed_at: datetime, close_reason: str | None, rules: FollowUpRules = DEFAULT_FOLLOW_UP_RULES
+) -> datetime | None:
+    """When the survey of a case closed then goes out; None when it gets none."""
+    if close_reason in _UNRATED:
+        return None
+    return closed_at + rules.survey_after
+
+
+def survey_stale(due_at: datetime, now: datetime, rules: FollowUpRules = DEFAULT_FOLLOW_UP_RULES) -> bool:
+    return now > due_at + rules.survey_expires_after
+
+
+def quiet_until(
+    channel: Channel,
+    now: datetime,
+    time_zone: str,
+    *,
+    urgent: bool = False,
+    rules: FollowUpRules = DEFAULT_FOLLOW_UP_RULES,
+) -> datetime | None:
+    """When a message on ``channel`` may go, if not now: the end of the night in ``time_zone`` for a
+    text that is not urgent, else None."""
+    if urgent or channel not in _TEXTED:
+        return None
+    zone = ZoneInfo(time_zone)
+    local = now.astimezone(zone)
+    clock = local.time()
+    if rules.quiet_until <= clock < rules.quiet_from:
+        return None
+    day = local.date() if clock < rules.quiet_until else local.date() + timedelta(days=1)
+    return datetime.combine(day, rules.quiet_until, tzinfo=zone)

@@ -1,0 +1,641 @@
+"""Notify's service: what the customer is told, when, and on which channel.
+
+- ``handle_cases`` (``cases.v1``): a new inbound contact gets one acknowledgement with an honest expected
+  answer time, and the answer time becomes a promise; a callback request becomes a callback promise; a
+  close settles the promises and schedules the satisfaction survey.
+- ``handle_assignments`` (``assignments.v1``): an agent taking the case keeps (or, late, breaks) the
+  answer promise; overflow and callback offers move the case to its new queue.
+- ``handle_stats`` (``queue-stats.v1``): the newest figures of each queue, for the next estimate.
+- ``tick``: promises that will be missed get a status update with the new time, callbacks that cannot
+  happen get a new window by SMS, due surveys go out, sends whose sender died are finished, and events
+  not yet acknowledged by the broker are published.
+
+Sending is at most once per send key: the key (event, case, promise version, channel) is claimed in the
+database before the provider is called, so a replayed topic or a redelivered batch sends nothing new.
+A sender that died between claim and answer leaves a claimed send that the tick finishes after a lease:
+the only case where a customer could get a message twice, because nobody can know whether the provider
+took it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from schemas.cases import CaseChange, CaseChanged, CaseStatus, CloseReason
+from schemas.catalog import event_type_of
+from schemas.customers import Purpose
+from schemas.envelope import Event
+from schemas.identifiers import IdentifierKind
+from schemas.interactions import Channel, Direction, InteractionEvent
+from schemas.notifications import (
+    ExpectedAnswer,
+    ExpectedAnswerKind,
+    MessageKind,
+    NotificationChanged,
+)
+from schemas.routing import AssignmentChange, AssignmentChanged, QueueStats
+from services.notify.calendars import CalendarSpec
+from services.notify.core.acknowledge import Acknowledge, acknowledgement, conversation_of
+from services.notify.core.calendar import OpeningHours, QueueCalendar
+from services.notify.core.eta import DEFAULT_RULES, Estimate, EtaRules, estimate
+from services.notify.core.followup import (
+    DEFAULT_FOLLOW_UP_RULES,
+    FollowUpRules,
+    quiet_until,
+    survey_due,
+    survey_stale,
+)
+from services.notify.core.language import Language, choose_language, fallback_chain
+from services.notify.core.promises import (
+    DEFAULT_PROMISE_RULES,
+    PromiseRules,
+    answer_promise,
+    callback_new_window,
+    callback_promise,
+    cancelled,
+    needs_update,
+    renewed,
+    rescheduled,
+    settled,
+)
+from services.notify.core.records import (
+    Address,
+    CaseRecord,
+    PromiseKind,
+    PromiseRecord,
+    PromiseState,
+    SendRecord,
+    SendState,
+)
+from services.notify.core.wording import TEMPLATES, VARIABLES, phrase_eta, render, template_name
+from services.notify.ports import (
+    DeadSends,
+    NotificationFeed,
+    NotifyStore,
+    Outgoing,
+    PermanentSendError,
+    Sender,
+    SendError,
+)
+
+_log = logging.getLogger(__name__)
+SOURCE = "/notify"
+# Queues answered live: their estimate counts agents coming free, not the queue's clearing rate.
+_LIVE_QUEUES = frozenset({"chat", "phone", "callback"})
+_NOT_ANSWERED = frozenset(
+    {CloseReason.SPAM.value, CloseReason.DUPLICATE.value, CloseReason.NO_REPLY_NEEDED.value}
+)
+_NOTIFICATION_NAMESPACE = uuid.UUID("6f1d4c1e-8a55-4a55-9a0b-6e6f74696679")
+
+
+def _weekdays_8_to_16() -> QueueCalendar:
+    hours = OpeningHours.weekly({day: [("08:00", "16:00")] for day in range(5)})
+    return QueueCalendar("Europe/Oslo", hours, "NO")
+
+
+DEFAULT_CALENDAR = _weekdays_8_to_16()
+
+
+@dataclass(frozen=True)
+class NotifyRules:
+    # The queue a case waits in, by the channel it was opened on; routing's defaults.
+    queues: dict[Channel, str] = field(
+        default_factory=lambda: {
+            Channel.PHONE: "phone",
+            Channel.CHAT: "chat",
+            Channel.SMS: "messaging",
+            Channel.MESSENGER: "messaging",
+            Channel.INSTAGRAM: "messaging",
+            Channel.EMAIL: "email",
+            Channel.WEB_FORM: "email",
+            Channel.PORTAL: "email",
+            Channel.STORE: "email",
+        }
+    )
+    callback_queue: str = "callback"
+    # The calendar of a queue nobody configured: weekdays 08-16 in Oslo, Norwegian holidays.
+    default_calendar: QueueCalendar = DEFAULT_CALENDAR
+    eta: EtaRules = DEFAULT_RULES
+    promises: PromiseRules = DEFAULT_PROMISE_RULES
+    follow_up: FollowUpRules = DEFAULT_FOLLOW_UP_RULES
+    # A send claimed this long ago and never finished lost its sender: finish it.
+    send_lease: timedelta = timedelta(minutes=2)
+    survey_url: str = "http://127.0.0.1:8001/v1/channels/forms"
+
+
+def notification_id(send_key: str) -> str:
+    return str(uuid.uuid5(_NOTIFICATION_NAMESPACE, send_key))
+
+
+def case_reference(case_id: str) -> str:
+    """The case as the customer quotes it: short, and no customer data."""
+    return case_id[:8].upper()
+
+
+class NotifyService:
+    def __init__(
+        self,
+        store: NotifyStore,
+        sender: Sender,
+        feed: NotificationFeed,
+        dead_sends: DeadSends,
+        now: Callable[[], datetime],
+        *,
+        rules: NotifyRules | None = None,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._feed = feed
+        self._dead_sends = dead_sends
+        self._now = now
+        self._rules = rules or NotifyRules()
+
+    # -- consumed events -------------------------------------------------------------------------------
+
+    async def handle_cases(self, changes: Sequence[CaseChanged]) -> int:
+        """Returns how many messages went out."""
+        sent = 0
+        for changed in changes:
+            sent += await self._case_changed(changed)
+        return sent
+
+    async def handle_assignments(self, changes: Sequence[AssignmentChanged]) -> int:
+        """Returns how many cases it changed."""
+        changed_cases = 0
+        for change in changes:
+            case = await self._store.case(change.case_id)
+            if case is None:
+                continue  # a case notify never heard of: nothing was promised
+            if change.change is AssignmentChange.ACCEPTED:
+                case = replace(case, agent_id=change.agent_id)
+                await self._settle(case, change.occurred_at, answered=True)
+            elif change.change in {AssignmentChange.OVERFLOWED, AssignmentChange.CALLBACK_OFFERED}:
+                case = replace(case, queue=change.queue)
+            else:
+                continue
+            await self._store.save_case(case)
+            changed_cases += 1
+        return changed_cases
+
+    async def handle_stats(self, stats: Sequence[QueueStats]) -> int:
+        kept = 0
+        for each in stats:
+            kept += await self._store.save_stats(each)
+        return kept
+
+    # -- the clock ---------------------------------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """Everything time alone makes due; returns how many messages went out."""
+        sent = await self.finish_unfinished()
+        sent += await self.keep_promises()
+        sent += await self.send_surveys()
+        await self.republish()
+        return sent
+
+    async def keep_promises(self) -> int:
+        now = self._now()
+        sent = 0
+        for promise in await self._store.open_promises():
+            case = await self._store.case(promise.case_id)
+            if case is None or case.status is CaseStatus.CLOSED:
+                continue
+            if promise.kind is PromiseKind.ANSWER_BY and case.agent_id is None:
+                sent += await self._update_answer_time(case, promise, now)
+            elif promise.kind is PromiseKind.CALLBACK:
+                sent += await self._reschedule_callback(case, promise, now)
+        return sent
+
+    async def send_surveys(self) -> int:
+        now = self._now()
+        sent = 0
+        for case in await self._store.due_follow_ups(now):
+            if case.survey_due_at is None or case.closed_at is None:
+                continue
+            address = case.address
+            if survey_stale(case.survey_due_at, now, self._rules.follow_up) or address is None:
+                await self._store.save_case(replace(case, survey_sent=True))
+                continue
+            calendar = await self._calendar(case.queue)
+            if quiet_until(address.channel, now, calendar.time_zone, rules=self._rules.follow_up):
+                continue  # the morning
+            send = self._message(
+                case,
+                MessageKind.CASE_EVALUATION,
+                now=now,
+                key=f"survey:{case.case_id}:{case.closed_at.isoformat()}",
+                address=address,
+                context={"survey_url": f"{self._rules.survey_url}?case={case.case_id}"},
+                time_zone=calendar.time_zone,
+            )
+            sent += await self._deliver(send, case)
+            await self._store.save_case(replace(case, survey_sent=True))
+        return sent
+
+    async def finish_unfinished(self) -> int:
+        sent = 0
+        for send in await self._store.unfinished(self._now() - self._rules.send_lease):
+            case = await self._store.case(send.case_id) if send.case_id else None
+            sent += await self._attempt(send, case)
+        return sent
+
+    async def republish(self) -> None:
+        pending = await self._store.unpublished()
+        if pending:
+            await self._publish(pending)
+
+    # -- cases ---------------------------------------------------------------------------------------
+
+    async def _case_changed(self, changed: CaseChanged) -> int:
+        known = await self._store.case(changed.case_id)
+        if changed.change is CaseChange.CLOSED:
+            await self._closed(changed, known)
+            return 0
+        case = self._case_record(changed, known)
+        contact = changed.contact
+        if changed.change is CaseChange.MOVED or contact is None:
+            await self._store.save_case(case)
+            return 0
+        if contact.direction is Direction.OUTBOUND:
+            await self._store.save_case(replace(case, agent_replied=True))
+            return 0
+        now = self._now()
+        conversation = conversation_of(changed)
+        last = await self._store.last_told(conversation)
+        told = {conversation: last} if last is not None else {}
+        decision = acknowledgement(changed, told, now, agent_replied=case.agent_replied)
+        if isinstance(decision, Acknowledge):
+            case = replace(case, address=_address(decision))
+        await self._store.save_case(case)
+        if contact.step is InteractionEvent.CALLBACK_REQUESTED:
+            await self._promise_callback(case, changed, now)
+        if not isinstance(decision, Acknowledge):
+            _log.info("no acknowledgement for case %s: %s", changed.case_id, decision.value)
+            return 0
+        return await self._acknowledge(case, changed, decision, now)
+
+    def _case_record(self, changed: CaseChanged, known: CaseRecord | None) -> CaseRecord:
+        contact = changed.contact
+        callback = contact is not None and contact.step is InteractionEvent.CALLBACK_REQUESTED
+        queue = self._rules.callback_queue if callback else self._rules.queues.get(changed.channel, "email")
+        phone = next(
+            (
+                i.value
+                for i in (contact.identifiers if contact else [])
+                if i.kind is IdentifierKind.PHONE and not i.unparsed
+            ),
+            None,
+        )
+        consent = changed.customer.consent.get(Purpose.SERVICE_MESSAGES)
+        language = changed.customer.language or changed.language
+        if known is None:
+            return CaseRecord(
+                case_id=changed.case_id,
+                customer_id=changed.customer_id,
+                queue=queue,
+                channel=changed.channel,
+                category=changed.category,
+                status=changed.status,
+                opened_at=changed.opened_at,
+                language=language,
+                phone=phone,
+                consents_to_service=consent,
+            )
+        return replace(
+            known,
+            customer_id=changed.customer_id,
+            queue=self._rules.callback_queue if callback else known.queue,
+            language=language or known.language,
+            phone=phone or known.phone,
+            consents_to_service=consent,
+            status=known.status if known.status is CaseStatus.CLOSED else changed.status,
+        )
+
+    async def _acknowledge(
+        self, case: CaseRecord, changed: CaseChanged, decision: Acknowledge, now: datetime
+    ) -> int:
+        contact = changed.contact
+        assert contact is not None  # acknowledged contacts exist
+        calendar = await self._calendar(case.queue)
+        current = await self._estimate(case.queue, calendar, now)
+        promise = answer_promise(case, current, now)
+        if promise is not None:
+            stored = await self._store.promise(promise.promise_id)
+            if stored is None:
+                await self._store.save_promise(promise)
+            else:
+                promise = stored  # a second contact: the promise made stands
+        send = self._message(
+            case,
+            MessageKind.ACKNOWLEDGEMENT,
+            now=now,
+            key=f"ack:{contact.event_id}:{case.case_id}:{decision.channel.value}",
+            address=_address(decision),
+            context={"eta": current},
+            time_zone=calendar.time_zone,
+            conversation=decision.conversation,
+            promise_id=promise.promise_id if promise else None,
+        )
+        return await self._deliver(send, case)
+
+    async def _closed(self, changed: CaseChanged, known: CaseRecord | None) -> None:
+        if known is None:
+            known = self._case_record(changed, None)
+        closed_at = changed.closed_at or changed.last_activity_at
+        if known.status is CaseStatus.CLOSED and known.closed_at == closed_at:
+            return  # a redelivered close
+        due = survey_due(closed_at, changed.close_reason, self._rules.follow_up)
+        case = replace(
+            known,
+            status=CaseStatus.CLOSED,
+            closed_at=closed_at,
+            close_reason=changed.close_reason,
+            survey_due_at=due,
+            survey_sent=False,
+        )
+        await self._settle(case, closed_at, answered=changed.close_reason not in _NOT_ANSWERED)
+        await self._store.save_case(case)
+
+    async def _settle(self, case: CaseRecord, at: datetime, *, answered: bool) -> None:
+        for promise in await self._store.promises(case.case_id):
+            if promise.state is not PromiseState.OPEN:
+                continue
+            if promise.kind is PromiseKind.CALLBACK and case.status is not CaseStatus.CLOSED:
+                continue  # taking the case is not the call; the close is
+            done = settled(promise, at) if answered else cancelled(promise, at)
+            await self._store.save_promise(replace(done, version=promise.version))
+
+    async def _promise_callback(self, case: CaseRecord, changed: CaseChanged, now: datetime) -> None:
+        contact = changed.contact
+        if contact is None or contact.callback_window_start is None or contact.callback_window_end is None:
+            return
+        promise = callback_promise(case, contact.callback_window_start, contact.callback_window_end, now)
+        if await self._store.promise(promise.promise_id) is None:
+            await self._store.save_promise(promise)
+
+    # -- promises ------------------------------------------------------------------------------------
+
+    async def _update_answer_time(self, case: CaseRecord, promise: PromiseRecord, now: datetime) -> int:
+        calendar = await self._calendar(case.queue)
+        current = await self._estimate(case.queue, calendar, now)
+        if not needs_update(
+            promise,
+            current,
+            now,
+            time_zone=calendar.time_zone,
+            rules=self._rules.promises,
+            eta_rules=self._rules.eta,
+        ):
+            return 0
+        address = case.address
+        if address is None or case.consents_to_service is False:
+            return 0
+        if quiet_until(address.channel, now, calendar.time_zone, rules=self._rules.follow_up):
+            return 0  # the morning: the promise is still at risk then
+        updated = renewed(promise, current, now)
+        if not await self._store.save_promise(updated):
+            return 0  # another worker renewed it first
+        send = self._message(
+            case,
+            MessageKind.STATUS_UPDATE,
+            now=now,
+            key=f"update:{promise.promise_id}:{updated.updates}",
+            address=address,
+            context={"eta": current},
+            time_zone=calendar.time_zone,
+            promise_id=promise.promise_id,
+        )
+        return await self._deliver(send, case)
+
+    async def _reschedule_callback(self, case: CaseRecord, promise: PromiseRecord, now: datetime) -> int:
+        calendar = await self._calendar(case.queue)
+        stats = await self._store.stats(case.queue)
+        window = callback_new_window(promise, stats, calendar, now, self._rules.promises)
+        if window is None:
+            return 0
+        if not await self._store.save_promise(rescheduled(promise, *window, now)):
+            return 0
+        if case.phone is None or case.consents_to_service is False:
+            return 0
+        send = self._message(
+            case,
+            MessageKind.CALLBACK_RESCHEDULED,
+            now=now,
+            key=f"callback:{promise.promise_id}:{promise.updates + 1}",
+            address=Address(Channel.SMS, case.phone),
+            context={"callback_start": window[0], "callback_end": window[1]},
+            time_zone=calendar.time_zone,
+            promise_id=promise.promise_id,
+        )
+        return await self._deliver(send, case)
+
+    # -- sending -------------------------------------------------------------------------------------
+
+    def _message(
+        self,
+        case: CaseRecord,
+        kind: MessageKind,
+        *,
+        key: str,
+        address: Address,
+        context: dict[str, object],
+        time_zone: str,
+        conversation: str | None = None,
+        promise_id: str | None = None,
+        now: datetime,
+    ) -> SendRecord:
+        """``now``: the instant an estimate in ``context`` (``eta``) was made at, so the words say what it
+        said; the answer time is recorded as said, in the language the message is in."""
+        email = address.to if address.channel is Channel.EMAIL else None
+        language = choose_language(case.language, None, email)
+        message = render(
+            kind,
+            fallback_chain(language.value),
+            {"first_name": None, "case_ref": case_reference(case.case_id), **context},
+            now=now,
+            time_zone=time_zone,
+        )
+        return SendRecord(
+            send_key=key,
+            case_id=case.case_id,
+            customer_id=case.customer_id,
+            kind=kind,
+            address=address,
+            language=message.language.value,
+            subject=message.subject,
+            body=message.body,
+            claimed_at=now,
+            conversation=conversation,
+            expected_answer=_expected(eta, message.language, now, time_zone)
+            if isinstance(eta := context.get("eta"), Estimate)
+            else None,
+            promise_id=promise_id,
+        )
+
+    async def _deliver(self, send: SendRecord, case: CaseRecord | None) -> int:
+        if not await self._store.claim(send):
+            return 0  # sent (or being sent) before: a replay or a redelivery
+        return await self._attempt(send, case)
+
+    async def _attempt(self, send: SendRecord, case: CaseRecord | None) -> int:
+        outgoing = Outgoing(
+            send_key=send.send_key,
+            channel=send.address.channel,
+            to=send.address.to,
+            body=send.body,
+            subject=send.subject,
+            in_reply_to=send.address.in_reply_to,
+            scope=send.address.scope,
+        )
+        try:
+            attempts = await self._sender.send(outgoing)
+        except SendError as error:
+            failed = replace(
+                send,
+                state=SendState.FAILED,
+                reason=error.code,
+                attempts=error.attempts,
+                finished_at=self._now(),
+            )
+            await self._store.finish(failed)
+            await self._dead_sends.send(send.send_key, error)
+            await self._publish([failed])
+            _log.warning("send %s failed: %s", notification_id(send.send_key), error.code)
+            if isinstance(error, PermanentSendError):
+                return await self._fall_back(failed, case)
+            return 0
+        done = replace(send, state=SendState.SENT, attempts=attempts, finished_at=self._now())
+        await self._store.finish(done)
+        await self._publish([done])
+        return 1
+
+    async def _fall_back(self, failed: SendRecord, case: CaseRecord | None) -> int:
+        """A hard email bounce: the same words by SMS, when the customer gave a number and did not refuse
+        service messages."""
+        if (
+            failed.address.channel is not Channel.EMAIL
+            or not (failed.reason or "").startswith("smtp_5")
+            or case is None
+            or case.phone is None
+            or case.consents_to_service is False
+        ):
+            return 0
+        fallback = replace(
+            failed,
+            send_key=f"{failed.send_key}:sms",
+            address=Address(Channel.SMS, case.phone),
+            subject=None,
+            state=SendState.CLAIMED,
+            reason=None,
+            attempts=0,
+            claimed_at=self._now(),
+            finished_at=None,
+            published=False,
+        )
+        return await self._deliver(fallback, case)
+
+    async def _publish(self, sends: Sequence[SendRecord]) -> None:
+        events = [_event(send) for send in sends if send.status is not None]
+        await self._feed.publish(events)
+        await self._store.published([send.send_key for send in sends])
+
+    # -- estimates -----------------------------------------------------------------------------------
+
+    async def _calendar(self, queue: str) -> QueueCalendar:
+        return await self._store.calendar(queue) or self._rules.default_calendar
+
+    async def _estimate(self, queue: str, calendar: QueueCalendar, now: datetime) -> Estimate:
+        stats = await self._store.stats(queue) or _no_figures(queue, now)
+        live = queue in _LIVE_QUEUES
+        return estimate(stats, calendar, now, live=live, rules=self._rules.eta)
+
+    # -- queries (the API) ------------------------------------------------------------------------
+
+    async def notifications(self, case_id: str) -> list[SendRecord]:
+        return await self._store.sends(case_id)
+
+    async def promises(self, case_id: str) -> list[PromiseRecord]:
+        return await self._store.promises(case_id)
+
+    async def put_calendar(self, queue: str, spec: CalendarSpec) -> None:
+        await self._store.save_calendar_spec(queue, spec)
+
+    async def calendar_spec(self, queue: str) -> CalendarSpec | None:
+        return await self._store.calendar_spec(queue)
+
+    @staticmethod
+    def templates() -> list[tuple[MessageKind, frozenset[str], list[Language]]]:
+        """Each kind, the variables its templates read, and the languages it is written in."""
+        return [
+            (
+                kind,
+                VARIABLES[kind],
+                [lang for lang in Language if (TEMPLATES / template_name(lang, kind)).is_file()],
+            )
+            for kind in MessageKind
+        ]
+
+
+def _expected(current: Estimate, language: Language, now: datetime, time_zone: str) -> ExpectedAnswer:
+    return ExpectedAnswer(
+        kind=ExpectedAnswerKind(current.kind.value),
+        earliest=current.earliest,
+        latest=current.latest,
+        said=phrase_eta(current, language, now, ZoneInfo(time_zone)),
+    )
+
+
+def _address(decision: Acknowledge) -> Address:
+    return Address(decision.channel, decision.to.value, decision.to.scope, decision.in_reply_to)
+
+
+def _no_figures(queue: str, now: datetime) -> QueueStats:
+    """A queue routing has not described yet: nothing known, so the defaults decide."""
+    return QueueStats(
+        queue=queue,
+        backlog=0,
+        offered=0,
+        oldest_wait_seconds=0,
+        arrivals_last_hour=0,
+        completions_last_hour=0,
+        agents_eligible_now=0,
+        agents_present_now=0,
+        sla_seconds=3600,
+        as_of=now,
+    )
+
+
+def _event(send: SendRecord) -> Event[NotificationChanged]:
+    status = send.status
+    assert status is not None  # only finished sends are published
+    at = send.finished_at or send.claimed_at
+    return Event[NotificationChanged](
+        # One id per send and outcome: a republished event is the same event to its consumers.
+        id=str(uuid.uuid5(_NOTIFICATION_NAMESPACE, f"{send.send_key}|{status.value}")),
+        source=SOURCE,
+        type=event_type_of(NotificationChanged).name,
+        subject=send.case_id,
+        time=at,
+        key=send.customer_id,
+        data=NotificationChanged(
+            notification_id=notification_id(send.send_key),
+            case_id=send.case_id,
+            customer_id=send.customer_id,
+            kind=send.kind,
+            channel=send.address.channel,
+            language=send.language,
+            status=status,
+            reason=send.reason,
+            subject=send.subject,
+            text=send.body,
+            expected_answer=send.expected_answer,
+            promise_id=send.promise_id,
+            attempts=max(1, send.attempts),
+            occurred_at=at,
+        ),
+    )

@@ -1,0 +1,60 @@
+"""Notify settings (``HELHET_`` environment variables)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from pydantic import SecretStr
+
+from services.common.settings import CommonSettings
+from services.notify.core.followup import FollowUpRules
+from services.notify.service import NotifyRules
+
+
+class NotifySettings(CommonSettings):
+    service_name: str = "notify"
+    api_port: int = 8004
+    # The consumer group of cases.v1, assignments.v1 and queue-stats.v1: every notify worker shares it.
+    worker_app_id: str = "helhet-notify"
+    worker_batch_size: int = 100
+    worker_batch_within_seconds: float = 0.01
+    worker_retry_initial_seconds: float = 0.5
+    worker_retry_max_seconds: float = 30.0
+    # Promises at risk, callbacks to move, surveys due, sends to finish, events to publish.
+    tick_seconds: float = 5.0
+
+    # Outgoing mail: the local sink under `make run` (every message a file in var/mail/).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "kundeservice@helhet.example"
+    # SMS through a Twilio-compatible Messages API.
+    sms_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: SecretStr = SecretStr("")
+    sms_from: str = "+4759440000"
+    # Messenger and Instagram through Meta's Send API.
+    meta_base_url: str = "https://graph.facebook.com"
+    meta_page_access_token: SecretStr = SecretStr("")
+    # Chat through the chat adapter's callback.
+    chat_callback_url: str = "http://127.0.0.1:1080"
+    chat_callback_token: SecretStr | None = None
+    http_timeout_seconds: float = 10.0
+    # Transient refusals (SMTP 4xx, HTTP 429/5xx, a connection that failed) are retried this often,
+    # waiting a random share of an exponentially growing time (full jitter).
+    send_attempts: int = 4
+    send_retry_initial_seconds: float = 0.5
+    send_retry_max_seconds: float = 10.0
+
+    survey_after_minutes: float = 120.0
+    survey_expires_after_hours: float = 72.0
+    survey_url: str = "http://127.0.0.1:8001/v1/channels/forms"
+
+    def rules(self) -> NotifyRules:
+        follow_up = replace(
+            FollowUpRules(),
+            survey_after=timedelta(minutes=self.survey_after_minutes),
+            survey_expires_after=timedelta(hours=self.survey_expires_after_hours),
+        )
+        return NotifyRules(follow_up=follow_up, survey_url=self.survey_url)

@@ -1,0 +1,188 @@
+"""Notify's integration fixtures: a database of its own per test, the real broker, a real SMTP server
+(aiosmtpd) that keeps what it accepts and can be told to refuse, the local provider sink for SMS, Meta
+and chat, and a clock the test moves."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from deploy.local.provider_sink import create_app as create_provider_sink
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.common.http.testing import serve
+from services.common.kafka.dead_letters import SendEmpty
+from services.common.kafka.publisher import AsyncEventPublisher
+from services.common.mongo import Document, create_mongo_client, ensure_indexes
+from services.common.settings import CommonSettings
+from services.notify.adapters.outbound.kafka_events import KafkaDeadSends, KafkaNotificationFeed
+from services.notify.adapters.outbound.mongo_store import MongoNotifyStore
+from services.notify.indexes import INDEXES
+from services.notify.inject import build_sender
+from services.notify.service import NotifyService
+from services.notify.settings import NotifySettings
+
+
+class Clock:
+    """The test's ``now``: moves only when told; whole milliseconds, as BSON stores instants."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        now = start or datetime.now(UTC)
+        self.now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class MailServer:
+    """A real SMTP server: keeps each accepted message; answers the next DATA commands with the codes in
+    ``refusals`` first (``451`` try later, ``550`` no such mailbox)."""
+
+    port: int = 0
+    accepted: list[EmailMessage] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    data_commands: int = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        self.data_commands += 1
+        if self.refusals:
+            return self.refusals.pop(0)
+        content = envelope.original_content or b""
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.accepted.append(parsed)
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    server = MailServer(port=_free_port())
+    controller = Controller(server, hostname="127.0.0.1", port=server.port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+@dataclass(frozen=True)
+class ProviderSink:
+    url: str
+    out_dir: Path
+
+    def requests(self, channel: str) -> list[Path]:
+        folder = self.out_dir / channel
+        return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+@pytest.fixture
+def provider_sink(tmp_path: Path) -> Iterator[ProviderSink]:
+    out_dir = tmp_path / "outbox"
+    with serve(create_provider_sink(out_dir)) as url:
+        yield ProviderSink(url, out_dir)
+
+
+@pytest.fixture
+async def notify_db(infra: CommonSettings) -> AsyncIterator[AsyncDatabase[Document]]:
+    client = create_mongo_client(infra)
+    name = f"notify-test-{uuid.uuid4().hex[:10]}"
+    db = client[name]
+    await ensure_indexes(db, INDEXES)
+    try:
+        yield db
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+@pytest.fixture
+async def publisher(infra: CommonSettings) -> AsyncIterator[AsyncEventPublisher]:
+    publisher = AsyncEventPublisher(infra)
+    await publisher.start()
+    try:
+        yield publisher
+    finally:
+        await publisher.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def notify_settings(
+    infra: CommonSettings, mail_server: MailServer, provider_sink: ProviderSink, **changes: object
+) -> NotifySettings:
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
+        "mongodb_uri": infra.mongodb_uri,
+        "smtp_port": mail_server.port,
+        "sms_base_url": provider_sink.url,
+        "meta_base_url": provider_sink.url,
+        "chat_callback_url": provider_sink.url,
+        "twilio_auth_token": "test-token",
+        "meta_page_access_token": "test-page-token",
+        "send_attempts": 3,
+        "send_retry_initial_seconds": 0.01,
+        "send_retry_max_seconds": 0.05,
+    }
+    return NotifySettings.model_validate(values | changes)
+
+
+@pytest.fixture
+async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def send_empty(publisher: AsyncEventPublisher) -> SendEmpty:
+    async def send(topic: str, headers: list[tuple[str, bytes]]) -> None:
+        await publisher.publish_empty(topic, headers)
+
+    return send
+
+
+@pytest.fixture
+def service(  # noqa: PLR0917 - fixtures
+    infra: CommonSettings,
+    notify_db: AsyncDatabase[Document],
+    publisher: AsyncEventPublisher,
+    mail_server: MailServer,
+    provider_sink: ProviderSink,
+    http_client: httpx.AsyncClient,
+    send_empty: SendEmpty,
+    clock: Clock,
+) -> NotifyService:
+    settings = notify_settings(infra, mail_server, provider_sink)
+    return NotifyService(
+        MongoNotifyStore(notify_db),
+        build_sender(settings, http_client),
+        KafkaNotificationFeed(publisher),
+        KafkaDeadSends("notify-test", send_empty),
+        clock,
+        rules=settings.rules(),
+    )

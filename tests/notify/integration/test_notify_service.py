@@ -1,0 +1,327 @@
+"""Notify against the real broker, the local MongoDB-wire server, a real SMTP server and the local
+provider sink: one case, exactly one acknowledgement in the customer's language with its answer time;
+replays send nothing; auto-replies get nothing; a 4xx is retried, a 5xx dead-lettered (and answered by
+SMS instead); rising load sends a status update; a callback nobody can make is moved by SMS; a resolved
+case gets one survey."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schemas.catalog import DLQ_SUFFIX
+from schemas.interactions import Channel, Direction, InteractionEvent
+from schemas.notifications import ExpectedAnswerKind, MessageKind, NotificationChanged, NotificationStatus
+from schemas.routing import AssignmentChange, AssignmentChanged
+from services.common.kafka.connection import aiokafka_options
+from services.common.mongo import Document
+from services.common.settings import CommonSettings
+from services.notify.adapters.outbound.mongo_store import MongoNotifyStore
+from services.notify.core.records import PromiseKind, PromiseState, SendState
+from services.notify.service import NotifyService, notification_id
+from tests.notify.integration.conftest import Clock, MailServer, ProviderSink
+from tests.notify.integration.notify_flow import (
+    ALWAYS_OPEN,
+    case_opened,
+    closed,
+    email_of,
+    hour_start,
+    phone,
+    stats,
+)
+from tests.support.kafka import events_on
+
+pytestmark = pytest.mark.integration
+
+
+async def open_email_queue(
+    service: NotifyService, clock: Clock, *, backlog: int = 8, per_hour: int = 4
+) -> None:
+    await service.put_calendar("email", ALWAYS_OPEN)
+    await service.handle_stats([stats("email", clock.now, backlog=backlog, per_hour=per_hour)])
+
+
+async def notifications_of(infra: CommonSettings, case_id: str, wanted: int) -> list[NotificationChanged]:
+    events = await events_on(infra, "notifications.v1", wanted=wanted, timeout_s=10)
+    return [e.data for e in events if isinstance(e.data, NotificationChanged) and e.data.case_id == case_id]
+
+
+async def test_one_case_gets_exactly_one_acknowledgement_in_its_language_with_its_answer_time(
+    service: NotifyService,
+    mail_server: MailServer,
+    notify_db: AsyncDatabase[Document],
+    infra: CommonSettings,
+    clock: Clock,
+) -> None:
+    await open_email_queue(service, clock, backlog=8, per_hour=4)  # 2 hours of work ahead
+    opened = case_opened(clock.now, language="sv")
+    contact = opened.contact
+    assert contact is not None
+
+    assert await service.handle_cases([opened]) == 1
+
+    [mail] = mail_server.accepted
+    assert mail["To"] == contact.identifiers[0].value
+    assert mail["Auto-Submitted"] == "auto-replied"
+    assert mail["In-Reply-To"] == contact.source_message_id
+    assert str(contact.source_message_id) in str(mail["References"])
+    body = mail.get_content()
+    assert "tagit emot" in f"{mail['Subject']} {body}"  # Swedish, as the customer wrote
+    [send] = await service.notifications(opened.case_id)
+    assert send.state is SendState.SENT
+    assert send.language == "sv"
+    expected = send.expected_answer
+    assert expected is not None
+    assert expected.kind is ExpectedAnswerKind.WITHIN
+    assert expected.said in body
+    # 2 hours of work said as 1-3 hours from now, rounded to whole hours.
+    assert expected.earliest == clock.now + timedelta(hours=1)
+    assert expected.latest == clock.now + timedelta(hours=3)
+    [promise] = await service.promises(opened.case_id)
+    assert promise.kind is PromiseKind.ANSWER_BY
+    assert promise.due_at == expected.latest
+    [published] = await notifications_of(infra, opened.case_id, wanted=1)
+    assert published.status is NotificationStatus.SENT
+    assert published.notification_id == notification_id(send.send_key)
+    assert published.expected_answer == expected
+    assert published.kind is MessageKind.ACKNOWLEDGEMENT
+
+
+async def test_replaying_every_topic_sends_nothing_new(
+    service: NotifyService,
+    mail_server: MailServer,
+    notify_db: AsyncDatabase[Document],
+    clock: Clock,
+) -> None:
+    await open_email_queue(service, clock)
+    opened = case_opened(clock.now)
+    joined_later = opened.model_copy(update={"interactions": 2})
+    await service.handle_cases([opened, joined_later])
+    assert len(mail_server.accepted) == 1
+
+    clock.advance(minutes=5)
+    # The same messages again, as a redelivered batch and as a fresh worker replaying from offset 0.
+    assert await service.handle_cases([opened, joined_later]) == 0
+    assert await service.tick() == 0
+    assert len(mail_server.accepted) == 1
+    assert len(await service.notifications(opened.case_id)) == 1
+    assert len(await service.promises(opened.case_id)) == 1
+
+
+async def test_a_second_contact_in_the_same_conversation_the_same_day_is_not_acknowledged_again(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    await open_email_queue(service, clock)
+    opened = case_opened(clock.now)
+    await service.handle_cases([opened])
+    contact = opened.contact
+    assert contact is not None
+    again = opened.model_copy(
+        update={"contact": contact.model_copy(update={"event_id": "interaction-second"}), "interactions": 2}
+    )
+    clock.advance(hours=2)
+    assert await service.handle_cases([again]) == 0
+    assert len(mail_server.accepted) == 1
+
+
+@pytest.mark.parametrize(
+    ("auto_submitted", "direction"), [(True, Direction.INBOUND), (False, Direction.OUTBOUND)]
+)
+async def test_auto_replies_and_our_own_messages_get_no_answer(
+    service: NotifyService, mail_server: MailServer, clock: Clock, auto_submitted: bool, direction: Direction
+) -> None:
+    await open_email_queue(service, clock)
+    opened = case_opened(clock.now, auto_submitted=auto_submitted, direction=direction)
+    assert await service.handle_cases([opened]) == 0
+    assert mail_server.accepted == []
+    assert await service.notifications(opened.case_id) == []
+
+
+async def test_an_smtp_4xx_is_retried_until_the_mail_is_taken(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    await open_email_queue(service, clock)
+    mail_server.refusals = ["451 4.3.0 Try again later", "421 4.7.0 Busy"]
+    opened = case_opened(clock.now)
+
+    assert await service.handle_cases([opened]) == 1
+
+    assert mail_server.data_commands == 3
+    assert len(mail_server.accepted) == 1
+    [send] = await service.notifications(opened.case_id)
+    assert send.state is SendState.SENT
+
+
+async def test_an_smtp_5xx_is_dead_lettered_and_answered_by_sms_instead(
+    service: NotifyService,
+    mail_server: MailServer,
+    provider_sink: ProviderSink,
+    infra: CommonSettings,
+    clock: Clock,
+) -> None:
+    await open_email_queue(service, clock)
+    mail_server.refusals = ["550 5.1.1 No such mailbox"]
+    opened = case_opened(clock.now, identifiers=(email_of("gone"), phone("+4791234567")))
+
+    assert await service.handle_cases([opened]) == 1  # the SMS
+
+    assert mail_server.data_commands == 1  # a hard bounce is not retried
+    assert mail_server.accepted == []
+    failed, texted = await service.notifications(opened.case_id)
+    assert failed.state is SendState.FAILED
+    assert failed.reason == "smtp_550"
+    assert texted.state is SendState.SENT
+    assert texted.address.channel is Channel.SMS
+    [request] = provider_sink.requests("sms")
+    sms = json.loads(request.read_text())
+    assert sms["form"]["To"] == "+4791234567"
+    assert "tagit emot" in sms["form"]["Body"]
+
+    headers = await dead_letter_of_send(infra, failed.send_key)
+    assert headers["dlq_error_reason"] == b"smtp_550"
+    assert b"gone@example.se" not in b"".join(headers.values())
+    statuses = {(n.channel, n.status) for n in await notifications_of(infra, opened.case_id, wanted=2)}
+    assert statuses == {(Channel.EMAIL, NotificationStatus.FAILED), (Channel.SMS, NotificationStatus.SENT)}
+
+
+async def dead_letter_of_send(infra: CommonSettings, send_key: str) -> dict[str, bytes]:
+    consumer = AIOKafkaConsumer(
+        "notifications.v1" + DLQ_SUFFIX, auto_offset_reset="earliest", **aiokafka_options(infra)
+    )
+    await consumer.start()
+    try:
+        for _ in range(40):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    headers = dict(record.headers)
+                    if headers.get("dlq_send_key") == send_key.encode():
+                        assert record.value == b""
+                        return headers
+    finally:
+        await consumer.stop()
+    raise AssertionError("no dead letter for the refused send")
+
+
+async def test_rising_load_sends_a_status_update_with_the_new_time_once(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    await open_email_queue(service, clock, backlog=4, per_hour=4)
+    opened = case_opened(clock.now, language="en")
+    await service.handle_cases([opened])
+    [before] = await service.promises(opened.case_id)
+
+    clock.advance(minutes=10)
+    await service.handle_stats([stats("email", clock.now, backlog=40, per_hour=4)])  # 10 hours of work
+    assert await service.tick() == 1
+    assert await service.tick() == 0  # the renewed promise holds
+
+    _acknowledgement, update = mail_server.accepted
+    assert "update" in f"{update['Subject']} {update.get_content()}".lower()
+    [after] = await service.promises(opened.case_id)
+    assert after.updates == 1
+    assert after.due_at > before.due_at + timedelta(hours=5)
+    sends = await service.notifications(opened.case_id)
+    assert [s.kind for s in sends] == [MessageKind.ACKNOWLEDGEMENT, MessageKind.STATUS_UPDATE]
+    renewed = sends[1].expected_answer
+    assert renewed is not None
+    assert renewed.latest == after.due_at
+
+
+async def test_an_agent_taking_the_case_keeps_the_promise_and_stops_updates(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    await open_email_queue(service, clock, backlog=4, per_hour=4)
+    opened = case_opened(clock.now)
+    await service.handle_cases([opened])
+    clock.advance(minutes=20)
+    accepted = AssignmentChanged(
+        change=AssignmentChange.ACCEPTED,
+        case_id=opened.case_id,
+        customer_id=opened.customer_id,
+        queue="email",
+        channel=Channel.EMAIL,
+        category=opened.category,
+        tier=opened.customer.tier,
+        agent_id="ada",
+        waiting_since=opened.opened_at,
+        occurred_at=clock.now,
+    )
+    assert await service.handle_assignments([accepted]) == 1
+    await service.handle_stats([stats("email", clock.now, backlog=80, per_hour=4)])
+
+    assert await service.tick() == 0
+    [promise] = await service.promises(opened.case_id)
+    assert promise.state is PromiseState.KEPT
+    assert promise.settled_at == clock.now
+    assert len(mail_server.accepted) == 1
+
+
+async def test_a_callback_nobody_can_make_is_moved_by_sms_before_its_window(
+    service: NotifyService, provider_sink: ProviderSink, clock: Clock
+) -> None:
+    await service.put_calendar("callback", ALWAYS_OPEN)
+    window = (clock.now + timedelta(minutes=10), clock.now + timedelta(minutes=40))
+    opened = case_opened(
+        clock.now,
+        channel=Channel.PHONE,
+        step=InteractionEvent.CALLBACK_REQUESTED,
+        identifiers=(phone("+4798765432"),),
+        callback_window=window,
+        language="nb",
+    )
+    staffed_from = hour_start(clock.now, 3)
+    await service.handle_stats(
+        [stats("callback", clock.now, backlog=1, per_hour=0, scheduled={staffed_from: 2})]
+    )
+    assert await service.handle_cases([opened]) == 1  # the acknowledgement, by SMS
+    [callback] = [p for p in await service.promises(opened.case_id) if p.kind is PromiseKind.CALLBACK]
+    assert (callback.starts_at, callback.due_at) == window
+
+    assert await service.tick() == 1
+
+    [moved] = [p for p in await service.promises(opened.case_id) if p.kind is PromiseKind.CALLBACK]
+    assert moved.starts_at == staffed_from
+    assert moved.due_at == staffed_from + timedelta(minutes=30)
+    texts = [json.loads(path.read_text())["form"] for path in provider_sink.requests("sms")]
+    assert [text["To"] for text in texts] == ["+4798765432", "+4798765432"]
+    sends = await service.notifications(opened.case_id)
+    assert [s.kind for s in sends] == [MessageKind.ACKNOWLEDGEMENT, MessageKind.CALLBACK_RESCHEDULED]
+    assert await service.tick() == 0  # the new window is staffed
+
+
+async def test_a_resolved_case_gets_one_survey_after_the_delay_and_spam_gets_none(
+    service: NotifyService, mail_server: MailServer, notify_db: AsyncDatabase[Document], clock: Clock
+) -> None:
+    await open_email_queue(service, clock)
+    resolved = case_opened(clock.now, language="en")
+    spam = case_opened(clock.now, language="en")
+    await service.handle_cases([resolved, spam])
+    clock.advance(minutes=30)
+    await service.handle_cases([closed(resolved, clock.now), closed(spam, clock.now, reason="spam")])
+    [kept] = await service.promises(resolved.case_id)
+    [cancelled] = await service.promises(spam.case_id)
+    assert kept.state is PromiseState.KEPT
+    assert cancelled.state is PromiseState.CANCELLED
+
+    clock.advance(minutes=60)
+    assert await service.tick() == 0  # not yet: two hours after the close
+    clock.advance(minutes=61)
+    assert await service.tick() == 1
+    assert await service.tick() == 0
+    await service.handle_cases([closed(resolved, clock.now - timedelta(minutes=121))])  # a redelivered close
+    assert await service.tick() == 0
+
+    survey = mail_server.accepted[-1]
+    assert survey["To"] == email_of(resolved.customer_id).value
+    assert resolved.case_id in survey.get_content()  # the link carries the case
+    sends = await service.notifications(resolved.case_id)
+    assert [s.kind for s in sends] == [MessageKind.ACKNOWLEDGEMENT, MessageKind.CASE_EVALUATION]
+    assert [s.kind for s in await service.notifications(spam.case_id)] == [MessageKind.ACKNOWLEDGEMENT]
+    store = MongoNotifyStore(notify_db)
+    case = await store.case(resolved.case_id)
+    assert case is not None
+    assert case.survey_sent
