@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bench.ingest import batch_closed_loop, running_ingest, single_at_fixed_rate
+from bench.notify import notify_figures
 from bench.profile import profile_rate
 from bench.profile_api import ReadSideSizes, read_side_figures
 from bench.raw_kafka import aiokafka_rates, cloud_events, kafka_python_rates
@@ -44,9 +45,16 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
     routing_rate: Annotated[int, typer.Option(help="Cases/s opened in routing's end to end (0: skip).")] = 50,
     routing_seconds: Annotated[int, typer.Option(help="Seconds of routing's end-to-end run.")] = 10,
     routing_only: Annotated[bool, typer.Option(help="Only routing's figures.")] = False,
+    notify_rate: Annotated[int, typer.Option(help="Emails/s in notify's end to end (0: skip).")] = 20,
+    notify_seconds: Annotated[int, typer.Option(help="Seconds of notify's end-to-end run.")] = 15,
+    notify_only: Annotated[bool, typer.Option(help="Only notify's figures.")] = False,
 ) -> None:
     settings = CommonSettings(service_name="helhet-bench")
     routing = RoutingSizes(routing_agents, routing_cases, routing_picks, routing_rate, routing_seconds)
+    if notify_only:
+        path = publish("Helhet notify (this machine)", notify_figures(settings, notify_rate, notify_seconds))
+        typer.echo(f"results: {path}")
+        return
     if routing_only:
         path = publish("Helhet routing (this machine)", routing_figures(settings, routing))
         typer.echo(f"results: {path}")
@@ -79,6 +87,7 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
         )
         figures += read_side_figures(settings, loadgen, sizes)
     figures += routing_figures(settings, routing)
+    figures += notify_figures(settings, notify_rate, notify_seconds)
     path = publish("Helhet physical limits (this machine)", figures)
     typer.echo(f"results: {path}")
 

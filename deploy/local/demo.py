@@ -71,7 +71,8 @@ AGENTS: list[dict[str, Any]] = [
         "profile": {
             "queues": ["chat", "email", "messaging"],
             "languages": ["nb", "en"],
-            "capacity": {"channels": {**CHAT_EMAIL, "sms": {"cost": 20, "cap": 4}}},
+            # Room beyond the demo's own contacts, so a case sent while they are held still finds him.
+            "capacity": {"budget": 200, "channels": {**CHAT_EMAIL, "sms": {"cost": 20, "cap": 4}}},
         },
         "shifts": _shifts(_EVERY_DAY, "00:00", "00:00"),
         "status": "available",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -102,11 +103,17 @@ class WorkerRuntime:
     connections: WorkerConnections = field(init=False)
     _http: httpx.AsyncClient | None = None
     _service: NotifyService | None = None
+    # Three agents and a timer ask for the service as the worker starts: it is built once.
+    _building: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.connections = WorkerConnections(self.settings)
 
     async def service(self) -> NotifyService:
+        async with self._building:
+            return await self._build()
+
+    async def _build(self) -> NotifyService:
         if self._service is None:
             client, publisher = await self.connections.open()
             self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds)

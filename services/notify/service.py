@@ -19,6 +19,7 @@ took it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -126,6 +127,8 @@ class NotifyRules:
     # A send claimed this long ago and never finished lost its sender: finish it.
     send_lease: timedelta = timedelta(minutes=2)
     survey_url: str = "http://127.0.0.1:8001/v1/channels/forms"
+    # Customers whose case changes are handled at once (each may wait on a provider).
+    customers_at_once: int = 16
 
 
 def notification_id(send_key: str) -> str:
@@ -154,15 +157,22 @@ class NotifyService:
         self._dead_sends = dead_sends
         self._now = now
         self._rules = rules or NotifyRules()
+        self._side_by_side = asyncio.Semaphore(self._rules.customers_at_once)
 
     # -- consumed events -------------------------------------------------------------------------------
 
     async def handle_cases(self, changes: Sequence[CaseChanged]) -> int:
-        """Returns how many messages went out."""
-        sent = 0
+        """Returns how many messages went out. Customers are served side by side (a send waits on a
+        provider); each customer's changes in the order they came."""
+        by_customer: dict[str, list[CaseChanged]] = {}
         for changed in changes:
-            sent += await self._case_changed(changed)
-        return sent
+            by_customer.setdefault(changed.customer_id, []).append(changed)
+
+        async def in_order(theirs: list[CaseChanged]) -> int:
+            async with self._side_by_side:
+                return sum([await self._case_changed(changed) for changed in theirs])
+
+        return sum(await asyncio.gather(*(in_order(theirs) for theirs in by_customer.values())))
 
     async def handle_assignments(self, changes: Sequence[AssignmentChanged]) -> int:
         """Returns how many cases it changed."""

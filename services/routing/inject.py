@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -46,11 +47,17 @@ class WorkerRuntime:
     settings: RoutingSettings
     connections: WorkerConnections = field(init=False)
     _service: RoutingService | None = None
+    # The agent and the timer both ask for the service as the worker starts: it is built once.
+    _building: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.connections = WorkerConnections(self.settings)
 
     async def service(self) -> RoutingService:
+        async with self._building:
+            return await self._build()
+
+    async def _build(self) -> RoutingService:
         if self._service is None:
             client, publisher = await self.connections.open()
             self._service = build_service(client, publisher, self.settings)
