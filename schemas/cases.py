@@ -33,6 +33,7 @@ class CaseChange(StrEnum):
     JOINED = "joined"  # another message of the customer joined the open case
     CLOSED = "closed"
     MOVED = "moved"  # now under another customer (a merge or an unmerge)
+    REOPENED = "reopened"  # closed, then the customer said it was not solved (negative feedback)
 
 
 class CaseContact(Payload):

@@ -12,6 +12,7 @@ from schemas.cases import CaseChanged, CaseCloseRequested
 from schemas.commerce import OrderRecorded, WebActivityRecorded
 from schemas.customers import ConsentRecorded, MergeRequested, ProfileChanged, UnmergeRequested
 from schemas.envelope import Payload
+from schemas.feedback import FeedbackReceived
 from schemas.interactions import InteractionReceived
 from schemas.notifications import NotificationChanged
 from schemas.routing import AssignmentChanged, QueueStats
@@ -68,6 +69,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("assignments.v1", "Offers, acceptances and assignments of cases to agents."),
     TopicSpec("queue-stats.v1", "Backlog and throughput per queue, for honest answer times."),
     TopicSpec("notifications.v1", "What customers were told, on which channel, and its delivery state."),
+    TopicSpec("feedback.v1", "Customers' answers to satisfaction surveys, keyed by customer id."),
 )
 
 EVENT_TYPES: tuple[EventType, ...] = (
@@ -144,6 +146,12 @@ EVENT_TYPES: tuple[EventType, ...] = (
         topic="notifications.v1",
         summary="A message notify sent to a customer (or could not send): kind, channel, language, text, "
         "the answer time it promised, and its delivery state.",
+    ),
+    EventType(
+        name="helhet.feedback.received.v1",
+        model=FeedbackReceived,
+        topic="feedback.v1",
+        summary="A customer's answer to a satisfaction survey: rating 1-5 and an optional comment.",
     ),
 )
 

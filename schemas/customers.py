@@ -36,6 +36,8 @@ class ExperienceReason(StrEnum):
     PRAISE = "praise"
     KEPT_PROMISE = "kept_promise"
     ORDER_DELIVERED = "order_delivered"
+    NEGATIVE_FEEDBACK = "negative_feedback"  # a survey answered 1 or 2 of 5
+    POSITIVE_FEEDBACK = "positive_feedback"  # a survey answered 4 or 5 of 5
 
 
 class Purpose(StrEnum):

@@ -23,6 +23,14 @@ from opentelemetry.trace import Span
 from services.common.settings import CommonSettings
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Loggers that print whole messages (aiokafka, kafka-python at DEBUG) or request URLs with tokens and ids
+# (httpx at INFO): personal data, kept at least this quiet whatever the level asked for.
+_QUIETEST_ALLOWED = {
+    "aiokafka": logging.INFO,
+    "kafka": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+}
 
 
 def configure_telemetry(settings: CommonSettings) -> TracerProvider | None:
@@ -30,6 +38,8 @@ def configure_telemetry(settings: CommonSettings) -> TracerProvider | None:
     tracer still carries a caller's trace context on to Kafka, and no span is recorded only to be
     dropped (that cost 0.1-0.4 ms of CPU per request here)."""
     logging.basicConfig(level=settings.log_level.upper(), format=_LOG_FORMAT)
+    for name, quietest in _QUIETEST_ALLOWED.items():
+        logging.getLogger(name).setLevel(max(quietest, logging.getLogger().getEffectiveLevel()))
     if not settings.otel_exporter_otlp_endpoint:
         return None
     provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))

@@ -15,6 +15,7 @@ from services.common.mongo import create_mongo_client, database
 from services.common.telemetry import configure_telemetry
 from services.ingest.adapters.inbound.commerce import commerce_router
 from services.ingest.adapters.inbound.contact_channels import contact_channels_router
+from services.ingest.adapters.inbound.feedback import feedback_router
 from services.ingest.adapters.inbound.rest import interactions_router
 from services.ingest.adapters.inbound.smtp import (
     INTAKE_TRANSIENT_ERRORS,
@@ -26,7 +27,7 @@ from services.ingest.adapters.inbound.smtp import (
 from services.ingest.adapters.inbound.webhooks import channels_router
 from services.ingest.adapters.outbound.kafka_publisher import KafkaEventPublisher
 from services.ingest.adapters.outbound.mongo_dedupe import MongoDedupeStore
-from services.ingest.service import IntakeService
+from services.ingest.service import FeedbackService, IntakeService
 from services.ingest.settings import IngestSettings
 
 
@@ -49,7 +50,11 @@ def create_api(settings: IngestSettings) -> FastAPI:
             stale_after=timedelta(seconds=settings.dedupe_stale_after_seconds),
             remembered=settings.dedupe_remembered_keys,
         )
-        intake = app.state.intake = IntakeService(dedupe, KafkaEventPublisher(publisher), utc_now)
+        events = KafkaEventPublisher(publisher)
+        intake = app.state.intake = IntakeService(dedupe, events, utc_now)
+        app.state.feedback = FeedbackService(
+            dedupe, events, utc_now, secret=settings.survey_secret.get_secret_value()
+        )
         handler = InboundMailHandler(
             intake_submitter(intake),
             transient_errors=INTAKE_TRANSIENT_ERRORS,
@@ -82,6 +87,7 @@ def create_api(settings: IngestSettings) -> FastAPI:
             commerce_router(settings.default_phone_region),
             contact_channels_router(settings.default_phone_region),
             channels_router(settings, clock=utc_now),
+            feedback_router(),
         ],
         lifespan=lifespan,
     )

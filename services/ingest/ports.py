@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from schemas.envelope import Event
+from schemas.feedback import FeedbackReceived
 from services.ingest.core.intake import IngestPayload
 
 
@@ -41,6 +42,11 @@ class DedupeStore(Protocol):
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[Event[IngestPayload]]) -> None:
         """Return only after the broker acknowledged every event; raise ``PublishFailedError`` otherwise."""
+
+
+class FeedbackPublisher(Protocol):
+    async def publish_feedback(self, event: Event[FeedbackReceived]) -> None:
+        """Return only after the broker acknowledged the answer; raise ``PublishFailedError`` otherwise."""
 
 
 class PublishFailedError(Exception):

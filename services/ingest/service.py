@@ -7,12 +7,39 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.common.survey_tokens import InvalidSurveyTokenError, SurveyClaims, verify
+from services.ingest.core.feedback import (
+    ClaimsOutOfContractError,
+    answer_dedupe_key,
+    answer_event_id,
+    feedback_event,
+    feedback_received,
+)
 from services.ingest.core.intake import IngestPayload, dedupe_key, ingest_event
-from services.ingest.ports import ClaimState, DedupeStore, EventPublisher, PublishFailedError
+from services.ingest.ports import (
+    ClaimState,
+    DedupeStore,
+    EventPublisher,
+    FeedbackPublisher,
+    PublishFailedError,
+)
 
 
 class BrokerUnavailableError(Exception):
     """Nothing was accepted; the caller should retry later (HTTP 503, SMTP 451)."""
+
+
+# The reason ``survey_tokens.verify`` gives a well-signed token past its time (answered with 410, not 401).
+EXPIRED_REASON = "expired"
+
+
+class SurveyTokenRejectedError(Exception):
+    """The survey token is forged, altered, not a survey token, or (``expired``) past its time. Carries
+    neither the token nor its claims."""
+
+    def __init__(self, *, expired: bool) -> None:
+        super().__init__("expired" if expired else "invalid")
+        self.expired = expired
 
 
 @dataclass(frozen=True)
@@ -83,3 +110,67 @@ class IntakeService:
             raise BrokerUnavailableError from None
         await self._dedupe.confirm(claim_id, claimed, now)
         return outcomes
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A customer's answer as it arrived: the survey link's token, a rating and an optional comment."""
+
+    token: str
+    rating: int
+    comment: str | None = None
+
+    def __repr__(self) -> str:  # the token and the comment stay out of tracebacks and logs
+        return f"Answer(rating={self.rating!r})"
+
+
+class FeedbackService:
+    """Satisfaction survey answers: the token names the survey, case and customer; each survey takes one
+    answer, published as ``FeedbackReceived`` before anyone is told it was taken."""
+
+    def __init__(
+        self,
+        dedupe: DedupeStore,
+        publisher: FeedbackPublisher,
+        clock: Callable[[], datetime],
+        *,
+        secret: str,
+    ) -> None:
+        self._dedupe = dedupe
+        self._publisher = publisher
+        self._clock = clock
+        self._secret = secret
+
+    def check(self, token: str) -> None:
+        """Raise ``SurveyTokenRejectedError`` unless the token is one of our survey links, still open."""
+        self._claims(token, self._clock())
+
+    async def answer(self, answer: Answer) -> Outcome:
+        """NEW: published now. PUBLISHED: the survey was answered before (nothing published). IN_FLIGHT: an
+        answer to it is being published right now. Raises ``SurveyTokenRejectedError``,
+        ``InvalidInputError`` (rating, comment) and ``BrokerUnavailableError``."""
+        now = self._clock()
+        claims = self._claims(answer.token, now)
+        try:
+            payload = feedback_received(claims, rating=answer.rating, comment=answer.comment, now=now)
+        except ClaimsOutOfContractError:
+            raise SurveyTokenRejectedError(expired=False) from None
+        key = answer_dedupe_key(claims.survey_id)
+        claim_id = uuid.uuid4().hex
+        [claim] = await self._dedupe.claim_many(claim_id, [(key, answer_event_id(claims.survey_id))], now)
+        if claim.state is not ClaimState.NEW:
+            return Outcome(claim.event_id, claim.state)
+        event = feedback_event(payload, now=now)
+        try:
+            await self._publisher.publish_feedback(event)
+        except PublishFailedError:
+            await self._dedupe.release(claim_id, [key], now)
+            raise BrokerUnavailableError from None
+        await self._dedupe.confirm(claim_id, [(key, event.id)], now)
+        return Outcome(event.id, ClaimState.NEW)
+
+    def _claims(self, token: str, now: datetime) -> SurveyClaims:
+        try:
+            return verify(token, self._secret, now)
+        except InvalidSurveyTokenError as error:
+            raise SurveyTokenRejectedError(expired=str(error) == EXPIRED_REASON) from None

@@ -8,6 +8,7 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
+from services.common.survey_tokens import DEVELOPMENT_SURVEY_SECRET
 
 # Where the development defaults of the channel secrets apply; anywhere else they must be set.
 DEVELOPMENT_ENVIRONMENTS = frozenset({"", "development", "test"})
@@ -16,6 +17,7 @@ DEVELOPMENT_SECRETS = {
     "twilio_auth_token": "helhet-dev-twilio-auth-token",
     "meta_app_secret": "helhet-dev-meta-app-secret",
     "meta_verify_token": "helhet-dev-meta-verify-token",
+    "survey_secret": DEVELOPMENT_SURVEY_SECRET,
 }
 
 
@@ -41,6 +43,9 @@ class IngestSettings(CommonSettings):
     twilio_auth_token: SecretStr = SecretStr("")
     meta_app_secret: SecretStr = SecretStr("")
     meta_verify_token: SecretStr = SecretStr("")
+    # Notify signs the survey links with it (HELHET_SURVEY_SECRET, the same value in both services); the
+    # answers that come back are verified with it.
+    survey_secret: SecretStr = SecretStr("")
     # Our own Meta app id: echoes of messages our app sent are skipped (notify records them already).
     meta_app_id: str | None = None
     # The public base URL Twilio calls (e.g. https://ingest.example.com). Twilio signs the URL it called;

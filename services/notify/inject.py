@@ -33,8 +33,8 @@ from services.notify.adapters.outbound.senders import (
     RetryingSender,
     SmtpSender,
     TwilioSmsSender,
-    quiet_http_client_logs,
 )
+from services.notify.adapters.outbound.survey_links import SignedSurveyLinks
 from services.notify.ports import Sender
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
@@ -90,6 +90,7 @@ def build_service(
         KafkaNotificationFeed(publisher),
         KafkaDeadSends(settings.service_name, send_empty),
         utc_now,
+        survey_links=SignedSurveyLinks(settings.survey_url, settings.survey_secret.get_secret_value()),
         rules=settings.rules(),
     )
 
@@ -134,7 +135,6 @@ class WorkerRuntime:
 def create_worker(settings: NotifySettings, *, telemetry: bool = True) -> WorkerRuntime:
     if telemetry:
         configure_telemetry(settings)
-    quiet_http_client_logs()  # request URLs carry Meta's page token and chat conversation ids
     app = create_faust_app(settings, settings.worker_app_id)
     runtime = WorkerRuntime(app, settings)
     register_notify_agents(

@@ -116,6 +116,12 @@ class NotifyStore(Protocol):
         ...
 
 
+class SurveyLinks(Protocol):
+    def link(self, *, survey_id: str, case_id: str, customer_id: str, expires_at: datetime) -> str:
+        """The address the customer answers the survey at, valid until ``expires_at``."""
+        ...
+
+
 class NotificationFeed(Protocol):
     async def publish(self, events: Sequence[Event[NotificationChanged]]) -> None:
         """Return once the broker acknowledged every event."""

@@ -31,6 +31,7 @@ from schemas.cases import CaseChange, CaseChanged, CaseStatus, CloseReason
 from schemas.catalog import event_type_of
 from schemas.customers import Purpose
 from schemas.envelope import Event
+from schemas.feedback import FeedbackReceived
 from schemas.identifiers import IdentifierKind
 from schemas.interactions import Channel, Direction, InteractionEvent
 from schemas.notifications import (
@@ -43,7 +44,7 @@ from schemas.routing import AssignmentChange, AssignmentChanged, QueueStats
 from services.notify.calendars import CalendarSpec
 from services.notify.core.acknowledge import Acknowledge, acknowledgement, conversation_of
 from services.notify.core.calendar import OpeningHours, QueueCalendar
-from services.notify.core.eta import DEFAULT_RULES, Estimate, EtaRules, estimate
+from services.notify.core.eta import DEFAULT_RULES, Estimate, EtaRules, estimate, round_estimate
 from services.notify.core.followup import (
     DEFAULT_FOLLOW_UP_RULES,
     FollowUpRules,
@@ -60,9 +61,12 @@ from services.notify.core.promises import (
     callback_promise,
     cancelled,
     needs_update,
+    next_supplier_update,
     renewed,
     rescheduled,
     settled,
+    supplier_promise,
+    supplier_update_due,
 )
 from services.notify.core.records import (
     Address,
@@ -82,6 +86,7 @@ from services.notify.ports import (
     PermanentSendError,
     Sender,
     SendError,
+    SurveyLinks,
 )
 
 _log = logging.getLogger(__name__)
@@ -126,7 +131,8 @@ class NotifyRules:
     follow_up: FollowUpRules = DEFAULT_FOLLOW_UP_RULES
     # A send claimed this long ago and never finished lost its sender: finish it.
     send_lease: timedelta = timedelta(minutes=2)
-    survey_url: str = "http://127.0.0.1:8001/v1/channels/forms"
+    # Tell the customer when an agent takes the case (off by default: the answer itself follows soon).
+    tell_assigned: bool = False
     # Customers whose case changes are handled at once (each may wait on a provider).
     customers_at_once: int = 16
 
@@ -140,6 +146,10 @@ def case_reference(case_id: str) -> str:
     return case_id[:8].upper()
 
 
+class PromiseConflictError(Exception):
+    """The promise is not in a state that allows the change."""
+
+
 class NotifyService:
     def __init__(
         self,
@@ -149,8 +159,10 @@ class NotifyService:
         dead_sends: DeadSends,
         now: Callable[[], datetime],
         *,
+        survey_links: SurveyLinks,
         rules: NotifyRules | None = None,
     ) -> None:
+        self._survey_links = survey_links
         self._store = store
         self._sender = sender
         self._feed = feed
@@ -184,6 +196,8 @@ class NotifyService:
             if change.change is AssignmentChange.ACCEPTED:
                 case = replace(case, agent_id=change.agent_id)
                 await self._settle(case, change.occurred_at, answered=True)
+                if self._rules.tell_assigned:
+                    await self._tell_assigned(case, change)
             elif change.change in {AssignmentChange.OVERFLOWED, AssignmentChange.CALLBACK_OFFERED}:
                 case = replace(case, queue=change.queue)
             else:
@@ -191,6 +205,44 @@ class NotifyService:
             await self._store.save_case(case)
             changed_cases += 1
         return changed_cases
+
+    async def handle_feedback(self, answers: Sequence[FeedbackReceived]) -> int:
+        """Tell each customer their answer was heard, and that someone follows a negative one up (profile
+        reopens the case). Returns how many messages went out."""
+        now = self._now()
+        sent = 0
+        for answer in answers:
+            case = await self._store.case(answer.case_id)
+            if case is None or case.address is None or case.consents_to_service is False:
+                continue  # nowhere we may answer
+            calendar = await self._calendar(case.queue)
+            send = self._message(
+                replace(case, customer_id=answer.customer_id),
+                MessageKind.FEEDBACK_ACKNOWLEDGED,
+                now=now,
+                key=f"feedback:{answer.survey_id}",
+                address=case.address,
+                context={"follow_up": answer.negative},
+                time_zone=calendar.time_zone,
+            )
+            sent += await self._deliver(send, case)
+        return sent
+
+    async def _tell_assigned(self, case: CaseRecord, change: AssignmentChanged) -> None:
+        """Optional: "someone has taken your case" (agents are not named: notify knows ids only)."""
+        if case.address is None or case.consents_to_service is False or case.status is CaseStatus.CLOSED:
+            return
+        calendar = await self._calendar(case.queue)
+        send = self._message(
+            case,
+            MessageKind.ASSIGNED,
+            now=self._now(),
+            key=f"assigned:{case.case_id}:{change.offer_id or change.agent_id}",
+            address=case.address,
+            context={"agent_name": None},
+            time_zone=calendar.time_zone,
+        )
+        await self._deliver(send, case)
 
     async def handle_stats(self, stats: Sequence[QueueStats]) -> int:
         kept = 0
@@ -219,6 +271,8 @@ class NotifyService:
                 sent += await self._update_answer_time(case, promise, now)
             elif promise.kind is PromiseKind.CALLBACK:
                 sent += await self._reschedule_callback(case, promise, now)
+            elif promise.kind is PromiseKind.SUPPLIER_UPDATE:
+                sent += await self._still_waiting_for_supplier(case, promise, now)
         return sent
 
     async def send_surveys(self) -> int:
@@ -234,13 +288,20 @@ class NotifyService:
             calendar = await self._calendar(case.queue)
             if quiet_until(address.channel, now, calendar.time_zone, rules=self._rules.follow_up):
                 continue  # the morning
+            key = f"survey:{case.case_id}:{case.closed_at.isoformat()}"
+            link = self._survey_links.link(
+                survey_id=notification_id(key),
+                case_id=case.case_id,
+                customer_id=case.customer_id,
+                expires_at=now + self._rules.follow_up.answer_within,
+            )
             send = self._message(
                 case,
                 MessageKind.CASE_EVALUATION,
                 now=now,
-                key=f"survey:{case.case_id}:{case.closed_at.isoformat()}",
+                key=key,
                 address=address,
-                context={"survey_url": f"{self._rules.survey_url}?case={case.case_id}"},
+                context={"survey_url": link},
                 time_zone=calendar.time_zone,
             )
             sent += await self._deliver(send, case)
@@ -267,6 +328,19 @@ class NotifyService:
             await self._closed(changed, known)
             return 0
         case = self._case_record(changed, known)
+        if changed.change is CaseChange.REOPENED:
+            # Worked again: a later close is a new resolution with a survey of its own.
+            await self._store.save_case(
+                replace(
+                    case,
+                    status=CaseStatus.OPEN,
+                    closed_at=None,
+                    close_reason=None,
+                    agent_id=None,
+                    survey_due_at=None,
+                )
+            )
+            return 0
         contact = changed.contact
         if changed.change is CaseChange.MOVED or contact is None:
             await self._store.save_case(case)
@@ -375,8 +449,8 @@ class NotifyService:
         for promise in await self._store.promises(case.case_id):
             if promise.state is not PromiseState.OPEN:
                 continue
-            if promise.kind is PromiseKind.CALLBACK and case.status is not CaseStatus.CLOSED:
-                continue  # taking the case is not the call; the close is
+            if promise.kind is not PromiseKind.ANSWER_BY and case.status is not CaseStatus.CLOSED:
+                continue  # taking the case is neither the call nor the supplier's answer; the close is
             done = settled(promise, at) if answered else cancelled(promise, at)
             await self._store.save_promise(replace(done, version=promise.version))
 
@@ -416,7 +490,32 @@ class NotifyService:
             now=now,
             key=f"update:{promise.promise_id}:{updated.updates}",
             address=address,
-            context={"eta": current},
+            context={"eta": current, "waiting_for_supplier": False},
+            time_zone=calendar.time_zone,
+            promise_id=promise.promise_id,
+        )
+        return await self._deliver(send, case)
+
+    async def _still_waiting_for_supplier(
+        self, case: CaseRecord, promise: PromiseRecord, now: datetime
+    ) -> int:
+        if not supplier_update_due(promise, now, self._rules.promises):
+            return 0
+        calendar = await self._calendar(case.queue)
+        current = round_estimate(calendar, now, now, next_supplier_update(promise, now), self._rules.eta)
+        updated = renewed(promise, current, now)
+        if not await self._store.save_promise(updated):
+            return 0  # another worker renewed it first
+        address = case.address
+        if address is None or case.consents_to_service is False:
+            return 0
+        send = self._message(
+            case,
+            MessageKind.STATUS_UPDATE,
+            now=now,
+            key=f"supplier:{promise.promise_id}:{updated.updates}",
+            address=address,
+            context={"eta": current, "waiting_for_supplier": True},
             time_zone=calendar.time_zone,
             promise_id=promise.promise_id,
         )
@@ -571,6 +670,35 @@ class NotifyService:
 
     async def promises(self, case_id: str) -> list[PromiseRecord]:
         return await self._store.promises(case_id)
+
+    async def promise_supplier_update(self, case_id: str, due_at: datetime) -> PromiseRecord | None:
+        """Record what an agent told the customer: an update by ``due_at`` while we wait for a supplier.
+        None for an unknown case; ``PromiseConflictError`` while one is open; ``ValueError`` when due in
+        the past."""
+        case = await self._store.case(case_id)
+        if case is None:
+            return None
+        made = supplier_promise(case, due_at, self._now())
+        stored = await self._store.promise(made.promise_id)
+        if stored is not None and stored.state is PromiseState.OPEN:
+            raise PromiseConflictError("an update is already promised for this case")
+        fresh = replace(made, version=stored.version) if stored is not None else made
+        if not await self._store.save_promise(fresh):
+            raise PromiseConflictError("the promise changed meanwhile")
+        return replace(fresh, version=fresh.version + 1)
+
+    async def keep_promise(self, promise_id: str) -> PromiseRecord | None:
+        """An agent kept the promise (the supplier answered, the customer was called back). None when
+        unknown; ``PromiseConflictError`` when it was settled before."""
+        promise = await self._store.promise(promise_id)
+        if promise is None:
+            return None
+        if promise.state is not PromiseState.OPEN:
+            raise PromiseConflictError(f"the promise is {promise.state.value}")
+        done = settled(promise, self._now())
+        if not await self._store.save_promise(done):
+            raise PromiseConflictError("the promise changed meanwhile")
+        return replace(done, version=done.version + 1)
 
     async def put_calendar(self, queue: str, spec: CalendarSpec) -> None:
         await self._store.save_calendar_spec(queue, spec)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Self
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
 from services.common.settings import CommonSettings
+from services.common.survey_tokens import DEVELOPMENT_SURVEY_SECRET
 from services.notify.core.followup import FollowUpRules
 from services.notify.service import NotifyRules
 
@@ -47,9 +49,26 @@ class NotifySettings(CommonSettings):
     send_retry_initial_seconds: float = 0.5
     send_retry_max_seconds: float = 10.0
 
+    # Also tell the customer when an agent takes their case.
+    tell_assigned: bool = False
     survey_after_minutes: float = 120.0
     survey_expires_after_hours: float = 72.0
-    survey_url: str = "http://127.0.0.1:8001/v1/channels/forms"
+    # The survey page its link opens (ingest's own, or the company's posting to ingest's /v1/feedback),
+    # and the secret its token is signed with (ingest verifies it with the same one).
+    survey_url: str = "http://127.0.0.1:8001/v1/feedback/form"
+    survey_secret: SecretStr = SecretStr(DEVELOPMENT_SURVEY_SECRET)
+    # Unset, "development" or "test" allow the development survey secret.
+    environment: str | None = None
+
+    @model_validator(mode="after")
+    def _real_secret_outside_development(self) -> Self:
+        development = self.environment in {None, "", "development", "test"}
+        if not development and self.survey_secret.get_secret_value() == DEVELOPMENT_SURVEY_SECRET:
+            raise ValueError(
+                f"HELHET_ENVIRONMENT={self.environment!r} needs HELHET_SURVEY_SECRET: the development "
+                "default is only used when HELHET_ENVIRONMENT is unset, 'development' or 'test'"
+            )
+        return self
 
     def rules(self) -> NotifyRules:
         follow_up = replace(
@@ -57,4 +76,4 @@ class NotifySettings(CommonSettings):
             survey_after=timedelta(minutes=self.survey_after_minutes),
             survey_expires_after=timedelta(hours=self.survey_expires_after_hours),
         )
-        return NotifyRules(follow_up=follow_up, survey_url=self.survey_url)
+        return NotifyRules(follow_up=follow_up, tell_assigned=self.tell_assigned)

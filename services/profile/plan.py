@@ -61,7 +61,7 @@ class PlannedCustomer:
 class CaseStep:
     change: CaseChange
     case: Case  # as the step left it
-    cause: ObservedEvent | None  # the contact that opened or joined it
+    cause: ObservedEvent | None  # the contact that opened or joined it, the answer that reopened it
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,11 @@ class Plan:
     merged: dict[str, str] = field(default_factory=dict)  # merged-away id → survivor id
     holds: list[ReviewHold] = field(default_factory=list)
     case_steps: list[CaseStep] = field(default_factory=list)
-    case_of: dict[str, str] = field(default_factory=dict)  # event id → the case it opened, joined or closed
+    # event id → the case it opened, joined or closed, or that a report names (the timeline's case filter)
+    case_of: dict[str, str] = field(default_factory=dict)
     merge_drafts: list[MergeDraft] = field(default_factory=list)
     link_counts: dict[str, Counter[IdentifierKind]] = field(default_factory=dict)
+    unheld: set[str] = field(default_factory=set)  # reports addressed to a customer nobody holds
 
 
 def from_stored(stored: StoredCustomer) -> PlannedCustomer:

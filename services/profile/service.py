@@ -34,6 +34,7 @@ from services.profile.core.cases import (
     OpenCase,
     close_case,
     decide_case,
+    decide_reopen,
     moved,
 )
 from services.profile.core.erasure import is_suppressed, key_hash, suppression_subjects
@@ -50,7 +51,7 @@ from services.profile.core.identity import (
 )
 from services.profile.core.ids import stable_id
 from services.profile.core.merge import MergeRecord, combine, unmerge
-from services.profile.core.observe import ObservedEvent, ProfileEvent, observe
+from services.profile.core.observe import ObservedEvent, ProfileEvent, observe, without_personal_text
 from services.profile.core.profile import ProfileConfig, ProfileFacts, evaluate
 from services.profile.core.snapshot import (
     case_changed,
@@ -279,7 +280,11 @@ class ProfileService:
         messages += unpublished(plan)
         await self._feed.publish(messages)
         entries = [
-            TimelineEntry(event, final(plan, plan.owner[event.event_id]), plan.case_of.get(event.event_id))
+            TimelineEntry(
+                without_personal_text(event) if event.event_id in plan.unheld else event,
+                final(plan, plan.owner[event.event_id]),
+                plan.case_of.get(event.event_id),
+            )
             for event in pending
         ]
         await self._store.record_timeline(entries)
@@ -465,11 +470,11 @@ class ProfileService:
 
     def _place_request(self, event: ObservedEvent, plan: Plan) -> None:
         """A request or report addressed to a customer by id (a case close, a consent decision, an
-        assignment change, a notification); a merged-away id is followed to its survivor.
+        assignment change, a notification, a survey answer); a merged-away id is followed to its survivor.
 
         For an unknown customer (never seen, or erased) it never creates one: it is only recorded on the
-        timeline under the id it names (with its case), and logged, so a replay skips it too and it can
-        still be found there; nothing of it reaches a profile."""
+        timeline under the id it names (with its case, without the customer's own words), and logged, so
+        a replay skips it too and it can still be found there; nothing of it reaches a profile."""
         assert event.customer_id is not None
         owner = final(plan, event.customer_id)
         plan.owner[event.event_id] = owner
@@ -480,6 +485,7 @@ class ProfileService:
             _log.info(
                 "%s %s names no stored customer; recorded and ignored", event.event_type, event.event_id
             )
+            plan.unheld.add(event.event_id)
             return
         if event.merge_with:
             owner = self._merge_requested(event, plan, owner)
@@ -494,6 +500,11 @@ class ProfileService:
             customer.cases[case.case_id] = closed
             plan.case_steps.append(CaseStep(CaseChange.CLOSED, closed, None))
             plan.case_of[event.event_id] = case.case_id
+        # A negative survey answer about a closed case: reopened, published with the answer as its cause
+        # (so the change's id is the same for a redelivered answer, and differs for a later one).
+        if (reopened := decide_reopen(event, customer.customer_id, customer.cases)) is not None:
+            customer.cases[reopened.case_id] = reopened
+            plan.case_steps.append(CaseStep(CaseChange.REOPENED, reopened, event))
 
     def _merge_requested(self, event: ObservedEvent, plan: Plan, first: str) -> str:
         """Merge the customers a request names (all stored, none merged away yet); the one seen first

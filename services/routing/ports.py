@@ -62,6 +62,13 @@ class RoutingStore(Protocol):
         """Move a done case out of the active set (still found by ``case``)."""
         ...
 
+    async def restore(
+        self, case: QueuedCase, outbox: Sequence[Event[AssignmentChanged]] = ()
+    ) -> QueuedCase | None:
+        """Write a done case back into the active set (a reopened case), compare-and-set on
+        ``case.version`` whether it was archived or not; ``None`` when another write came first."""
+        ...
+
     async def archive_done(self) -> int:
         """Archive every done case whose events are all published."""
         ...

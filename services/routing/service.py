@@ -30,6 +30,7 @@ from services.routing.core.flow import (
     accepted,
     arrived,
     assignment_changed,
+    closed_by,
     closed_unseen,
     closes,
     completed,
@@ -147,21 +148,22 @@ class RoutingService:
                     continue
                 if known.state is CaseState.DONE:
                     return None
-                if await self._close(known):
+                if await self._close(known, changed):
                     return known.queue
                 continue
             updated = arrived(changed, known, self.rules)
             if updated is None or updated == known:
                 return None
-            saved = await self._store.save_case(updated)
+            again = known is not None and known.state is CaseState.DONE  # reopened: back to the active set
+            saved = await (self._store.restore(updated) if again else self._store.save_case(updated))
             if saved is None:
                 continue
-            if known is None:
+            if known is None or again:
                 self._arrived.append(saved)
             return saved.queue
         raise ConflictError(f"case {changed.case_id}")
 
-    async def _close(self, case: QueuedCase) -> bool:
+    async def _close(self, case: QueuedCase, changed: CaseChanged) -> bool:
         """Profile closed the case: an offer is withdrawn, an assignment completed, capacity returned."""
         now = self._clock()
         events = []
@@ -169,7 +171,7 @@ class RoutingService:
             events.append(self._event(case, AssignmentChange.WITHDRAWN, now, "case_closed"))
         elif case.state is CaseState.ASSIGNED:
             events.append(self._event(case, AssignmentChange.COMPLETED, now, "case_closed"))
-        done = replace(case, state=CaseState.DONE, done_at=now)
+        done = closed_by(changed, case)
         if await self._save(done, events) is None:
             return False
         if case.agent_id and case.offer_id:

@@ -24,6 +24,7 @@ _TEXTED = frozenset({Channel.SMS, Channel.PHONE})
 class FollowUpRules:
     survey_after: timedelta = timedelta(hours=2)
     survey_expires_after: timedelta = timedelta(days=3)  # a survey this late asks about a blur
+    answer_within: timedelta = timedelta(days=14)  # how long a survey's link takes an answer
     quiet_from: time = time(21, 0)
     quiet_until: time = time(8, 0)
 

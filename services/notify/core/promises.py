@@ -61,6 +61,40 @@ def callback_promise(case: CaseRecord, start: datetime, end: datetime, now: date
     )
 
 
+def supplier_promise(case: CaseRecord, due_at: datetime, now: datetime) -> PromiseRecord:
+    """An agent told the customer: we wait for the supplier and will update you by ``due_at``."""
+    if due_at <= now:
+        raise ValueError("a promised update is due in the future")
+    return PromiseRecord(
+        promise_id=promise_id(case.case_id, PromiseKind.SUPPLIER_UPDATE),
+        case_id=case.case_id,
+        customer_id=case.customer_id,
+        kind=PromiseKind.SUPPLIER_UPDATE,
+        queue=case.queue,
+        made_at=now,
+        due_at=due_at,
+        starts_at=now,
+    )
+
+
+def supplier_update_due(
+    promise: PromiseRecord, now: datetime, rules: PromiseRules = DEFAULT_PROMISE_RULES
+) -> bool:
+    """An open supplier promise whose time came while we still wait: the customer hears so (at most
+    ``max_updates`` times)."""
+    return (
+        promise.kind is PromiseKind.SUPPLIER_UPDATE
+        and promise.state is PromiseState.OPEN
+        and now >= promise.due_at
+        and promise.updates < rules.max_updates
+    )
+
+
+def next_supplier_update(promise: PromiseRecord, now: datetime) -> datetime:
+    """The next update is promised as far ahead as the last one was (at least an hour)."""
+    return now + max(promise.due_at - promise.made_at, HOUR)
+
+
 def as_estimate(promise: PromiseRecord, time_zone: str) -> Estimate:
     """The promise as the estimate it was made from (what ``will_miss`` compares)."""
     earliest = max(promise.made_at, promise.starts_at or promise.made_at)

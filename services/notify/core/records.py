@@ -81,6 +81,7 @@ class SendRecord:
 class PromiseKind(StrEnum):
     ANSWER_BY = "answer_by"  # the first answer, by the latest of the expected answer time
     CALLBACK = "callback"  # a call back within the window the customer asked for
+    SUPPLIER_UPDATE = "supplier_update"  # an update by then while we wait for a supplier (an agent made it)
 
 
 class PromiseState(StrEnum):

@@ -51,10 +51,11 @@ _WEEK_AHEAD = 6  # days ahead still named by weekday alone; further ones get a d
 
 
 # What each kind's templates read, in every language. ``eta`` is an ``EtaLike``; ``callback_start`` and
-# ``callback_end`` aware datetimes; ``first_name`` and ``agent_name`` a str or None; ``follow_up`` a bool.
+# ``callback_end`` aware datetimes; ``first_name`` and ``agent_name`` a str or None; ``follow_up`` and
+# ``waiting_for_supplier`` bools.
 VARIABLES: Mapping[MessageKind, frozenset[str]] = {
     MessageKind.ACKNOWLEDGEMENT: frozenset({"first_name", "case_ref", "eta"}),
-    MessageKind.STATUS_UPDATE: frozenset({"first_name", "case_ref", "eta"}),
+    MessageKind.STATUS_UPDATE: frozenset({"first_name", "case_ref", "eta", "waiting_for_supplier"}),
     MessageKind.CALLBACK_RESCHEDULED: frozenset({"first_name", "case_ref", "callback_start", "callback_end"}),
     MessageKind.ASSIGNED: frozenset({"first_name", "case_ref", "agent_name"}),
     MessageKind.CASE_EVALUATION: frozenset({"first_name", "case_ref", "survey_url"}),

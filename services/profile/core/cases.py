@@ -4,11 +4,17 @@ A case id comes from the opening event's id, so a redelivered event opens the sa
 joins the customer's open case in the same thread (whatever its wording); otherwise an open case in the
 same category that was active recently, so a customer who follows up on another channel is not asked to
 start over; otherwise it opens a new case.
+
+A negative survey answer about a closed case of the customer's reopens it (``decide_reopen``): the
+customer said it was not solved. The case keeps its id, contacts and opening; it is open again from the
+answer's time. An open case, another customer's case or a positive (or neutral) answer reopens nothing.
+The case remembers the answers that reopened it, so an answer reopens it at most once: redelivered, it
+changes nothing, even when the case was closed again meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -66,6 +72,7 @@ class Case:
     status: CaseStatus = CaseStatus.OPEN
     closed_at: datetime | None = None
     close_reason: str | None = None
+    reopened_by: frozenset[str] = frozenset()  # the survey answers (event ids) that reopened it
 
 
 class NoAnswerReason(StrEnum):
@@ -204,3 +211,34 @@ def close_case(case: Case, closed_at: datetime, reason: str) -> Case:
 def moved(case: Case, customer_id: str) -> Case:
     """The case under another customer (after a merge or an unmerge)."""
     return replace(case, customer_id=customer_id)
+
+
+def decide_reopen(event: ObservedEvent, customer_id: str, cases: Mapping[str, Case]) -> Case | None:
+    """The case a negative survey answer reopens, as reopened; None when it reopens nothing: not a
+    negative answer, a case the customer does not hold (``cases`` are the customer's, by id), a case that
+    is open, or a case this very answer reopened before (it is redelivered)."""
+    feedback = event.feedback
+    if feedback is None or not feedback.negative:
+        return None
+    case = cases.get(feedback.case_id)
+    if (
+        case is None
+        or case.customer_id != customer_id
+        or case.status is not CaseStatus.CLOSED
+        or event.event_id in case.reopened_by
+    ):
+        return None
+    return reopen_case(case, event.occurred_at, event.event_id)
+
+
+def reopen_case(case: Case, at: datetime, by: str) -> Case:
+    """The closed case open again from ``at`` (reopened by event ``by``): same id, contacts and opening;
+    no close left on it."""
+    return replace(
+        case,
+        status=CaseStatus.OPEN,
+        closed_at=None,
+        close_reason=None,
+        last_activity_at=at,
+        reopened_by=case.reopened_by | {by},
+    )

@@ -1,7 +1,8 @@
 """The experience ledger: one bad experience takes twelve good ones to repair.
 
-Bad: complaint wording, unanswered calls, long waits in the phone queue, broken call-back promises.
-Good: praise, kept call-back promises, delivered orders. Experiences seen in a single event come from
+Bad: complaint wording, unanswered calls, long waits in the phone queue, broken call-back promises,
+negative survey answers (1-2 of 5). Good: praise, kept call-back promises, delivered orders, positive
+survey answers (4-5 of 5); a 3 is neither. Experiences seen in a single event come from
 ``observe``; waits and promises span several events (offer → answer, request → call back) and are
 derived here from the phone steps, as a function of the event set and ``now``.
 """
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from schemas.customers import ExperienceReason
+from schemas.feedback import NEGATIVE_AT_MOST
 from schemas.interactions import Direction, InteractionEvent
 from services.profile.core.wording import Language, Wording
 
@@ -119,6 +121,19 @@ def feeling_in(text: str, language: Language | None) -> tuple[Feeling, Experienc
         return (Feeling.BAD, ExperienceReason.COMPLAINT)
     if _PRAISE.found_in(text, language):
         return (Feeling.GOOD, ExperienceReason.PRAISE)
+    return None
+
+
+# A survey answer at or above this is a good experience; between it and a negative one it is neither.
+POSITIVE_AT_LEAST = 4
+
+
+def rating_feeling(rating: int) -> tuple[Feeling, ExperienceReason] | None:
+    """What a survey answer (1 very unhappy … 5 very happy) says about the customer's experience."""
+    if rating <= NEGATIVE_AT_MOST:
+        return (Feeling.BAD, ExperienceReason.NEGATIVE_FEEDBACK)
+    if rating >= POSITIVE_AT_LEAST:
+        return (Feeling.GOOD, ExperienceReason.POSITIVE_FEEDBACK)
     return None
 
 

@@ -23,12 +23,20 @@ sees it next to what the customer said. Each event is an entry of its own (the t
 id): a later status of the same ``notification_id`` (e.g. ``failed`` after retries) is a new entry, and a
 redelivered event adds nothing. A notification sets no attribute and no experience, and, like an
 assignment, it is not the customer being seen (first and last seen ignore both).
+
+A customer's ``FeedbackReceived`` (on ``feedback.v1``, keyed by customer id) is addressed the same way and
+goes on the timeline as kind ``feedback`` under the case it names (``Feedback``: survey, case, rating,
+comment, negative). It is an experience: a negative answer (1 or 2 of 5) is a bad one
+(``negative_feedback``), 4 or 5 a good one (``positive_feedback``), 3 neither; whether a negative answer
+reopens its case is ``core.cases.decide_reopen``. Answering a survey is not the customer being seen either:
+it answers something we sent, so first and last seen ignore it. The comment is the customer's own words:
+for a customer nobody holds it is left out of what is recorded (``without_personal_text``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -36,13 +44,14 @@ from schemas.cases import CaseCloseRequested
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityRecorded
 from schemas.customers import ConsentRecorded, ExperienceReason, MergeRequested, Purpose, UnmergeRequested
 from schemas.envelope import Event
+from schemas.feedback import FeedbackReceived
 from schemas.identifiers import CustomerIdentifier
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
 from schemas.notifications import ExpectedAnswerKind, MessageKind, NotificationChanged, NotificationStatus
 from schemas.routing import AssignmentChange, AssignmentChanged
 from services.profile.core.attributes import Attribute, AttributeName
 from services.profile.core.consent import ConsentDecision, is_opt_out
-from services.profile.core.experience import Experience, Feeling, PhoneStep, feeling_in
+from services.profile.core.experience import Experience, Feeling, PhoneStep, feeling_in, rating_feeling
 from services.profile.core.value import OrderChange
 from services.profile.core.wording import Language, language_of
 
@@ -50,10 +59,14 @@ from services.profile.core.wording import Language, language_of
 ProfilePayload = InteractionReceived | OrderRecorded | WebActivityRecorded
 ProfileRequest = CaseCloseRequested | ConsentRecorded | MergeRequested | UnmergeRequested
 # What other services report about a known customer, addressed by customer id.
-ProfileReport = AssignmentChanged | NotificationChanged
+ProfileReport = AssignmentChanged | NotificationChanged | FeedbackReceived
 # One envelope per report type: each travels on its own topic, as its own ``Event[...]``.
 ProfileEvent = (
-    Event[ProfilePayload] | Event[ProfileRequest] | Event[AssignmentChanged] | Event[NotificationChanged]
+    Event[ProfilePayload]
+    | Event[ProfileRequest]
+    | Event[AssignmentChanged]
+    | Event[NotificationChanged]
+    | Event[FeedbackReceived]
 )
 PROFILE_PAYLOADS = (
     InteractionReceived,
@@ -65,12 +78,14 @@ PROFILE_PAYLOADS = (
     UnmergeRequested,
     AssignmentChanged,
     NotificationChanged,
+    FeedbackReceived,
 )
 
 ORDER_SOURCE = "order"
 WEB_SOURCE = "web"
 ROUTING_SOURCE = "routing"  # the timeline channel and attribute source of assignment changes
 NOTIFY_SOURCE = "notify"  # the timeline channel of notifications (the channel used is in the note)
+SURVEY_SOURCE = "survey"  # the timeline channel of survey answers
 # Not in schemas/catalog.py yet: agent and API changes need a contract before they travel on Kafka.
 CHANGE_EVENT_TYPE = "helhet.profile.change.v1"
 
@@ -82,10 +97,11 @@ class FactKind(StrEnum):
     CHANGE = "change"  # made by an agent or another system, not seen on a channel
     ASSIGNMENT = "assignment"  # routing offered, gave or took a case of the customer's to an agent
     NOTIFICATION = "notification"  # notify sent the customer a message (or could not)
+    FEEDBACK = "feedback"  # the customer answered a satisfaction survey
 
 
-# What other systems did about the customer, not the customer doing something: never "seen".
-NOT_SEEN_KINDS = frozenset({FactKind.ASSIGNMENT, FactKind.NOTIFICATION})
+# What other systems did about the customer, or the customer answering what we sent: never "seen".
+NOT_SEEN_KINDS = frozenset({FactKind.ASSIGNMENT, FactKind.NOTIFICATION, FactKind.FEEDBACK})
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,17 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class Feedback:
+    """A customer's answer to a satisfaction survey about one case, for the timeline."""
+
+    survey_id: str  # the survey notification answered
+    case_id: str
+    rating: int  # 1 (very unhappy) to 5 (very happy)
+    comment: str | None  # the customer's own words
+    negative: bool  # rated at most 2: the case reopens
+
+
+@dataclass(frozen=True)
 class ObservedEvent:
     event_id: str
     event_type: str
@@ -193,12 +220,16 @@ class ObservedEvent:
     unmerge: str | None = None  # a requested unmerge: the merge id
     assignment: Assignment | None = None  # routing's change of one of the customer's cases
     notification: Notification | None = None  # what notify told the customer
+    feedback: Feedback | None = None  # the customer's answer to a survey
 
     @property
     def case_id(self) -> str | None:
-        """The case a report names (an assignment's, a notification's), for the timeline's case filter."""
+        """The case a report names (an assignment's, a notification's, a survey answer's), for the
+        timeline's case filter."""
         if self.assignment is not None:
             return self.assignment.case_id
+        if self.feedback is not None:
+            return self.feedback.case_id
         return None if self.notification is None else self.notification.case_id
 
 
@@ -219,12 +250,21 @@ def observe(event: ProfileEvent) -> ObservedEvent:
                 identifiers=tuple(activity.identifiers),
                 web=WebVisit(activity.session_id, activity.kind.value, activity.url, activity.sku),
             )
-        case AssignmentChanged() as assignment:
-            return _assigned(event, assignment)
-        case NotificationChanged() as notification:
-            return _notified(event, notification)
+        case AssignmentChanged() | NotificationChanged() | FeedbackReceived() as report:
+            return _reported(event, report)
         case _:
             return _requested(event, event.data)
+
+
+def _reported(event: ProfileEvent, report: ProfileReport) -> ObservedEvent:
+    """What another service (or the customer, answering a survey) reports about a customer, by id."""
+    match report:
+        case AssignmentChanged():
+            return _assigned(event, report)
+        case NotificationChanged():
+            return _notified(event, report)
+        case FeedbackReceived():
+            return _answered(event, report)
 
 
 def _requested(event: ProfileEvent, request: ProfileRequest) -> ObservedEvent:
@@ -306,6 +346,44 @@ def _notified(event: ProfileEvent, notification: NotificationChanged) -> Observe
             attempts=notification.attempts,
         ),
     )
+
+
+def _answered(event: ProfileEvent, feedback: FeedbackReceived) -> ObservedEvent:
+    """A survey answer, addressed to its customer by id: a timeline note and, unless neutral, an
+    experience."""
+    return ObservedEvent(
+        event_id=event.id,
+        event_type=event.type,
+        source=event.source,
+        occurred_at=feedback.occurred_at,
+        kind=FactKind.FEEDBACK,
+        source_channel=SURVEY_SOURCE,
+        identifiers=(),
+        experience=_feedback_experience(feedback, event.id),
+        customer_id=feedback.customer_id,
+        feedback=Feedback(
+            survey_id=feedback.survey_id,
+            case_id=feedback.case_id,
+            rating=feedback.rating,
+            comment=feedback.comment,
+            negative=feedback.negative,
+        ),
+    )
+
+
+def _feedback_experience(feedback: FeedbackReceived, event_id: str) -> Experience | None:
+    if (found := rating_feeling(feedback.rating)) is None:
+        return None
+    feeling, reason = found
+    return Experience(feeling, reason, feedback.occurred_at, event_id)
+
+
+def without_personal_text(event: ObservedEvent) -> ObservedEvent:
+    """What is recorded of a report addressed to a customer nobody holds (never seen, or erased): the
+    customer's own words (a survey comment) are left out, since no one holds them for that person."""
+    if event.feedback is None or event.feedback.comment is None:
+        return event
+    return replace(event, feedback=replace(event.feedback, comment=None))
 
 
 def _request(

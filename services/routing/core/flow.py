@@ -21,12 +21,51 @@ class Refusal:
 
 def arrived(changed: CaseChanged, known: QueuedCase | None, rules: RoutingRules) -> QueuedCase | None:
     """The case after a ``cases.v1`` message that does not close it, or ``None`` when it changes nothing
-    routing holds (a late message about a case that is done)."""
-    view = changed.customer
+    routing holds (a late message about a case that is done, a reopening seen already)."""
     if known is None:
-        return _new_case(changed, rules)
+        new = _new_case(changed, rules)
+        # A reopening of a case routing never saw: queued like an opening, its wait starting now.
+        reopening = changed.change is CaseChange.REOPENED
+        return replace(new, waiting_since=changed.last_activity_at) if reopening else new
+    if changed.change is CaseChange.REOPENED:
+        return reopened(changed, known)
     if known.state is CaseState.DONE:
         return None
+    return _refreshed(changed, known)
+
+
+def reopened(changed: CaseChanged, known: QueuedCase) -> QueuedCase | None:
+    """The case after a "reopened" (the customer said a closed case was not solved), or ``None``.
+
+    A done case waits again, a fresh wait from the reopening (its boost comes with the customer's
+    snapshot), for the agent who worked it first, with every agent askable again; its offers go on
+    counting, so an offer id is never given twice. A reopening no newer than the close routing saw is
+    late, and one no newer than the wait it started is a redelivery: both change nothing. A case that is
+    still active (routing missed its close) only takes the snapshot."""
+    at = changed.last_activity_at
+    if known.state is not CaseState.DONE:
+        return None if at <= known.waiting_since else _refreshed(changed, known)
+    if known.done_at is not None and at <= known.done_at:
+        return None
+    worked_by = known.agent_id if known.assigned_at is not None else None
+    return replace(
+        _refreshed(changed, known),
+        last_agent=worked_by or changed.customer.last_agent or known.last_agent,
+        waiting_since=at,
+        state=CaseState.WAITING,
+        offer_id=None,
+        agent_id=None,
+        passed_over=frozenset(),
+        unserved_since=None,
+        offer_expires_at=None,
+        assigned_at=None,
+        done_at=None,
+    )
+
+
+def _refreshed(changed: CaseChanged, known: QueuedCase) -> QueuedCase:
+    """The case with the customer's snapshot from the message."""
+    view = changed.customer
     return replace(
         known,
         customer_id=changed.customer_id,
@@ -66,6 +105,12 @@ def _new_case(changed: CaseChanged, rules: RoutingRules) -> QueuedCase:
 
 def closes(changed: CaseChanged) -> bool:
     return changed.status is CaseStatus.CLOSED or changed.change is CaseChange.CLOSED
+
+
+def closed_by(changed: CaseChanged, case: QueuedCase) -> QueuedCase:
+    """Done when profile closed it (not when routing got to hear it): a reopening is judged late or not
+    against that, even after a backlog brought the close and the reopening together."""
+    return replace(case, state=CaseState.DONE, done_at=changed.closed_at or changed.last_activity_at)
 
 
 def _offered_to(case: QueuedCase, offer_id: str, agent_id: str | None) -> Refusal | None:

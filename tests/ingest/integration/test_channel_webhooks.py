@@ -386,6 +386,7 @@ def test_secrets_are_required_outside_development() -> None:
         twilio_auth_token=SecretStr("t"),
         meta_app_secret=SecretStr("s"),
         meta_verify_token=SecretStr("v"),
+        survey_secret=SecretStr("u"),
     )
     assert settings.twilio_auth_token.get_secret_value() == "t"
     assert IngestSettings(environment="test").meta_verify_token.get_secret_value() == META_VERIFY_TOKEN

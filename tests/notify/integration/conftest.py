@@ -18,9 +18,9 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from deploy.local.provider_sink import create_app as create_provider_sink
 from pymongo.asynchronous.database import AsyncDatabase
 
+from deploy.local.provider_sink import create_app as create_provider_sink
 from services.common.http.testing import serve
 from services.common.kafka.dead_letters import SendEmpty
 from services.common.kafka.publisher import AsyncEventPublisher
@@ -28,6 +28,7 @@ from services.common.mongo import Document, create_mongo_client, ensure_indexes
 from services.common.settings import CommonSettings
 from services.notify.adapters.outbound.kafka_events import KafkaDeadSends, KafkaNotificationFeed
 from services.notify.adapters.outbound.mongo_store import MongoNotifyStore
+from services.notify.adapters.outbound.survey_links import SignedSurveyLinks
 from services.notify.indexes import INDEXES
 from services.notify.inject import build_sender
 from services.notify.service import NotifyService
@@ -166,8 +167,34 @@ def send_empty(publisher: AsyncEventPublisher) -> SendEmpty:
     return send
 
 
+@dataclass(frozen=True)
+class NotifyParts:
+    """What a notify service is built from in a test; ``service`` builds one with changed settings."""
+
+    infra: CommonSettings
+    db: AsyncDatabase[Document]
+    publisher: AsyncEventPublisher
+    mail_server: MailServer
+    provider_sink: ProviderSink
+    http_client: httpx.AsyncClient
+    send_empty: SendEmpty
+    clock: Clock
+
+    def service(self, **changes: object) -> NotifyService:
+        settings = notify_settings(self.infra, self.mail_server, self.provider_sink, **changes)
+        return NotifyService(
+            MongoNotifyStore(self.db),
+            build_sender(settings, self.http_client),
+            KafkaNotificationFeed(self.publisher),
+            KafkaDeadSends("notify-test", self.send_empty),
+            self.clock,
+            survey_links=SignedSurveyLinks(settings.survey_url, settings.survey_secret.get_secret_value()),
+            rules=settings.rules(),
+        )
+
+
 @pytest.fixture
-def service(  # noqa: PLR0917 - fixtures
+def notify_parts(  # noqa: PLR0917 - fixtures
     infra: CommonSettings,
     notify_db: AsyncDatabase[Document],
     publisher: AsyncEventPublisher,
@@ -176,13 +203,12 @@ def service(  # noqa: PLR0917 - fixtures
     http_client: httpx.AsyncClient,
     send_empty: SendEmpty,
     clock: Clock,
-) -> NotifyService:
-    settings = notify_settings(infra, mail_server, provider_sink)
-    return NotifyService(
-        MongoNotifyStore(notify_db),
-        build_sender(settings, http_client),
-        KafkaNotificationFeed(publisher),
-        KafkaDeadSends("notify-test", send_empty),
-        clock,
-        rules=settings.rules(),
+) -> NotifyParts:
+    return NotifyParts(
+        infra, notify_db, publisher, mail_server, provider_sink, http_client, send_empty, clock
     )
+
+
+@pytest.fixture
+def service(notify_parts: NotifyParts) -> NotifyService:
+    return notify_parts.service()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -167,3 +168,41 @@ async def test_scopes_are_enforced(notify_url: str, issuer: LocalIssuer) -> None
         assert (await client.put("/v1/queues/email/calendar", json={})).status_code == 403
         assert (await client.get("/v1/cases/c/notifications")).status_code == 403
         assert (await client.get("/v1/queues/email/calendar")).status_code == 404
+
+
+async def test_an_agent_records_a_supplier_promise_and_keeps_it(
+    api: httpx.AsyncClient, service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    opened = case_opened(clock.now, language="nb")
+    await service.handle_cases([opened])
+    due = (datetime.now(UTC) + timedelta(hours=6)).isoformat()
+
+    made = await api.post("/v1/promises", json={"case_id": opened.case_id, "due_at": due})
+    again = await api.post("/v1/promises", json={"case_id": opened.case_id, "due_at": due})
+    unknown = await api.post("/v1/promises", json={"case_id": "nobody", "due_at": due})
+    past = await api.post(
+        "/v1/promises", json={"case_id": opened.case_id, "due_at": "2020-01-01T00:00:00+00:00"}
+    )
+    naive = await api.post("/v1/promises", json={"case_id": opened.case_id, "due_at": "2030-01-01T00:00:00"})
+
+    assert made.status_code == 201, made.text
+    assert made.json()["kind"] == "supplier_update"
+    assert made.json()["state"] == "open"
+    assert again.status_code == 409
+    assert unknown.status_code == 404
+    assert past.status_code == 422
+    assert naive.status_code == 422
+    promise_id = made.json()["promise_id"]
+    kept = await api.post(f"/v1/promises/{promise_id}:keep")
+    assert kept.status_code == 200
+    assert kept.json()["state"] == "kept"
+    assert (await api.post(f"/v1/promises/{promise_id}:keep")).status_code == 409
+    assert (await api.post("/v1/promises/nothing:keep")).status_code == 404
+
+
+async def test_recording_a_promise_needs_the_write_scope(notify_url: str, issuer: LocalIssuer) -> None:
+    reader = {"Authorization": f"Bearer {issuer.token(['notifications:read'])}"}
+    async with httpx.AsyncClient(base_url=notify_url, headers=reader, timeout=10) as client:
+        body = {"case_id": "c", "due_at": "2030-01-01T00:00:00+00:00"}
+        assert (await client.post("/v1/promises", json=body)).status_code == 403
+        assert (await client.post("/v1/promises/c:supplier_update:keep")).status_code == 403

@@ -7,23 +7,27 @@ case gets one survey."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pymongo.asynchronous.database import AsyncDatabase
 
+from schemas.cases import CaseChange, CaseChanged
 from schemas.catalog import DLQ_SUFFIX
+from schemas.feedback import FeedbackReceived
 from schemas.interactions import Channel, Direction, InteractionEvent
 from schemas.notifications import ExpectedAnswerKind, MessageKind, NotificationChanged, NotificationStatus
 from schemas.routing import AssignmentChange, AssignmentChanged
+from services.common import survey_tokens
 from services.common.kafka.connection import aiokafka_options
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.notify.adapters.outbound.mongo_store import MongoNotifyStore
 from services.notify.core.records import PromiseKind, PromiseState, SendState
 from services.notify.service import NotifyService, notification_id
-from tests.notify.integration.conftest import Clock, MailServer, ProviderSink
+from tests.notify.integration.conftest import Clock, MailServer, NotifyParts, ProviderSink
 from tests.notify.integration.notify_flow import (
     ALWAYS_OPEN,
     case_opened,
@@ -251,6 +255,7 @@ async def test_an_agent_taking_the_case_keeps_the_promise_and_stops_updates(
         occurred_at=clock.now,
     )
     assert await service.handle_assignments([accepted]) == 1
+    assert len(mail_server.accepted) == 1  # telling "taken" is off by default
     await service.handle_stats([stats("email", clock.now, backlog=80, per_hour=4)])
 
     assert await service.tick() == 0
@@ -317,7 +322,7 @@ async def test_a_resolved_case_gets_one_survey_after_the_delay_and_spam_gets_non
 
     survey = mail_server.accepted[-1]
     assert survey["To"] == email_of(resolved.customer_id).value
-    assert resolved.case_id in survey.get_content()  # the link carries the case
+    assert "/v1/feedback/form?t=" in survey.get_content()  # the link, with its token
     sends = await service.notifications(resolved.case_id)
     assert [s.kind for s in sends] == [MessageKind.ACKNOWLEDGEMENT, MessageKind.CASE_EVALUATION]
     assert [s.kind for s in await service.notifications(spam.case_id)] == [MessageKind.ACKNOWLEDGEMENT]
@@ -325,3 +330,156 @@ async def test_a_resolved_case_gets_one_survey_after_the_delay_and_spam_gets_non
     case = await store.case(resolved.case_id)
     assert case is not None
     assert case.survey_sent
+
+
+async def surveyed(service: NotifyService, mail_server: MailServer, clock: Clock) -> tuple[str, str, str]:
+    """A case acknowledged, resolved and surveyed: its case id, customer id and the survey link's token."""
+    await open_email_queue(service, clock)
+    opened = case_opened(clock.now, language="en")
+    await service.handle_cases([opened])
+    clock.advance(minutes=30)
+    await service.handle_cases([closed(opened, clock.now)])
+    clock.advance(hours=2, minutes=1)
+    assert await service.tick() == 1
+    survey = mail_server.accepted[-1].get_content()
+    [token] = re.findall(r"/v1/feedback/form\?t=([A-Za-z0-9_.\-]+)", survey)
+    return opened.case_id, opened.customer_id, token
+
+
+async def test_the_survey_link_carries_a_signed_token_naming_the_case_and_nothing_personal(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    case_id, customer_id, token = await surveyed(service, mail_server, clock)
+
+    claims = survey_tokens.verify(token, survey_tokens.DEVELOPMENT_SURVEY_SECRET, clock.now)
+    assert (claims.case_id, claims.customer_id) == (case_id, customer_id)
+    [_, survey] = await service.notifications(case_id)
+    assert claims.survey_id == notification_id(survey.send_key)
+    assert claims.expires_at > clock.now + timedelta(days=13)
+    with pytest.raises(survey_tokens.InvalidSurveyTokenError):
+        survey_tokens.verify(token, "another-secret-of-enough-length-0123456789", clock.now)
+
+
+@pytest.mark.parametrize(("rating", "follows_up"), [(1, True), (5, False)])
+async def test_an_answer_is_acknowledged_once_and_a_negative_one_promises_a_follow_up(
+    service: NotifyService, mail_server: MailServer, clock: Clock, rating: int, follows_up: bool
+) -> None:
+    case_id, customer_id, token = await surveyed(service, mail_server, clock)
+    claims = survey_tokens.verify(token, survey_tokens.DEVELOPMENT_SURVEY_SECRET, clock.now)
+    clock.advance(hours=3)  # the customer reads the survey later
+    answer = FeedbackReceived(
+        survey_id=claims.survey_id,
+        case_id=case_id,
+        customer_id=customer_id,
+        rating=rating,
+        occurred_at=clock.now,
+    )
+
+    assert await service.handle_feedback([answer]) == 1
+    assert await service.handle_feedback([answer]) == 0  # redelivered
+
+    thanks = mail_server.accepted[-1].get_content()
+    assert "thank you for your feedback" in f"{mail_server.accepted[-1]['Subject']} {thanks}".lower()
+    assert ("will contact you" in thanks) is follows_up
+    kinds = [s.kind for s in await service.notifications(case_id)]
+    assert kinds[-1] is MessageKind.FEEDBACK_ACKNOWLEDGED
+    assert kinds.count(MessageKind.FEEDBACK_ACKNOWLEDGED) == 1
+
+
+async def test_a_reopened_case_closed_again_gets_a_survey_of_its_own(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    await open_email_queue(service, clock)
+    opened = case_opened(clock.now, language="en")
+    await service.handle_cases([opened])
+    clock.advance(minutes=30)
+    await service.handle_cases([closed(opened, clock.now)])
+    clock.advance(hours=2, minutes=1)
+    assert await service.tick() == 1  # the first survey
+    clock.advance(hours=1)
+    reopened = opened.model_copy(
+        update={"change": CaseChange.REOPENED, "last_activity_at": clock.now, "contact": None}
+    )
+    await service.handle_cases([reopened, reopened])  # redelivered too
+    clock.advance(hours=1)
+    await service.handle_cases([closed(opened, clock.now)])
+    clock.advance(hours=2, minutes=1)
+
+    assert await service.tick() == 1
+    assert await service.tick() == 0
+    kinds = [s.kind for s in await service.notifications(opened.case_id)]
+    assert kinds == [MessageKind.ACKNOWLEDGEMENT, MessageKind.CASE_EVALUATION, MessageKind.CASE_EVALUATION]
+
+
+async def test_when_asked_to_the_customer_hears_that_someone_took_the_case_once(
+    notify_parts: NotifyParts, mail_server: MailServer, clock: Clock
+) -> None:
+    service = notify_parts.service(tell_assigned=True)
+    await open_email_queue(service, clock)
+    opened = case_opened(clock.now, language="en")
+    await service.handle_cases([opened])
+    clock.advance(minutes=5)
+    accepted = AssignmentChanged(
+        change=AssignmentChange.ACCEPTED,
+        case_id=opened.case_id,
+        customer_id=opened.customer_id,
+        queue="email",
+        channel=Channel.EMAIL,
+        category=opened.category,
+        tier=opened.customer.tier,
+        offer_id=f"{opened.case_id}.1",
+        agent_id="ada",
+        waiting_since=opened.opened_at,
+        occurred_at=clock.now,
+    )
+    await service.handle_assignments([accepted, accepted])
+
+    kinds = [s.kind for s in await service.notifications(opened.case_id)]
+    assert kinds == [MessageKind.ACKNOWLEDGEMENT, MessageKind.ASSIGNED]
+    assert "ada" not in mail_server.accepted[-1].get_content()
+
+
+async def test_while_we_wait_for_the_supplier_the_customer_hears_so_when_the_promised_time_comes(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    await open_email_queue(service, clock)
+    opened = case_opened(clock.now, language="en")
+    await service.handle_cases([opened])
+    clock.advance(minutes=20)
+    await service.handle_assignments([accepted_by("ada", opened, clock.now)])  # she asks the supplier
+    promise = await service.promise_supplier_update(opened.case_id, clock.now + timedelta(hours=4))
+    assert promise is not None
+    assert promise.kind is PromiseKind.SUPPLIER_UPDATE
+
+    clock.advance(hours=3, minutes=59)
+    assert await service.tick() == 0  # not due yet
+    clock.advance(minutes=2)
+    assert await service.tick() == 1
+    assert await service.tick() == 0  # renewed: the next update is due hours from now
+
+    update = mail_server.accepted[-1].get_content()
+    assert "supplier" in update
+    [renewed] = [p for p in await service.promises(opened.case_id) if p.kind is PromiseKind.SUPPLIER_UPDATE]
+    assert renewed.updates == 1
+    assert renewed.due_at >= clock.now + timedelta(hours=4)
+    kept = await service.keep_promise(renewed.promise_id)
+    assert kept is not None
+    assert kept.state is PromiseState.KEPT
+    clock.advance(hours=10)
+    assert await service.tick() == 0  # kept: nothing more to say
+
+
+def accepted_by(agent_id: str, opened: CaseChanged, at: datetime) -> AssignmentChanged:
+    return AssignmentChanged(
+        change=AssignmentChange.ACCEPTED,
+        case_id=opened.case_id,
+        customer_id=opened.customer_id,
+        queue="email",
+        channel=opened.channel,
+        category=opened.category,
+        tier=opened.customer.tier,
+        offer_id=f"{opened.case_id}.1",
+        agent_id=agent_id,
+        waiting_since=opened.opened_at,
+        occurred_at=at,
+    )

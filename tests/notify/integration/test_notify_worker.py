@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from email.message import EmailMessage
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -70,6 +71,13 @@ async def test_a_published_case_is_acknowledged_once_and_poison_is_dead_lettered
         tick_seconds=0.3,
     )
     opened = case_opened(clock.now, language="en")
+    assert opened.contact is not None
+    address = opened.contact.identifiers[0].value
+
+    def ours() -> list[EmailMessage]:
+        # Other tests' cases on the shared cases.v1 are acknowledged to this server too.
+        return [mail for mail in mail_server.accepted if mail["To"] == address]
+
     figures = stats("email", clock.now, backlog=8, per_hour=4)
 
     async with running_worker(settings):
@@ -99,12 +107,12 @@ async def test_a_published_case_is_acknowledged_once_and_poison_is_dead_lettered
         await publisher.publish("cases.v1", as_event(opened))  # redelivered: sends nothing new
 
         async def acknowledged() -> bool:
-            return len(mail_server.accepted) >= 1
+            return len(ours()) >= 1
 
         await until(acknowledged)
         await asyncio.sleep(1.0)  # time for the duplicate to have been handled
 
-    [mail] = mail_server.accepted
+    [mail] = ours()
     assert "received" in f"{mail['Subject']} {mail.get_content()}".lower()
     [send] = await store.sends(opened.case_id)
     assert send.expected_answer is not None

@@ -19,8 +19,11 @@ from services.notify.core.promises import (
     callback_promise,
     cancelled,
     needs_update,
+    next_supplier_update,
     renewed,
     settled,
+    supplier_promise,
+    supplier_update_due,
 )
 from services.notify.core.records import CaseRecord, PromiseKind, PromiseState
 
@@ -165,3 +168,25 @@ def test_a_passed_callback_window_is_moved_even_when_staffed_now() -> None:
     assert window is not None
     assert window[0] >= NOW + PromiseRules().callback_lead
     assert window[0].minute % 15 == 0
+
+
+def test_a_supplier_update_is_due_when_its_time_comes_and_the_next_is_as_far_ahead() -> None:
+    promise = supplier_promise(CASE, NOW + timedelta(hours=4), NOW)
+    assert promise.kind is PromiseKind.SUPPLIER_UPDATE
+    assert not supplier_update_due(promise, NOW + timedelta(hours=3))
+    assert supplier_update_due(promise, NOW + timedelta(hours=4))
+    assert next_supplier_update(promise, NOW + timedelta(hours=4)) == NOW + timedelta(hours=8)
+    short = supplier_promise(CASE, NOW + timedelta(minutes=10), NOW)
+    assert next_supplier_update(short, NOW + timedelta(minutes=10)) == NOW + timedelta(minutes=70)
+
+
+def test_supplier_updates_stop_when_kept_or_after_the_maximum() -> None:
+    promise = supplier_promise(CASE, NOW + timedelta(hours=1), NOW)
+    later = NOW + timedelta(hours=2)
+    assert not supplier_update_due(settled(promise, NOW), later)
+    assert not supplier_update_due(replace(promise, updates=3), later)
+
+
+def test_a_supplier_update_is_promised_for_the_future() -> None:
+    with pytest.raises(ValueError, match="future"):
+        supplier_promise(CASE, NOW, NOW)

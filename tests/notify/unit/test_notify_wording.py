@@ -66,6 +66,7 @@ CONTEXT: dict[str, object] = {
     "agent_name": "Ola",
     "survey_url": "https://example.com/survey/8f2c",
     "follow_up": True,
+    "waiting_for_supplier": False,
 }
 
 GREETING = {NB: "Hei Kari,", SV: "Hej Kari,", DA: "Hej Kari,", EN: "Hi Kari,"}
@@ -162,6 +163,15 @@ def test_the_first_name_is_optional(language: Language) -> None:
 def test_an_assignment_names_the_agent_when_we_may(language: Language, named: str, anonymous: str) -> None:
     assert named in render_in(MessageKind.ASSIGNED, language).body
     assert anonymous in render_in(MessageKind.ASSIGNED, language, agent_name=None).body
+
+
+@pytest.mark.parametrize(
+    ("language", "supplier"),
+    [(NB, "leverandøren"), (SV, "leverantör"), (DA, "leverandør"), (EN, "supplier")],
+)
+def test_a_status_update_says_when_we_wait_for_the_supplier(language: Language, supplier: str) -> None:
+    assert supplier in render_in(MessageKind.STATUS_UPDATE, language, waiting_for_supplier=True).body
+    assert supplier not in render_in(MessageKind.STATUS_UPDATE, language).body
 
 
 @pytest.mark.parametrize("language", list(Language))

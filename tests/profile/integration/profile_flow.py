@@ -1,6 +1,6 @@
 """Helpers for profile's integration tests: events with fresh identifiers (and routing's assignment
-changes and notify's notifications), a running worker, and a hash of everything stored about a set of
-customers."""
+changes, notify's notifications and customers' survey answers), a running worker, and a hash of everything
+stored about a set of customers."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from schemas.catalog import TOPICS, event_type_of
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityKind, WebActivityRecorded
 from schemas.customers import Tier
 from schemas.envelope import Event, Payload
+from schemas.feedback import FeedbackReceived
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionReceived
 from schemas.notifications import (
@@ -190,6 +191,35 @@ def notified(
         id=event_id or f"{sent_id}:{status.value}:{uuid.uuid4().hex[:8]}",
         source="/notify",
         type=event_type_of(NotificationChanged).name,
+        time=at,
+        key=customer_id,
+        data=payload,
+    )
+
+
+def answered(
+    customer_id: str,
+    case_id: str,
+    rating: int,
+    at: datetime,
+    *,
+    comment: str | None = "Pakken har fortsatt ikke kommet",
+    survey_id: str | None = None,
+) -> Event[FeedbackReceived]:
+    """A customer's survey answer, as ingest publishes it on ``feedback.v1`` (keyed by customer id)."""
+    survey = survey_id or f"survey-{case_id}-{uuid.uuid4().hex[:8]}"
+    payload = FeedbackReceived(
+        survey_id=survey,
+        case_id=case_id,
+        customer_id=customer_id,
+        rating=rating,
+        comment=comment,
+        occurred_at=at,
+    )
+    return Event[FeedbackReceived](
+        id=f"answer:{survey}",
+        source="/ingest/feedback",
+        type=event_type_of(FeedbackReceived).name,
         time=at,
         key=customer_id,
         data=payload,

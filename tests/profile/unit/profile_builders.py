@@ -13,6 +13,7 @@ from schemas.catalog import event_type_of
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityKind, WebActivityRecorded
 from schemas.customers import Purpose, Tier
 from schemas.envelope import Event
+from schemas.feedback import FeedbackReceived
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionEvent, InteractionReceived
 from schemas.notifications import (
@@ -171,6 +172,36 @@ def notification(
         id=event_id,
         source="/notify",
         type=event_type_of(NotificationChanged).name,
+        time=at,
+        key=customer_id,
+        data=payload,
+    )
+    return observe(envelope)
+
+
+def feedback(
+    event_id: str,
+    rating: int,
+    *,
+    at: datetime = NOW,
+    customer_id: str = "kari",
+    case_id: str = "case-1",
+    survey_id: str = "survey-1",
+    comment: str | None = "Pakken kom aldri fram",
+) -> ObservedEvent:
+    """A customer's survey answer, as profile observes it from ``feedback.v1``."""
+    payload = FeedbackReceived(
+        survey_id=survey_id,
+        case_id=case_id,
+        customer_id=customer_id,
+        rating=rating,
+        comment=comment,
+        occurred_at=at,
+    )
+    envelope = Event[FeedbackReceived](
+        id=event_id,
+        source="/ingest/feedback",
+        type=event_type_of(FeedbackReceived).name,
         time=at,
         key=customer_id,
         data=payload,

@@ -64,6 +64,26 @@ def closed(opened: CaseChanged, at: datetime) -> CaseChanged:
     )
 
 
+def reopened(
+    opened: CaseChanged, at: datetime, *, needs_recovery: bool = True, last_agent: str | None = None
+) -> CaseChanged:
+    """Profile reopening the case at ``at`` (a negative survey answer): open again, no contact, the
+    customer now needing recovery."""
+    customer = opened.customer.model_copy(
+        update={"needs_recovery": needs_recovery, "last_agent": last_agent, "as_of": at}
+    )
+    return opened.model_copy(
+        update={
+            "change": CaseChange.REOPENED,
+            "status": CaseStatus.OPEN,
+            "closed_at": None,
+            "last_activity_at": at,
+            "contact": None,
+            "customer": customer,
+        }
+    )
+
+
 async def present_agent(
     service: RoutingService, agent_id: str, now: datetime, capacity: Capacity = CHAT_AND_PHONE
 ) -> Agent:

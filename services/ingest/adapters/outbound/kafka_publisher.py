@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from aiokafka.errors import KafkaError
 
 from schemas.envelope import Event
+from schemas.feedback import FeedbackReceived
 from services.common.kafka.declared import publish_declared
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.ingest.core.intake import IngestPayload
@@ -20,5 +21,11 @@ class KafkaEventPublisher:
     async def publish(self, events: Sequence[Event[IngestPayload]]) -> None:
         try:
             await publish_declared(self._publisher, events)
+        except KafkaError as error:
+            raise PublishFailedError(type(error).__name__) from None
+
+    async def publish_feedback(self, event: Event[FeedbackReceived]) -> None:
+        try:
+            await publish_declared(self._publisher, [event])
         except KafkaError as error:
             raise PublishFailedError(type(error).__name__) from None

@@ -7,32 +7,39 @@
 - ``GET /v1/cases/{case_id}/notifications`` (``notifications:read``): what the customer was told, in
   order, with status (claimed, sent, failed and why) and the answer time promised.
 - ``GET /v1/promises?case_id=`` (``notifications:read``): the case's promises with due time and state.
+- ``POST /v1/promises`` (``notifications:write``): an agent told the customer "we wait for the supplier
+  and update you by ``due_at``"; if still open then, notify sends "still waiting" updates. 201; 404
+  unknown case; 409 while one is open; 422 for a time not in the next 90 days.
+- ``POST /v1/promises/{promise_id}:keep`` (``notifications:write``): kept (the supplier answered, the
+  call was made): 200; 404; 409 when it was settled before.
 - ``GET /v1/templates`` (``templates:read``): every message kind, the variables it reads, and the
   languages it is written in.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.interactions import Channel
 from schemas.notifications import ExpectedAnswer, MessageKind
 from services.common.http import Principal, problem, require_scopes
 from services.notify.calendars import CalendarSpec
 from services.notify.core.records import PromiseKind, PromiseRecord, PromiseState, SendRecord, SendState
-from services.notify.service import NotifyService, notification_id
+from services.notify.service import NotifyService, PromiseConflictError, notification_id
 
 CalendarWriter = Annotated[Principal, Depends(require_scopes("calendars:write"))]
 CalendarReader = Annotated[Principal, Depends(require_scopes("calendars:read"))]
 NotificationReader = Annotated[Principal, Depends(require_scopes("notifications:read"))]
+NotificationWriter = Annotated[Principal, Depends(require_scopes("notifications:write"))]
 TemplateReader = Annotated[Principal, Depends(require_scopes("templates:read"))]
 QueueName = Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,100}$")]
 CaseId = Annotated[str, Path(min_length=1, max_length=100)]
+_FURTHEST_PROMISE = timedelta(days=90)
 
 
 async def _service(request: Request) -> NotifyService:
@@ -70,6 +77,13 @@ class PromiseOut(BaseModel):
     made_at: datetime
     updates: int = Field(description="Updated times the customer was sent.")
     settled_at: datetime | None
+
+
+class SupplierPromiseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str = Field(min_length=1, max_length=100)
+    due_at: AwareDatetime = Field(description="When the customer was told to expect an update.")
 
 
 class TemplateOut(BaseModel):
@@ -141,6 +155,37 @@ def notify_router() -> APIRouter:
         case_id: Annotated[str, Query(min_length=1, max_length=100)], _: NotificationReader, service: Service
     ) -> list[PromiseOut]:
         return [promise_out(promise) for promise in await service.promises(case_id)]
+
+    @router.post(
+        "/promises", response_model=PromiseOut, status_code=201, responses={404: {}, 409: {}, 422: {}}
+    )
+    async def promise_supplier_update(
+        body: SupplierPromiseIn, _: NotificationWriter, service: Service
+    ) -> PromiseOut | JSONResponse:
+        ahead = body.due_at - datetime.now(UTC)
+        if not timedelta(0) < ahead <= _FURTHEST_PROMISE:
+            return problem(422, "due_at must lie within the next 90 days.")
+        try:
+            promise = await service.promise_supplier_update(body.case_id, body.due_at)
+        except PromiseConflictError as error:
+            return problem(409, str(error))
+        if promise is None:
+            return problem(404, "Notify knows no such case.")
+        return promise_out(promise)
+
+    @router.post("/promises/{promise_id}:keep", response_model=PromiseOut, responses={404: {}, 409: {}})
+    async def keep_promise(
+        promise_id: Annotated[str, Path(min_length=1, max_length=200)],
+        _: NotificationWriter,
+        service: Service,
+    ) -> PromiseOut | JSONResponse:
+        try:
+            promise = await service.keep_promise(promise_id)
+        except PromiseConflictError as error:
+            return problem(409, str(error))
+        if promise is None:
+            return problem(404, "No such promise.")
+        return promise_out(promise)
 
     @router.get("/templates", response_model=list[TemplateOut])
     async def templates(_: TemplateReader) -> list[TemplateOut]:

@@ -1,4 +1,5 @@
-"""The notify worker: faust agents over ``cases.v1``, ``assignments.v1`` and ``queue-stats.v1`` in
+"""The notify worker: faust agents over ``cases.v1``, ``assignments.v1``, ``queue-stats.v1`` and
+``feedback.v1`` in
 batches (``services.common.kafka.batches`` says how a batch is decoded, dead-lettered, retried and
 acked) and a timer for what time alone makes due.
 
@@ -22,12 +23,13 @@ import faust
 
 from schemas.cases import CaseChanged
 from schemas.envelope import Event, Payload
+from schemas.feedback import FeedbackReceived
 from schemas.routing import AssignmentChanged, QueueStats
 from services.common.kafka.batches import DeadLetters, RetryPolicy, process_batch, raw_message
 from services.notify.service import NotifyService
 
 _log = logging.getLogger(__name__)
-NOTIFY_TOPICS = ("cases.v1", "assignments.v1", "queue-stats.v1")
+NOTIFY_TOPICS = ("cases.v1", "assignments.v1", "queue-stats.v1", "feedback.v1")
 
 
 class _Batches:
@@ -67,6 +69,7 @@ def register_notify_agents(
     consume("cases.v1", CaseChanged, lambda notify: notify.handle_cases)
     consume("assignments.v1", AssignmentChanged, lambda notify: notify.handle_assignments)
     consume("queue-stats.v1", QueueStats, lambda notify: notify.handle_stats)
+    consume("feedback.v1", FeedbackReceived, lambda notify: notify.handle_feedback)
 
     async def tick() -> None:
         notify = await service()

@@ -44,12 +44,6 @@ TWILIO_API_VERSION = "2010-04-01"
 _WIDE_HEADERS = policy.SMTP.clone(max_line_length=998)
 
 
-def quiet_http_client_logs() -> None:
-    """httpx logs every request's full URL at INFO: Meta's ``access_token`` and conversation ids."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-
-
 # --- email -------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
-"""The profile worker: a faust agent over the channel topics, profile's requests, routing's assignments
-and notify's notifications, in batches (``services.common.kafka.batches`` says how a batch is decoded,
-dead-lettered, retried and acked)."""
+"""The profile worker: a faust agent over the channel topics, profile's requests, routing's assignments,
+notify's notifications and customers' survey answers, in batches (``services.common.kafka.batches`` says
+how a batch is decoded, dead-lettered, retried and acked)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ PROFILE_TOPICS = (
     "profile-requests.v1",
     "assignments.v1",  # routing's changes: the timeline and the customer's last agent
     "notifications.v1",  # what notify told the customer: the timeline
+    "feedback.v1",  # survey answers: the timeline, the experience ledger; a negative one reopens the case
 )
 
 

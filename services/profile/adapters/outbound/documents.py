@@ -30,6 +30,7 @@ from services.profile.core.observe import (
     Assignment,
     ExpectedAnswerNote,
     FactKind,
+    Feedback,
     Notification,
     ObservedEvent,
 )
@@ -147,6 +148,7 @@ def timeline_document(event: ObservedEvent, customer_id: str, case_id: str | Non
         else {"case_id": event.case_close.case_id, "reason": event.case_close.reason},
         "assignment": None if event.assignment is None else _assignment(event.assignment),
         "notification": None if event.notification is None else _notification(event.notification),
+        "feedback": None if event.feedback is None else _feedback(event.feedback),
         "contact": None
         if contact is None
         else {
@@ -230,6 +232,26 @@ def _notification_from(raw: Document) -> Notification:
         ),
         promise_id=raw["promise_id"],
         attempts=raw["attempts"],
+    )
+
+
+def _feedback(feedback: Feedback) -> dict[str, Any]:
+    return {
+        "survey_id": feedback.survey_id,
+        "case_id": feedback.case_id,
+        "rating": feedback.rating,
+        "comment": feedback.comment,
+        "negative": feedback.negative,
+    }
+
+
+def _feedback_from(raw: Document) -> Feedback:
+    return Feedback(
+        survey_id=raw["survey_id"],
+        case_id=raw["case_id"],
+        rating=raw["rating"],
+        comment=raw["comment"],
+        negative=raw["negative"],
     )
 
 
@@ -317,6 +339,7 @@ def case_document(case: Case) -> Document:
         "status": case.status.value,
         "closed_at": case.closed_at,
         "close_reason": case.close_reason,
+        "reopened_by": sorted(case.reopened_by),
     }
 
 
@@ -336,6 +359,7 @@ def case_from_document(raw: Document) -> Case:
         status=CaseStatus(raw["status"]),
         closed_at=raw["closed_at"],
         close_reason=raw["close_reason"],
+        reopened_by=frozenset(raw.get("reopened_by", ())),  # absent from cases stored before reopening
     )
 
 
@@ -450,6 +474,7 @@ def observed_from_timeline(document: Document) -> ObservedEvent:
     """The facts a timeline entry recorded, enough to fold the profile again (an unmerge does)."""
     order, experience, step = document.get("order"), document.get("experience"), document.get("phone_step")
     assignment, notification = document.get("assignment"), document.get("notification")
+    feedback = document.get("feedback")
     return ObservedEvent(
         event_id=document["_id"],
         event_type=document["type"],
@@ -485,6 +510,7 @@ def observed_from_timeline(document: Document) -> ObservedEvent:
         phone_step=None if step is None else _phone_step_from(step),
         assignment=None if assignment is None else _assignment_from(assignment),
         notification=None if notification is None else _notification_from(notification),
+        feedback=None if feedback is None else _feedback_from(feedback),
     )
 
 

@@ -42,6 +42,7 @@ _DETAIL_FIELDS = (
     "web",
     "assignment",
     "notification",
+    "feedback",
 )
 # The writer's bookkeeping stays out of reads.
 _READ_SIDE = {"write_ids": 0, "outbox": 0, "published": 0, "link_counts": 0}

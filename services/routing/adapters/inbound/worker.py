@@ -7,7 +7,8 @@ What it does with what it is given:
 - duplicates (a redelivered batch, a re-published message) change nothing: every write is a
   compare-and-set from the state it read, and an "opened" for a known case only refreshes its snapshot;
 - late messages about a case that is done are ignored; a close that arrives before the case was seen
-  leaves it done, so a late "opened" cannot bring it back;
+  leaves it done, so a late "opened" cannot bring it back; only a "reopened" newer than the close does
+  (the case waits again, from the reopening, for the agent who worked it);
 - a database that fails makes the batch retry (with backoff) before its offsets are committed.
 """
 

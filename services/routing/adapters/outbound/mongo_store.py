@@ -136,6 +136,28 @@ class MongoRoutingStore:
         # Only the version archived leaves: a change made meanwhile stays active.
         await self._cases.delete_one({"_id": case.case_id, "version": case.version})
 
+    async def restore(
+        self, case: QueuedCase, outbox: Sequence[Event[AssignmentChanged]] = ()
+    ) -> QueuedCase | None:
+        """``archive`` backwards, for a reopened case. Still active (not archived yet, or archived while
+        a change was made): an ordinary compare-and-set. Archived: inserted active (refused when an
+        active copy exists), then the archived copy leaves only if it is still the version read; when it
+        is not, the case was reopened and archived again meanwhile, so the insert, made from a stale
+        read, is taken back. The active set is read first, so a copy in both is never seen twice."""
+        if (saved := await self.save_case(case, outbox)) is not None:
+            return saved
+        saved = replace(case, version=case.version + 1)
+        entries = [{"id": event.id, "event": event.model_dump(mode="json")} for event in outbox]
+        try:
+            await self._cases.insert_one({**case_document(saved), "outbox": entries})
+        except DuplicateKeyError:
+            return None
+        left = await self._done.delete_one({"_id": case.case_id, "version": case.version})
+        if left.deleted_count == 1:
+            return saved
+        await self._cases.delete_one({"_id": case.case_id, "version": saved.version})
+        return None
+
     async def archive_done(self) -> int:
         archived = 0
         async for document in self._cases.find({"state": CaseState.DONE.value}):
