@@ -64,6 +64,8 @@ def _child_env(cfg: StackConfig) -> dict[str, str]:
         "HELHET_SMS_BASE_URL": sink,
         "HELHET_META_BASE_URL": sink,
         "HELHET_CHAT_CALLBACK_URL": sink,
+        # Survey links open ingest's own answer page.
+        "HELHET_SURVEY_URL": f"http://{HOST}:{os.environ.get('HELHET_INGEST_PORT', '8001')}/v1/feedback/form",
     }
     env.update({k: v for k, v in defaults.items() if k not in os.environ})
     return env

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -66,6 +67,8 @@ def stack(
     env = {key: value for key, value in os.environ.items() if not key.startswith("HELHET_")}
     env.update({key: str(port) for key, port in ports.items()})
     env.update(HELHET_VAR_DIR=str(var_dir), HELHET_CACHE_DIR=os.environ.get("HELHET_CACHE_DIR", ""))
+    # The survey follows a close within seconds here, not hours, and notify ticks every second.
+    env.update(HELHET_SURVEY_AFTER_MINUTES="0.05", HELHET_TICK_SECONDS="1")
     if not env["HELHET_CACHE_DIR"]:
         del env["HELHET_CACHE_DIR"]
     process = subprocess.Popen(
@@ -222,8 +225,8 @@ async def test_an_email_to_ingest_becomes_an_open_case_in_the_profile_and_on_cas
         assert [p["kind"] for p in promised] == ["answer_by"]
 
 
-async def mail_to(stack: dict[str, object], address: str) -> EmailMessage:
-    """The one mail the local sink kept for ``address`` (waits for it)."""
+async def mail_to(stack: dict[str, object], address: str, number: int = 1) -> EmailMessage:
+    """The ``number``th mail the local sink kept for ``address`` (waits for it)."""
     mail_dir = Path(str(stack["var_dir"])) / "mail"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -233,11 +236,59 @@ async def mail_to(stack: dict[str, object], address: str) -> EmailMessage:
             if isinstance(parsed := BytesParser(policy=default).parsebytes(path.read_bytes()), EmailMessage)
             and parsed["To"] == address
         ]
-        if found:
-            [mail] = found
-            return mail
+        if len(found) >= number:
+            assert len(found) == number, "more mail than expected"
+            return found[-1]
         await asyncio.sleep(0.5)
-    raise AssertionError("no mail for the address in the local sink")
+    raise AssertionError(f"no mail number {number} for the address in the local sink")
+
+
+async def test_a_resolved_case_is_surveyed_and_an_unhappy_answer_reopens_it(stack: dict[str, object]) -> None:
+    """The loop: a mail, its case closed, the survey in the customer's inbox, the answer through ingest's
+    link, the thanks with a follow-up promised, the case open again and its customer in need of recovery."""
+    message = EmailMessage()
+    message["From"] = "Siri Misfornøyd <siri.e2e@example.no>"
+    message["To"] = "kundeservice@butikk.example.no"
+    message["Subject"] = "Feil vare"
+    message["Message-ID"] = "<e2e-feil-vare@example.no>"
+    message.set_content("Jeg fikk feil farge på genseren.")
+    with smtplib.SMTP("127.0.0.1", int(str(stack["HELHET_SMTP_LISTEN_PORT"])), timeout=10) as smtp:
+        smtp.send_message(message)
+    await mail_to(stack, "siri.e2e@example.no")  # the acknowledgement
+    profile = f"http://127.0.0.1:{stack['HELHET_PROFILE_PORT']}"
+    token = await dev_token(stack)
+    async with httpx.AsyncClient(base_url=profile, headers={"Authorization": f"Bearer {token}"}) as client:
+        found = await client.get("/v1/customers:lookup", params={"identifier": "email:siri.e2e@example.no"})
+        customer_id = found.json()["customer_id"]
+        [case] = (await client.get(f"/v1/customers/{customer_id}/cases")).json()["cases"]
+        closing = await client.post(f"/v1/cases/{case['case_id']}:close", json={"reason": "resolved"})
+        assert closing.status_code == 202, closing.text
+
+        survey = await mail_to(stack, "siri.e2e@example.no", 2)
+        [link] = re.findall(r"http://\S+/v1/feedback/form\?t=\S+", survey.get_content())
+        form = await client.get(link)
+        assert form.status_code == 200
+        token_field = re.search(r'name="t(?:oken)?" value="([^"]+)"', form.text)
+        assert token_field is not None
+        answer = await client.post(
+            link.split("/v1/feedback/form")[0] + "/v1/feedback",
+            json={"token": token_field.group(1), "rating": 1, "comment": "Fortsatt feil farge."},
+        )
+        assert answer.status_code == 202, answer.text
+
+        thanks = await mail_to(stack, "siri.e2e@example.no", 3)
+        assert "tar kontakt med deg" in thanks.get_content()  # a follow-up is promised
+        deadline = time.monotonic() + 60
+        reopened: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            [reopened] = (await client.get(f"/v1/customers/{customer_id}/cases")).json()["cases"]
+            if reopened["status"] == "open":
+                break
+            await asyncio.sleep(0.5)
+        customer = (await client.get(f"/v1/customers/{customer_id}")).json()
+    assert reopened["status"] == "open"
+    assert reopened["case_id"] == case["case_id"]
+    assert customer["needs_recovery"] is True
 
 
 async def dev_token(stack: dict[str, object], scope: str | None = None) -> str:
