@@ -6,39 +6,34 @@
 - ``handle_assignments`` (``assignments.v1``): an agent taking the case keeps (or, late, breaks) the
   answer promise; overflow and callback offers move the case to its new queue.
 - ``handle_stats`` (``queue-stats.v1``): the newest figures of each queue, for the next estimate.
+- ``handle_feedback`` (``feedback.v1``): the customer is thanked for a survey answer, and told someone
+  follows a negative one up (profile reopens the case; a ``reopened`` change opens it here too).
 - ``tick``: promises that will be missed get a status update with the new time, callbacks that cannot
   happen get a new window by SMS, due surveys go out, sends whose sender died are finished, and events
   not yet acknowledged by the broker are published.
 
-Sending is at most once per send key: the key (event, case, promise version, channel) is claimed in the
-database before the provider is called, so a replayed topic or a redelivered batch sends nothing new.
-A sender that died between claim and answer leaves a claimed send that the tick finishes after a lease:
-the only case where a customer could get a message twice, because nobody can know whether the provider
-took it.
+Sending (``delivery``) is at most once per send key: the key (event, case, promise version, channel) is
+claimed in the database before the provider is called, so a replayed topic or a redelivered batch sends
+nothing new. A sender that died between claim and answer leaves a claimed send that the tick finishes
+after a lease: the only case where a customer could get a message twice, because nobody can know whether
+the provider took it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from schemas.cases import CaseChange, CaseChanged, CaseStatus, CloseReason
-from schemas.catalog import event_type_of
 from schemas.customers import Purpose
-from schemas.envelope import Event
 from schemas.feedback import FeedbackReceived
 from schemas.identifiers import IdentifierKind
 from schemas.interactions import Channel, Direction, InteractionEvent
 from schemas.notifications import (
-    ExpectedAnswer,
-    ExpectedAnswerKind,
     MessageKind,
-    NotificationChanged,
 )
 from schemas.routing import AssignmentChange, AssignmentChanged, QueueStats
 from services.notify.calendars import CalendarSpec
@@ -52,7 +47,7 @@ from services.notify.core.followup import (
     survey_due,
     survey_stale,
 )
-from services.notify.core.language import Language, choose_language, fallback_chain
+from services.notify.core.language import Language
 from services.notify.core.promises import (
     DEFAULT_PROMISE_RULES,
     PromiseRules,
@@ -75,28 +70,23 @@ from services.notify.core.records import (
     PromiseRecord,
     PromiseState,
     SendRecord,
-    SendState,
 )
-from services.notify.core.wording import TEMPLATES, VARIABLES, phrase_eta, render, template_name
+from services.notify.core.wording import TEMPLATES, VARIABLES, template_name
+from services.notify.delivery import Delivery, notification_id
 from services.notify.ports import (
     DeadSends,
     NotificationFeed,
     NotifyStore,
-    Outgoing,
-    PermanentSendError,
     Sender,
-    SendError,
     SurveyLinks,
 )
 
 _log = logging.getLogger(__name__)
-SOURCE = "/notify"
 # Queues answered live: their estimate counts agents coming free, not the queue's clearing rate.
 _LIVE_QUEUES = frozenset({"chat", "phone", "callback"})
 _NOT_ANSWERED = frozenset(
     {CloseReason.SPAM.value, CloseReason.DUPLICATE.value, CloseReason.NO_REPLY_NEEDED.value}
 )
-_NOTIFICATION_NAMESPACE = uuid.UUID("6f1d4c1e-8a55-4a55-9a0b-6e6f74696679")
 
 
 def _weekdays_8_to_16() -> QueueCalendar:
@@ -137,15 +127,6 @@ class NotifyRules:
     customers_at_once: int = 16
 
 
-def notification_id(send_key: str) -> str:
-    return str(uuid.uuid5(_NOTIFICATION_NAMESPACE, send_key))
-
-
-def case_reference(case_id: str) -> str:
-    """The case as the customer quotes it: short, and no customer data."""
-    return case_id[:8].upper()
-
-
 class PromiseConflictError(Exception):
     """The promise is not in a state that allows the change."""
 
@@ -163,6 +144,7 @@ class NotifyService:
         rules: NotifyRules | None = None,
     ) -> None:
         self._survey_links = survey_links
+        self._delivery = Delivery(store, sender, feed, dead_sends, now)
         self._store = store
         self._sender = sender
         self._feed = feed
@@ -216,7 +198,7 @@ class NotifyService:
             if case is None or case.address is None or case.consents_to_service is False:
                 continue  # nowhere we may answer
             calendar = await self._calendar(case.queue)
-            send = self._message(
+            send = self._delivery.message(
                 replace(case, customer_id=answer.customer_id),
                 MessageKind.FEEDBACK_ACKNOWLEDGED,
                 now=now,
@@ -225,7 +207,7 @@ class NotifyService:
                 context={"follow_up": answer.negative},
                 time_zone=calendar.time_zone,
             )
-            sent += await self._deliver(send, case)
+            sent += await self._delivery.deliver(send, case)
         return sent
 
     async def _tell_assigned(self, case: CaseRecord, change: AssignmentChanged) -> None:
@@ -233,7 +215,7 @@ class NotifyService:
         if case.address is None or case.consents_to_service is False or case.status is CaseStatus.CLOSED:
             return
         calendar = await self._calendar(case.queue)
-        send = self._message(
+        send = self._delivery.message(
             case,
             MessageKind.ASSIGNED,
             now=self._now(),
@@ -242,7 +224,7 @@ class NotifyService:
             context={"agent_name": None},
             time_zone=calendar.time_zone,
         )
-        await self._deliver(send, case)
+        await self._delivery.deliver(send, case)
 
     async def handle_stats(self, stats: Sequence[QueueStats]) -> int:
         kept = 0
@@ -295,7 +277,7 @@ class NotifyService:
                 customer_id=case.customer_id,
                 expires_at=now + self._rules.follow_up.answer_within,
             )
-            send = self._message(
+            send = self._delivery.message(
                 case,
                 MessageKind.CASE_EVALUATION,
                 now=now,
@@ -304,7 +286,7 @@ class NotifyService:
                 context={"survey_url": link},
                 time_zone=calendar.time_zone,
             )
-            sent += await self._deliver(send, case)
+            sent += await self._delivery.deliver(send, case)
             await self._store.save_case(replace(case, survey_sent=True))
         return sent
 
@@ -312,13 +294,13 @@ class NotifyService:
         sent = 0
         for send in await self._store.unfinished(self._now() - self._rules.send_lease):
             case = await self._store.case(send.case_id) if send.case_id else None
-            sent += await self._attempt(send, case)
+            sent += await self._delivery.attempt(send, case)
         return sent
 
     async def republish(self) -> None:
         pending = await self._store.unpublished()
         if pending:
-            await self._publish(pending)
+            await self._delivery.publish(pending)
 
     # -- cases ---------------------------------------------------------------------------------------
 
@@ -414,7 +396,7 @@ class NotifyService:
                 await self._store.save_promise(promise)
             else:
                 promise = stored  # a second contact: the promise made stands
-        send = self._message(
+        send = self._delivery.message(
             case,
             MessageKind.ACKNOWLEDGEMENT,
             now=now,
@@ -425,7 +407,7 @@ class NotifyService:
             conversation=decision.conversation,
             promise_id=promise.promise_id if promise else None,
         )
-        return await self._deliver(send, case)
+        return await self._delivery.deliver(send, case)
 
     async def _closed(self, changed: CaseChanged, known: CaseRecord | None) -> None:
         if known is None:
@@ -484,7 +466,7 @@ class NotifyService:
         updated = renewed(promise, current, now)
         if not await self._store.save_promise(updated):
             return 0  # another worker renewed it first
-        send = self._message(
+        send = self._delivery.message(
             case,
             MessageKind.STATUS_UPDATE,
             now=now,
@@ -494,7 +476,7 @@ class NotifyService:
             time_zone=calendar.time_zone,
             promise_id=promise.promise_id,
         )
-        return await self._deliver(send, case)
+        return await self._delivery.deliver(send, case)
 
     async def _still_waiting_for_supplier(
         self, case: CaseRecord, promise: PromiseRecord, now: datetime
@@ -509,7 +491,7 @@ class NotifyService:
         address = case.address
         if address is None or case.consents_to_service is False:
             return 0
-        send = self._message(
+        send = self._delivery.message(
             case,
             MessageKind.STATUS_UPDATE,
             now=now,
@@ -519,7 +501,7 @@ class NotifyService:
             time_zone=calendar.time_zone,
             promise_id=promise.promise_id,
         )
-        return await self._deliver(send, case)
+        return await self._delivery.deliver(send, case)
 
     async def _reschedule_callback(self, case: CaseRecord, promise: PromiseRecord, now: datetime) -> int:
         calendar = await self._calendar(case.queue)
@@ -531,7 +513,7 @@ class NotifyService:
             return 0
         if case.phone is None or case.consents_to_service is False:
             return 0
-        send = self._message(
+        send = self._delivery.message(
             case,
             MessageKind.CALLBACK_RESCHEDULED,
             now=now,
@@ -541,117 +523,7 @@ class NotifyService:
             time_zone=calendar.time_zone,
             promise_id=promise.promise_id,
         )
-        return await self._deliver(send, case)
-
-    # -- sending -------------------------------------------------------------------------------------
-
-    def _message(
-        self,
-        case: CaseRecord,
-        kind: MessageKind,
-        *,
-        key: str,
-        address: Address,
-        context: dict[str, object],
-        time_zone: str,
-        conversation: str | None = None,
-        promise_id: str | None = None,
-        now: datetime,
-    ) -> SendRecord:
-        """``now``: the instant an estimate in ``context`` (``eta``) was made at, so the words say what it
-        said; the answer time is recorded as said, in the language the message is in."""
-        email = address.to if address.channel is Channel.EMAIL else None
-        language = choose_language(case.language, None, email)
-        message = render(
-            kind,
-            fallback_chain(language.value),
-            {"first_name": None, "case_ref": case_reference(case.case_id), **context},
-            now=now,
-            time_zone=time_zone,
-        )
-        return SendRecord(
-            send_key=key,
-            case_id=case.case_id,
-            customer_id=case.customer_id,
-            kind=kind,
-            address=address,
-            language=message.language.value,
-            subject=message.subject,
-            body=message.body,
-            claimed_at=now,
-            conversation=conversation,
-            expected_answer=_expected(eta, message.language, now, time_zone)
-            if isinstance(eta := context.get("eta"), Estimate)
-            else None,
-            promise_id=promise_id,
-        )
-
-    async def _deliver(self, send: SendRecord, case: CaseRecord | None) -> int:
-        if not await self._store.claim(send):
-            return 0  # sent (or being sent) before: a replay or a redelivery
-        return await self._attempt(send, case)
-
-    async def _attempt(self, send: SendRecord, case: CaseRecord | None) -> int:
-        outgoing = Outgoing(
-            send_key=send.send_key,
-            channel=send.address.channel,
-            to=send.address.to,
-            body=send.body,
-            subject=send.subject,
-            in_reply_to=send.address.in_reply_to,
-            scope=send.address.scope,
-        )
-        try:
-            attempts = await self._sender.send(outgoing)
-        except SendError as error:
-            failed = replace(
-                send,
-                state=SendState.FAILED,
-                reason=error.code,
-                attempts=error.attempts,
-                finished_at=self._now(),
-            )
-            await self._store.finish(failed)
-            await self._dead_sends.send(send.send_key, error)
-            await self._publish([failed])
-            _log.warning("send %s failed: %s", notification_id(send.send_key), error.code)
-            if isinstance(error, PermanentSendError):
-                return await self._fall_back(failed, case)
-            return 0
-        done = replace(send, state=SendState.SENT, attempts=attempts, finished_at=self._now())
-        await self._store.finish(done)
-        await self._publish([done])
-        return 1
-
-    async def _fall_back(self, failed: SendRecord, case: CaseRecord | None) -> int:
-        """A hard email bounce: the same words by SMS, when the customer gave a number and did not refuse
-        service messages."""
-        if (
-            failed.address.channel is not Channel.EMAIL
-            or not (failed.reason or "").startswith("smtp_5")
-            or case is None
-            or case.phone is None
-            or case.consents_to_service is False
-        ):
-            return 0
-        fallback = replace(
-            failed,
-            send_key=f"{failed.send_key}:sms",
-            address=Address(Channel.SMS, case.phone),
-            subject=None,
-            state=SendState.CLAIMED,
-            reason=None,
-            attempts=0,
-            claimed_at=self._now(),
-            finished_at=None,
-            published=False,
-        )
-        return await self._deliver(fallback, case)
-
-    async def _publish(self, sends: Sequence[SendRecord]) -> None:
-        events = [_event(send) for send in sends if send.status is not None]
-        await self._feed.publish(events)
-        await self._store.published([send.send_key for send in sends])
+        return await self._delivery.deliver(send, case)
 
     # -- estimates -----------------------------------------------------------------------------------
 
@@ -719,15 +591,6 @@ class NotifyService:
         ]
 
 
-def _expected(current: Estimate, language: Language, now: datetime, time_zone: str) -> ExpectedAnswer:
-    return ExpectedAnswer(
-        kind=ExpectedAnswerKind(current.kind.value),
-        earliest=current.earliest,
-        latest=current.latest,
-        said=phrase_eta(current, language, now, ZoneInfo(time_zone)),
-    )
-
-
 def _address(decision: Acknowledge) -> Address:
     return Address(decision.channel, decision.to.value, decision.to.scope, decision.in_reply_to)
 
@@ -745,35 +608,4 @@ def _no_figures(queue: str, now: datetime) -> QueueStats:
         agents_present_now=0,
         sla_seconds=3600,
         as_of=now,
-    )
-
-
-def _event(send: SendRecord) -> Event[NotificationChanged]:
-    status = send.status
-    assert status is not None  # only finished sends are published
-    at = send.finished_at or send.claimed_at
-    return Event[NotificationChanged](
-        # One id per send and outcome: a republished event is the same event to its consumers.
-        id=str(uuid.uuid5(_NOTIFICATION_NAMESPACE, f"{send.send_key}|{status.value}")),
-        source=SOURCE,
-        type=event_type_of(NotificationChanged).name,
-        subject=send.case_id,
-        time=at,
-        key=send.customer_id,
-        data=NotificationChanged(
-            notification_id=notification_id(send.send_key),
-            case_id=send.case_id,
-            customer_id=send.customer_id,
-            kind=send.kind,
-            channel=send.address.channel,
-            language=send.language,
-            status=status,
-            reason=send.reason,
-            subject=send.subject,
-            text=send.body,
-            expected_answer=send.expected_answer,
-            promise_id=send.promise_id,
-            attempts=max(1, send.attempts),
-            occurred_at=at,
-        ),
     )

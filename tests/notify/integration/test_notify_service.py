@@ -26,7 +26,8 @@ from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.notify.adapters.outbound.mongo_store import MongoNotifyStore
 from services.notify.core.records import PromiseKind, PromiseState, SendState
-from services.notify.service import NotifyService, notification_id
+from services.notify.delivery import notification_id
+from services.notify.service import NotifyService
 from tests.notify.integration.conftest import Clock, MailServer, NotifyParts, ProviderSink
 from tests.notify.integration.notify_flow import (
     ALWAYS_OPEN,

@@ -30,7 +30,8 @@ from schemas.notifications import ExpectedAnswer, MessageKind
 from services.common.http import Principal, problem, require_scopes
 from services.notify.calendars import CalendarSpec
 from services.notify.core.records import PromiseKind, PromiseRecord, PromiseState, SendRecord, SendState
-from services.notify.service import NotifyService, PromiseConflictError, notification_id
+from services.notify.delivery import notification_id
+from services.notify.service import NotifyService, PromiseConflictError
 
 CalendarWriter = Annotated[Principal, Depends(require_scopes("calendars:write"))]
 CalendarReader = Annotated[Principal, Depends(require_scopes("calendars:read"))]
