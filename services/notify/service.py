@@ -44,6 +44,7 @@ from services.notify.core.followup import (
     DEFAULT_FOLLOW_UP_RULES,
     FollowUpRules,
     quiet_until,
+    reader_zone,
     survey_due,
     survey_stale,
 )
@@ -268,7 +269,8 @@ class NotifyService:
                 await self._store.save_case(replace(case, survey_sent=True))
                 continue
             calendar = await self._calendar(case.queue)
-            if quiet_until(address.channel, now, calendar.time_zone, rules=self._rules.follow_up):
+            zone = reader_zone(address.channel, address.to, now, calendar.time_zone)
+            if quiet_until(address.channel, now, zone, rules=self._rules.follow_up):
                 continue  # the morning
             key = f"survey:{case.case_id}:{case.closed_at.isoformat()}"
             link = self._survey_links.link(
@@ -461,7 +463,8 @@ class NotifyService:
         address = case.address
         if address is None or case.consents_to_service is False:
             return 0
-        if quiet_until(address.channel, now, calendar.time_zone, rules=self._rules.follow_up):
+        zone = reader_zone(address.channel, address.to, now, calendar.time_zone)
+        if quiet_until(address.channel, now, zone, rules=self._rules.follow_up):
             return 0  # the morning: the promise is still at risk then
         updated = renewed(promise, current, now)
         if not await self._store.save_promise(updated):

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+import phonenumbers
+from phonenumbers.timezone import time_zones_for_number
 
 from schemas.cases import CloseReason
 from schemas.interactions import Channel
@@ -43,6 +47,25 @@ def survey_due(
 
 def survey_stale(due_at: datetime, now: datetime, rules: FollowUpRules = DEFAULT_FOLLOW_UP_RULES) -> bool:
     return now > due_at + rules.survey_expires_after
+
+
+def reader_zone(address_channel: Channel, to: str, now: datetime, fallback: str) -> str:
+    """The zone a text is read in: the phone number's, when its country keeps one clock now (Norway's
+    Oslo and Longyearbyen do; the United States do not), else ``fallback`` (the queue's)."""
+    if address_channel not in _TEXTED:
+        return fallback
+    try:
+        zones = time_zones_for_number(phonenumbers.parse(to))
+    except phonenumbers.NumberParseException:
+        return fallback
+    known = [zone for zone in zones if zone in _known_zones()]
+    offsets = {now.astimezone(ZoneInfo(zone)).utcoffset() for zone in known}
+    return known[-1] if len(offsets) == 1 else fallback
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def quiet_until(
