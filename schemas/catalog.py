@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from schemas.cases import CaseChanged, CaseCloseRequested
-from schemas.commerce import OrderRecorded, WebActivityRecorded
+from schemas.commerce import OrderDelivered, OrderRecorded, WebActivityRecorded
 from schemas.customers import ConsentRecorded, MergeRequested, ProfileChanged, UnmergeRequested
 from schemas.envelope import Payload
 from schemas.feedback import FeedbackReceived
@@ -70,6 +70,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("queue-stats.v1", "Backlog and throughput per queue, for honest answer times."),
     TopicSpec("notifications.v1", "What customers were told, on which channel, and its delivery state."),
     TopicSpec("feedback.v1", "Customers' answers to satisfaction surveys, keyed by customer id."),
+    TopicSpec("deliveries.v1", "Orders delivered to known customers (profile), keyed by customer id."),
 )
 
 EVENT_TYPES: tuple[EventType, ...] = (
@@ -152,6 +153,12 @@ EVENT_TYPES: tuple[EventType, ...] = (
         model=FeedbackReceived,
         topic="feedback.v1",
         summary="A customer's answer to a satisfaction survey: rating 1-5 and an optional comment.",
+    ),
+    EventType(
+        name="helhet.order.delivered.v1",
+        model=OrderDelivered,
+        topic="deliveries.v1",
+        summary="An order delivered to a customer profile knows, with where and how to ask about it.",
     ),
 )
 

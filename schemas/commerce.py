@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, StrictInt
 
+from schemas.customers import CustomerView
 from schemas.envelope import Payload, UtcDatetime
 from schemas.identifiers import CustomerIdentifier
 
@@ -43,6 +44,19 @@ class OrderRecorded(Payload):
         max_length=100,
         description="The shop's id of this change, e.g. a refund id: refunds of one order differ here.",
     )
+
+
+class OrderDelivered(Payload):
+    """An order delivered to a customer profile knows, published by profile (keyed by customer id) so notify
+    can ask "are you satisfied?" on a channel the customer gave, in their language, with their consent."""
+
+    order_id: str = Field(min_length=1, max_length=100)
+    customer_id: str = Field(min_length=1, max_length=100)
+    delivered_at: UtcDatetime
+    identifiers: list[CustomerIdentifier] = Field(
+        min_length=1, max_length=20, description="Where to ask: the contact points the order named."
+    )
+    customer: CustomerView
 
 
 class WebActivityKind(StrEnum):

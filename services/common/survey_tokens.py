@@ -1,4 +1,5 @@
-"""The signed token a survey link carries: which survey, case and customer it asks about, until when.
+"""The signed token a survey link carries: which survey, customer and case (or delivered order) it asks
+about, until when.
 Notify issues it; ingest verifies it when the answer comes back, so nobody rates someone else's case and
 an answer names its case without the customer logging in. HMAC-SHA256 (JWT HS256) with a secret both
 share; no personal data inside (ids only)."""
@@ -25,16 +26,21 @@ class InvalidSurveyTokenError(Exception):
 @dataclass(frozen=True)
 class SurveyClaims:
     survey_id: str
-    case_id: str
+    case_id: str | None  # the case a resolution survey asks about, or
     customer_id: str
     expires_at: datetime
+    order_id: str | None = None  # the order a delivery survey asks about
+
+    def __post_init__(self) -> None:
+        if (self.case_id is None) == (self.order_id is None):
+            raise ValueError("a survey asks about a case or an order")
 
 
 def issue(claims: SurveyClaims, secret: str) -> str:
     payload = {
         "iss": ISSUER,
         "aud": AUDIENCE,
-        "sub": claims.case_id,
+        "sub": claims.case_id if claims.case_id is not None else f"order:{claims.order_id}",
         "cid": claims.customer_id,
         "sid": claims.survey_id,
         "exp": int(claims.expires_at.timestamp()),
@@ -62,4 +68,9 @@ def verify(token: str, secret: str, now: datetime) -> SurveyClaims:
     names = ("sid", "sub", "cid")
     if not all(isinstance(payload.get(name), str) and payload[name] for name in names):
         raise InvalidSurveyTokenError("missing claims")
-    return SurveyClaims(payload["sid"], payload["sub"], payload["cid"], expires_at)
+    subject: str = payload["sub"]
+    order = subject.removeprefix("order:") if subject.startswith("order:") else None
+    case = None if order is not None else subject
+    if order == "":
+        raise InvalidSurveyTokenError("missing claims")
+    return SurveyClaims(payload["sid"], case, payload["cid"], expires_at, order_id=order)

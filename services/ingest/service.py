@@ -10,10 +10,12 @@ from datetime import datetime
 from services.common.survey_tokens import InvalidSurveyTokenError, SurveyClaims, verify
 from services.ingest.core.feedback import (
     ClaimsOutOfContractError,
+    Subject,
     answer_dedupe_key,
     answer_event_id,
     feedback_event,
     feedback_received,
+    subject_of,
 )
 from services.ingest.core.intake import IngestPayload, dedupe_key, ingest_event
 from services.ingest.ports import (
@@ -125,8 +127,9 @@ class Answer:
 
 
 class FeedbackService:
-    """Satisfaction survey answers: the token names the survey, case and customer; each survey takes one
-    answer, published as ``FeedbackReceived`` before anyone is told it was taken."""
+    """Satisfaction survey answers: the token names the survey, the customer and the case or delivered
+    order asked about; each survey takes one answer, published as ``FeedbackReceived`` before anyone is
+    told it was taken."""
 
     def __init__(
         self,
@@ -141,9 +144,10 @@ class FeedbackService:
         self._clock = clock
         self._secret = secret
 
-    def check(self, token: str) -> None:
-        """Raise ``SurveyTokenRejectedError`` unless the token is one of our survey links, still open."""
-        self._claims(token, self._clock())
+    def check(self, token: str) -> Subject:
+        """What the survey asks about (a case or a delivered order); raises ``SurveyTokenRejectedError``
+        unless the token is one of our survey links, still open."""
+        return subject_of(self._claims(token, self._clock()))
 
     async def answer(self, answer: Answer) -> Outcome:
         """NEW: published now. PUBLISHED: the survey was answered before (nothing published). IN_FLIGHT: an

@@ -18,7 +18,7 @@ from schemas.interactions import Channel
 from schemas.notifications import ExpectedAnswer, ExpectedAnswerKind, MessageKind, NotificationChanged
 from services.notify.core.eta import Estimate
 from services.notify.core.language import Language, choose_language, fallback_chain
-from services.notify.core.records import Address, CaseRecord, SendRecord, SendState
+from services.notify.core.records import Address, Reader, SendRecord, SendState
 from services.notify.core.wording import phrase_eta, render
 from services.notify.ports import (
     DeadSends,
@@ -39,11 +39,6 @@ def notification_id(send_key: str) -> str:
     return str(uuid.uuid5(_NOTIFICATION_NAMESPACE, send_key))
 
 
-def case_reference(case_id: str) -> str:
-    """The case as the customer quotes it: short, and no customer data."""
-    return case_id[:8].upper()
-
-
 class Delivery:
     def __init__(
         self,
@@ -61,7 +56,7 @@ class Delivery:
 
     def message(
         self,
-        case: CaseRecord,
+        reader: Reader,
         kind: MessageKind,
         *,
         key: str,
@@ -75,18 +70,18 @@ class Delivery:
         """``now``: the instant an estimate in ``context`` (``eta``) was made at, so the words say what it
         said; the answer time is recorded as said, in the language the message is in."""
         email = address.to if address.channel is Channel.EMAIL else None
-        language = choose_language(case.language, None, email)
+        language = choose_language(reader.language, None, email)
         message = render(
             kind,
             fallback_chain(language.value),
-            {"first_name": None, "case_ref": case_reference(case.case_id), **context},
+            {"first_name": None, "case_ref": reader.reference, **context},
             now=now,
             time_zone=time_zone,
         )
         return SendRecord(
             send_key=key,
-            case_id=case.case_id,
-            customer_id=case.customer_id,
+            case_id=reader.case_id,
+            customer_id=reader.customer_id,
             kind=kind,
             address=address,
             language=message.language.value,
@@ -100,12 +95,12 @@ class Delivery:
             promise_id=promise_id,
         )
 
-    async def deliver(self, send: SendRecord, case: CaseRecord | None) -> int:
+    async def deliver(self, send: SendRecord, reader: Reader | None) -> int:
         if not await self._store.claim(send):
             return 0  # sent (or being sent) before: a replay or a redelivery
-        return await self.attempt(send, case)
+        return await self.attempt(send, reader)
 
-    async def attempt(self, send: SendRecord, case: CaseRecord | None) -> int:
+    async def attempt(self, send: SendRecord, reader: Reader | None) -> int:
         outgoing = Outgoing(
             send_key=send.send_key,
             channel=send.address.channel,
@@ -130,28 +125,28 @@ class Delivery:
             await self.publish([failed])
             _log.warning("send %s failed: %s", notification_id(send.send_key), error.code)
             if isinstance(error, PermanentSendError):
-                return await self._fall_back(failed, case)
+                return await self._fall_back(failed, reader)
             return 0
         done = replace(send, state=SendState.SENT, attempts=attempts, finished_at=self._now())
         await self._store.finish(done)
         await self.publish([done])
         return 1
 
-    async def _fall_back(self, failed: SendRecord, case: CaseRecord | None) -> int:
+    async def _fall_back(self, failed: SendRecord, reader: Reader | None) -> int:
         """A hard email bounce: the same words by SMS, when the customer gave a number and did not refuse
         service messages."""
         if (
             failed.address.channel is not Channel.EMAIL
             or not (failed.reason or "").startswith("smtp_5")
-            or case is None
-            or case.phone is None
-            or case.consents_to_service is False
+            or reader is None
+            or reader.phone is None
+            or reader.consents_to_service is False
         ):
             return 0
         fallback = replace(
             failed,
             send_key=f"{failed.send_key}:sms",
-            address=Address(Channel.SMS, case.phone),
+            address=Address(Channel.SMS, reader.phone),
             subject=None,
             state=SendState.CLAIMED,
             reason=None,
@@ -160,7 +155,7 @@ class Delivery:
             finished_at=None,
             published=False,
         )
-        return await self.deliver(fallback, case)
+        return await self.deliver(fallback, reader)
 
     async def publish(self, sends: Sequence[SendRecord]) -> None:
         events = [_event(send) for send in sends if send.status is not None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.common.mongo import IndexSpec
-from services.notify.adapters.outbound.mongo_store import CASES, PROMISES, SENDS
+from services.notify.adapters.outbound.mongo_store import CASES, DELIVERIES, PROMISES, SENDS
 
 INDEXES = (
     # Compare-and-set filters on exactly these keys; mongo-java-server scans unless an index matches them.
@@ -15,4 +15,5 @@ INDEXES = (
     IndexSpec(SENDS, [("state", 1)], "by_state"),
     IndexSpec(SENDS, [("published", 1)], "by_published"),
     IndexSpec(CASES, [("survey_sent", 1)], "by_survey_sent"),
+    IndexSpec(DELIVERIES, [("sent", 1)], "by_sent"),
 )

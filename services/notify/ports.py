@@ -13,7 +13,7 @@ from schemas.notifications import NotificationChanged
 from schemas.routing import QueueStats
 from services.notify.calendars import CalendarSpec
 from services.notify.core.calendar import QueueCalendar
-from services.notify.core.records import CaseRecord, PromiseRecord, SendRecord
+from services.notify.core.records import CaseRecord, DeliveryFollowUp, PromiseRecord, SendRecord
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,29 @@ class NotifyStore(Protocol):
         """Closed cases whose satisfaction survey is due and not yet sent."""
         ...
 
+    async def save_delivery(self, delivery: DeliveryFollowUp) -> bool:
+        """Keep a delivery to ask about, once per order; whether it was new."""
+        ...
+
+    async def delivery(self, order_id: str) -> DeliveryFollowUp | None: ...
+
+    async def due_deliveries(self, now: datetime) -> list[DeliveryFollowUp]:
+        """Deliveries whose survey is due and not yet sent."""
+        ...
+
+    async def delivery_surveyed(self, order_id: str) -> None: ...
+
 
 class SurveyLinks(Protocol):
-    def link(self, *, survey_id: str, case_id: str, customer_id: str, expires_at: datetime) -> str:
+    def link(
+        self,
+        *,
+        survey_id: str,
+        case_id: str | None,
+        customer_id: str,
+        expires_at: datetime,
+        order_id: str | None = None,
+    ) -> str:
         """The address the customer answers the survey at, valid until ``expires_at``."""
         ...
 

@@ -6,6 +6,8 @@
 - ``handle_assignments`` (``assignments.v1``): an agent taking the case keeps (or, late, breaks) the
   answer promise; overflow and callback offers move the case to its new queue.
 - ``handle_stats`` (``queue-stats.v1``): the newest figures of each queue, for the next estimate.
+- ``handle_deliveries`` (``deliveries.v1``): a delivered order is asked about a day later ("are you
+  satisfied?").
 - ``handle_feedback`` (``feedback.v1``): the customer is thanked for a survey answer, and told someone
   follows a negative one up (profile reopens the case; a ``reopened`` change opens it here too).
 - ``tick``: promises that will be missed get a status update with the new time, callbacks that cannot
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from schemas.cases import CaseChange, CaseChanged, CaseStatus, CloseReason
+from schemas.commerce import OrderDelivered
 from schemas.customers import Purpose
 from schemas.feedback import FeedbackReceived
 from schemas.identifiers import IdentifierKind
@@ -43,6 +46,7 @@ from services.notify.core.eta import DEFAULT_RULES, Estimate, EtaRules, estimate
 from services.notify.core.followup import (
     DEFAULT_FOLLOW_UP_RULES,
     FollowUpRules,
+    delivery_address,
     quiet_until,
     reader_zone,
     survey_due,
@@ -67,9 +71,11 @@ from services.notify.core.promises import (
 from services.notify.core.records import (
     Address,
     CaseRecord,
+    DeliveryFollowUp,
     PromiseKind,
     PromiseRecord,
     PromiseState,
+    Reader,
     SendRecord,
 )
 from services.notify.core.wording import TEMPLATES, VARIABLES, template_name
@@ -191,25 +197,58 @@ class NotifyService:
 
     async def handle_feedback(self, answers: Sequence[FeedbackReceived]) -> int:
         """Tell each customer their answer was heard, and that someone follows a negative one up (profile
-        reopens the case). Returns how many messages went out."""
+        reopens the case, or opens one about the order). Returns how many messages went out."""
         now = self._now()
         sent = 0
         for answer in answers:
-            case = await self._store.case(answer.case_id)
-            if case is None or case.address is None or case.consents_to_service is False:
+            found = await self._asked(answer)
+            if found is None:
                 continue  # nowhere we may answer
-            calendar = await self._calendar(case.queue)
+            reader, address, time_zone = found
             send = self._delivery.message(
-                replace(case, customer_id=answer.customer_id),
+                replace(reader, customer_id=answer.customer_id),
                 MessageKind.FEEDBACK_ACKNOWLEDGED,
                 now=now,
                 key=f"feedback:{answer.survey_id}",
-                address=case.address,
+                address=address,
                 context={"follow_up": answer.negative},
-                time_zone=calendar.time_zone,
+                time_zone=time_zone,
             )
-            sent += await self._delivery.deliver(send, case)
+            sent += await self._delivery.deliver(send, reader)
         return sent
+
+    async def _asked(self, answer: FeedbackReceived) -> tuple[Reader, Address, str] | None:
+        """Whom the answered survey was sent to, where, and in which zone; None when we may not answer."""
+        if answer.case_id is not None:
+            case = await self._store.case(answer.case_id)
+            if case is None or case.address is None or case.consents_to_service is False:
+                return None
+            return case.reader, case.address, (await self._calendar(case.queue)).time_zone
+        delivery = await self._store.delivery(answer.order_id or "")
+        if delivery is None or delivery.address is None or delivery.consents_to_service is False:
+            return None
+        return delivery.reader, delivery.address, self._rules.default_calendar.time_zone
+
+    async def handle_deliveries(self, deliveries: Sequence[OrderDelivered]) -> int:
+        """Keep each delivered order to ask about later; returns how many were new."""
+        kept = 0
+        for delivered in deliveries:
+            phone = next(
+                (i.value for i in delivered.identifiers if i.kind is IdentifierKind.PHONE and not i.unparsed),
+                None,
+            )
+            follow_up = DeliveryFollowUp(
+                order_id=delivered.order_id,
+                customer_id=delivered.customer_id,
+                delivered_at=delivered.delivered_at,
+                due_at=delivered.delivered_at + self._rules.follow_up.delivery_survey_after,
+                address=delivery_address(delivered.identifiers),
+                language=delivered.customer.language,
+                phone=phone,
+                consents_to_service=delivered.customer.consent.get(Purpose.SERVICE_MESSAGES),
+            )
+            kept += await self._store.save_delivery(follow_up)
+        return kept
 
     async def _tell_assigned(self, case: CaseRecord, change: AssignmentChanged) -> None:
         """Optional: "someone has taken your case" (agents are not named: notify knows ids only)."""
@@ -217,7 +256,7 @@ class NotifyService:
             return
         calendar = await self._calendar(case.queue)
         send = self._delivery.message(
-            case,
+            case.reader,
             MessageKind.ASSIGNED,
             now=self._now(),
             key=f"assigned:{case.case_id}:{change.offer_id or change.agent_id}",
@@ -225,7 +264,7 @@ class NotifyService:
             context={"agent_name": None},
             time_zone=calendar.time_zone,
         )
-        await self._delivery.deliver(send, case)
+        await self._delivery.deliver(send, case.reader)
 
     async def handle_stats(self, stats: Sequence[QueueStats]) -> int:
         kept = 0
@@ -240,6 +279,7 @@ class NotifyService:
         sent = await self.finish_unfinished()
         sent += await self.keep_promises()
         sent += await self.send_surveys()
+        sent += await self.send_delivery_surveys()
         await self.republish()
         return sent
 
@@ -265,38 +305,77 @@ class NotifyService:
             if case.survey_due_at is None or case.closed_at is None:
                 continue
             address = case.address
-            if survey_stale(case.survey_due_at, now, self._rules.follow_up) or address is None:
+            stale = survey_stale(case.survey_due_at, now, self._rules.follow_up)
+            if stale or address is None or case.consents_to_service is False:
                 await self._store.save_case(replace(case, survey_sent=True))
                 continue
             calendar = await self._calendar(case.queue)
-            zone = reader_zone(address.channel, address.to, now, calendar.time_zone)
-            if quiet_until(address.channel, now, zone, rules=self._rules.follow_up):
-                continue  # the morning
             key = f"survey:{case.case_id}:{case.closed_at.isoformat()}"
-            link = self._survey_links.link(
-                survey_id=notification_id(key),
-                case_id=case.case_id,
-                customer_id=case.customer_id,
-                expires_at=now + self._rules.follow_up.answer_within,
+            asked = await self._ask(
+                case.reader, MessageKind.CASE_EVALUATION, key, address, calendar.time_zone
             )
-            send = self._delivery.message(
-                case,
-                MessageKind.CASE_EVALUATION,
-                now=now,
-                key=key,
-                address=address,
-                context={"survey_url": link},
-                time_zone=calendar.time_zone,
-            )
-            sent += await self._delivery.deliver(send, case)
-            await self._store.save_case(replace(case, survey_sent=True))
+            if asked is not None:
+                sent += asked
+                await self._store.save_case(replace(case, survey_sent=True))
         return sent
+
+    async def send_delivery_surveys(self) -> int:
+        """ "Are you satisfied?" a day after a delivery, once, where the order said; not when stale, not
+        without consent, not at night by text."""
+        now = self._now()
+        sent = 0
+        for delivery in await self._store.due_deliveries(now):
+            address = delivery.address
+            stale = survey_stale(delivery.due_at, now, self._rules.follow_up)
+            if stale or address is None or delivery.consents_to_service is False:
+                await self._store.delivery_surveyed(delivery.order_id)
+                continue
+            key = f"delivery-survey:{delivery.order_id}"
+            asked = await self._ask(
+                delivery.reader,
+                MessageKind.SATISFACTION_SURVEY,
+                key,
+                address,
+                self._rules.default_calendar.time_zone,
+                order_id=delivery.order_id,
+            )
+            if asked is not None:
+                sent += asked
+                await self._store.delivery_surveyed(delivery.order_id)
+        return sent
+
+    async def _ask(
+        self,
+        reader: Reader,
+        kind: MessageKind,
+        key: str,
+        address: Address,
+        queue_zone: str,
+        *,
+        order_id: str | None = None,
+    ) -> int | None:
+        """Send one survey with its signed link; None when not now (a text at night: the morning)."""
+        now = self._now()
+        zone = reader_zone(address.channel, address.to, now, queue_zone)
+        if quiet_until(address.channel, now, zone, rules=self._rules.follow_up):
+            return None
+        link = self._survey_links.link(
+            survey_id=notification_id(key),
+            case_id=reader.case_id,
+            order_id=order_id,
+            customer_id=reader.customer_id,
+            expires_at=now + self._rules.follow_up.answer_within,
+        )
+        send = self._delivery.message(
+            reader, kind, now=now, key=key, address=address, context={"survey_url": link}, time_zone=zone
+        )
+        return await self._delivery.deliver(send, reader)
 
     async def finish_unfinished(self) -> int:
         sent = 0
         for send in await self._store.unfinished(self._now() - self._rules.send_lease):
             case = await self._store.case(send.case_id) if send.case_id else None
-            sent += await self._delivery.attempt(send, case)
+            sent += await self._delivery.attempt(send, case.reader if case else None)
         return sent
 
     async def republish(self) -> None:
@@ -399,7 +478,7 @@ class NotifyService:
             else:
                 promise = stored  # a second contact: the promise made stands
         send = self._delivery.message(
-            case,
+            case.reader,
             MessageKind.ACKNOWLEDGEMENT,
             now=now,
             key=f"ack:{contact.event_id}:{case.case_id}:{decision.channel.value}",
@@ -409,7 +488,7 @@ class NotifyService:
             conversation=decision.conversation,
             promise_id=promise.promise_id if promise else None,
         )
-        return await self._delivery.deliver(send, case)
+        return await self._delivery.deliver(send, case.reader)
 
     async def _closed(self, changed: CaseChanged, known: CaseRecord | None) -> None:
         if known is None:
@@ -470,7 +549,7 @@ class NotifyService:
         if not await self._store.save_promise(updated):
             return 0  # another worker renewed it first
         send = self._delivery.message(
-            case,
+            case.reader,
             MessageKind.STATUS_UPDATE,
             now=now,
             key=f"update:{promise.promise_id}:{updated.updates}",
@@ -479,7 +558,7 @@ class NotifyService:
             time_zone=calendar.time_zone,
             promise_id=promise.promise_id,
         )
-        return await self._delivery.deliver(send, case)
+        return await self._delivery.deliver(send, case.reader)
 
     async def _still_waiting_for_supplier(
         self, case: CaseRecord, promise: PromiseRecord, now: datetime
@@ -495,7 +574,7 @@ class NotifyService:
         if address is None or case.consents_to_service is False:
             return 0
         send = self._delivery.message(
-            case,
+            case.reader,
             MessageKind.STATUS_UPDATE,
             now=now,
             key=f"supplier:{promise.promise_id}:{updated.updates}",
@@ -504,7 +583,7 @@ class NotifyService:
             time_zone=calendar.time_zone,
             promise_id=promise.promise_id,
         )
-        return await self._delivery.deliver(send, case)
+        return await self._delivery.deliver(send, case.reader)
 
     async def _reschedule_callback(self, case: CaseRecord, promise: PromiseRecord, now: datetime) -> int:
         calendar = await self._calendar(case.queue)
@@ -517,7 +596,7 @@ class NotifyService:
         if case.phone is None or case.consents_to_service is False:
             return 0
         send = self._delivery.message(
-            case,
+            case.reader,
             MessageKind.CALLBACK_RESCHEDULED,
             now=now,
             key=f"callback:{promise.promise_id}:{promise.updates + 1}",
@@ -526,7 +605,7 @@ class NotifyService:
             time_zone=calendar.time_zone,
             promise_id=promise.promise_id,
         )
-        return await self._delivery.deliver(send, case)
+        return await self._delivery.deliver(send, case.reader)
 
     # -- estimates -----------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""The messages profile publishes: case changes on ``cases.v1`` and profile changes on ``profiles.v1``,
-as CloudEvents keyed by customer id."""
+"""The messages profile publishes: case changes on ``cases.v1``, profile changes on ``profiles.v1`` and
+delivered orders on ``deliveries.v1``, as CloudEvents keyed by customer id."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from datetime import datetime
 
 from schemas.cases import CaseChanged
 from schemas.catalog import event_type_of
+from schemas.commerce import OrderDelivered
 from schemas.customers import ProfileChanged
 from schemas.envelope import Event
 from services.profile.core.attributes import AttributeName
+from services.profile.core.delivery import Delivery
 from services.profile.core.ids import stable_id
 from services.profile.core.profile import Profile
 from services.profile.core.snapshot import customer_snapshot
@@ -29,6 +31,20 @@ def case_event(payload: CaseChanged, step: CaseStep, now: datetime) -> Event[Cas
         source=SOURCE,
         type=event_type_of(CaseChanged).name,
         subject=step.case.case_id,
+        time=now,
+        key=payload.customer_id,
+        data=payload,
+    )
+
+
+def delivery_event(payload: OrderDelivered, delivery: Delivery, now: datetime) -> Event[OrderDelivered]:
+    """The delivered order as a CloudEvent: its id comes from the order event's, so a redelivered order
+    event (or a batch planned again) publishes the same message, which consumers drop."""
+    return Event[OrderDelivered](
+        id=delivery.message_id,
+        source=SOURCE,
+        type=event_type_of(OrderDelivered).name,
+        subject=delivery.order_id,
         time=now,
         key=payload.customer_id,
         data=payload,

@@ -13,6 +13,7 @@ from typing import Any
 from schemas.cases import CaseChange
 from schemas.identifiers import IdentifierKind
 from services.profile.core.cases import Case
+from services.profile.core.delivery import Delivery
 from services.profile.core.identity import Link
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import ProfileFacts
@@ -90,6 +91,7 @@ class Plan:
     merge_drafts: list[MergeDraft] = field(default_factory=list)
     link_counts: dict[str, Counter[IdentifierKind]] = field(default_factory=dict)
     unheld: set[str] = field(default_factory=set)  # reports addressed to a customer nobody holds
+    deliveries: list[Delivery] = field(default_factory=list)  # delivered orders, to publish
 
 
 def from_stored(stored: StoredCustomer) -> PlannedCustomer:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from schemas.cases import CaseChanged
+from schemas.commerce import OrderDelivered
 from schemas.customers import ProfileChanged
 from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
@@ -26,8 +27,9 @@ class StoredLink:
     linked_at: datetime
 
 
-# A message profile publishes: a case change on ``cases.v1`` or a profile change on ``profiles.v1``.
-Outgoing = Event[CaseChanged] | Event[ProfileChanged]
+# A message profile publishes: a case change on ``cases.v1``, a profile change on ``profiles.v1`` or a
+# delivered order on ``deliveries.v1``.
+Outgoing = Event[CaseChanged] | Event[ProfileChanged] | Event[OrderDelivered]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The profile service layer: a batch of decoded events in, identity links, customer facts, cases and
-timeline entries out, in a handful of bulk writes, and the case and profile changes they cause published
-on ``cases.v1`` and ``profiles.v1``.
+timeline entries out, in a handful of bulk writes, and the case and profile changes and delivered orders
+they cause published on ``cases.v1``, ``profiles.v1`` and ``deliveries.v1``.
 
 Safe to run twice and in parallel:
 - events already on a timeline are skipped up front, so a replay writes nothing;
@@ -34,9 +34,11 @@ from services.profile.core.cases import (
     OpenCase,
     close_case,
     decide_case,
+    decide_delivery_case,
     decide_reopen,
     moved,
 )
+from services.profile.core.delivery import decide_delivery
 from services.profile.core.erasure import is_suppressed, key_hash, suppression_subjects
 from services.profile.core.experience import PhoneStep
 from services.profile.core.identity import (
@@ -57,9 +59,10 @@ from services.profile.core.snapshot import (
     case_changed,
     case_contact,
     changed_fields,
+    order_delivered,
     published_fields,
 )
-from services.profile.outgoing import case_event, profile_event
+from services.profile.outgoing import case_event, delivery_event, profile_event
 from services.profile.plan import (
     MERGE_CHAIN_LIMIT,
     CaseStep,
@@ -345,6 +348,13 @@ class ProfileService:
             contact = None if step.cause is None else case_contact(step.cause)
             event = case_event(case_changed(step.change, step.case, profiles[owner], contact), step, now)
             messages.setdefault(owner, []).append(event)
+        for delivery in plan.deliveries:
+            owner = final(plan, delivery.customer_id)
+            # Recording a delivered order always changes its customer; one unchanged recorded it before
+            # (a redelivered batch), and that write's outbox holds the message: ``unpublished``.
+            if (profile := profiles.get(owner)) is not None:
+                delivered = delivery_event(order_delivered(delivery, profile), delivery, now)
+                messages.setdefault(owner, []).append(delivered)
         published: dict[str, dict[str, Any]] = {}
         for customer in changed:
             profile = profiles[customer.customer_id]
@@ -467,6 +477,8 @@ class ProfileService:
             plan.new_links.append(link)
         plan.owner[event.event_id] = owner
         self._decide_case(plan, customer, event)
+        if (delivery := decide_delivery(event, owner)) is not None:
+            plan.deliveries.append(delivery)
 
     def _place_request(self, event: ObservedEvent, plan: Plan) -> None:
         """A request or report addressed to a customer by id (a case close, a consent decision, an
@@ -505,6 +517,11 @@ class ProfileService:
         if (reopened := decide_reopen(event, customer.customer_id, customer.cases)) is not None:
             customer.cases[reopened.case_id] = reopened
             plan.case_steps.append(CaseStep(CaseChange.REOPENED, reopened, event))
+        # A negative answer about a delivered order: a delivery case opens so someone follows up, with
+        # no contact to answer; its id comes from the answer, so a redelivered one finds it and stops.
+        if (opened := decide_delivery_case(event, customer.customer_id, customer.cases)) is not None:
+            customer.cases[opened.case_id] = opened
+            plan.case_steps.append(CaseStep(CaseChange.OPENED, opened, event))
 
     def _merge_requested(self, event: ObservedEvent, plan: Plan, first: str) -> str:
         """Merge the customers a request names (all stored, none merged away yet); the one seen first

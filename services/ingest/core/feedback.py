@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import ValidationError
 
@@ -27,9 +28,24 @@ MAX_COMMENT_CHARS = 2000
 _ANSWER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:helhet:ingest:survey-answer")
 
 
+# What an answer may be wrong about; anything else wrong with it is the token's ids.
+_ANSWER_FIELDS = frozenset({"rating", "comment"})
+
+
 class ClaimsOutOfContractError(ValueError):
     """A verified token whose ids do not fit the event (a bug where the link was made): refused like a
     token that does not verify. The message names the field, never its value."""
+
+
+class Subject(StrEnum):
+    """What a survey asks about: how a case was handled, or a delivered order."""
+
+    CASE = "case"
+    ORDER = "order"
+
+
+def subject_of(claims: SurveyClaims) -> Subject:
+    return Subject.ORDER if claims.order_id is not None else Subject.CASE
 
 
 def answer_event_id(survey_id: str) -> str:
@@ -59,6 +75,7 @@ def feedback_received(
         return FeedbackReceived(
             survey_id=claims.survey_id,
             case_id=claims.case_id,
+            order_id=claims.order_id,
             customer_id=claims.customer_id,
             rating=rating,
             comment=normalise_comment(comment),
@@ -66,7 +83,7 @@ def feedback_received(
         )
     except ValidationError as error:
         problem = first_problem(error)
-        if problem.field in {"survey_id", "case_id", "customer_id"}:
+        if problem.field not in _ANSWER_FIELDS:  # survey, case, order or customer id, or case and order
             raise ClaimsOutOfContractError(problem.field) from None
         raise problem from None
 

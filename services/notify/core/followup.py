@@ -1,4 +1,5 @@
-"""After the case: when the satisfaction survey goes out, and when a message may reach a phone at all.
+"""After the case or the delivery: when a survey goes out and where, and when a message may reach a phone
+at all.
 
 The survey goes once per resolution, a while after the close (an instant survey reads as a form letter),
 never for spam, duplicates or cases that needed no reply, and not at all once it is stale. Texts wait
@@ -8,6 +9,7 @@ customer just wrote, a callback that moved).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import cache
@@ -17,7 +19,9 @@ import phonenumbers
 from phonenumbers.timezone import time_zones_for_number
 
 from schemas.cases import CloseReason
+from schemas.identifiers import CustomerIdentifier, IdentifierKind
 from schemas.interactions import Channel
+from services.notify.core.records import Address
 
 # Reasons a case closes without anything the customer could rate.
 _UNRATED = frozenset({CloseReason.SPAM.value, CloseReason.DUPLICATE.value, CloseReason.NO_REPLY_NEEDED.value})
@@ -29,6 +33,7 @@ class FollowUpRules:
     survey_after: timedelta = timedelta(hours=2)
     survey_expires_after: timedelta = timedelta(days=3)  # a survey this late asks about a blur
     answer_within: timedelta = timedelta(days=14)  # how long a survey's link takes an answer
+    delivery_survey_after: timedelta = timedelta(days=1)  # time to unpack and try it
     quiet_from: time = time(21, 0)
     quiet_until: time = time(8, 0)
 
@@ -43,6 +48,16 @@ def survey_due(
     if close_reason in _UNRATED:
         return None
     return closed_at + rules.survey_after
+
+
+def delivery_address(identifiers: Sequence[CustomerIdentifier]) -> Address | None:
+    """Where to ask about a delivery: the order's email, else a text to its phone number."""
+    usable = [identifier for identifier in identifiers if not identifier.unparsed]
+    for kind, channel in ((IdentifierKind.EMAIL, Channel.EMAIL), (IdentifierKind.PHONE, Channel.SMS)):
+        found = next((identifier for identifier in usable if identifier.kind is kind), None)
+        if found is not None:
+            return Address(channel, found.value)
+    return None
 
 
 def survey_stale(due_at: datetime, now: datetime, rules: FollowUpRules = DEFAULT_FOLLOW_UP_RULES) -> bool:

@@ -22,6 +22,24 @@ class Address:
 
 
 @dataclass(frozen=True)
+class Reader:
+    """Whom a message is for, as sending needs them: their language, the reference they quote, a number
+    to text when mail bounces, and whether they refused service messages."""
+
+    customer_id: str
+    case_id: str | None
+    reference: str  # the case's or order's, as the customer quotes it
+    language: str | None = None
+    phone: str | None = None
+    consents_to_service: bool | None = None
+
+
+def case_reference(case_id: str) -> str:
+    """The case as the customer quotes it: short, and no customer data."""
+    return case_id[:8].upper()
+
+
+@dataclass(frozen=True)
 class CaseRecord:
     case_id: str
     customer_id: str
@@ -40,6 +58,43 @@ class CaseRecord:
     close_reason: str | None = None
     survey_due_at: datetime | None = None
     survey_sent: bool = False
+
+    @property
+    def reader(self) -> Reader:
+        return Reader(
+            self.customer_id,
+            self.case_id,
+            case_reference(self.case_id),
+            self.language,
+            self.phone,
+            self.consents_to_service,
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryFollowUp:
+    """An order delivered: "are you satisfied?" goes out once, a while after, where the order said."""
+
+    order_id: str
+    customer_id: str
+    delivered_at: datetime
+    due_at: datetime
+    address: Address | None
+    language: str | None = None
+    phone: str | None = None
+    consents_to_service: bool | None = None
+    sent: bool = False
+
+    @property
+    def reader(self) -> Reader:
+        return Reader(
+            self.customer_id,
+            None,
+            self.order_id[:20],
+            self.language,
+            self.phone,
+            self.consents_to_service,
+        )
 
 
 class SendState(StrEnum):

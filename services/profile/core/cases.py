@@ -10,6 +10,11 @@ customer said it was not solved. The case keeps its id, contacts and opening; it
 answer's time. An open case, another customer's case or a positive (or neutral) answer reopens nothing.
 The case remembers the answers that reopened it, so an answer reopens it at most once: redelivered, it
 changes nothing, even when the case was closed again meanwhile.
+
+A negative answer about a delivered order opens a case of its own (``decide_delivery_case``), so someone
+follows up: category ``delivery``, channel ``email`` (the survey's), opened at the answer's time, with the
+answer as its only event and no contact to answer. Its id comes from the answer's event id, so a
+redelivered answer finds the case it opened and opens nothing new.
 """
 
 from __future__ import annotations
@@ -218,8 +223,8 @@ def decide_reopen(event: ObservedEvent, customer_id: str, cases: Mapping[str, Ca
     negative answer, a case the customer does not hold (``cases`` are the customer's, by id), a case that
     is open, or a case this very answer reopened before (it is redelivered)."""
     feedback = event.feedback
-    if feedback is None or not feedback.negative:
-        return None
+    if feedback is None or not feedback.negative or feedback.case_id is None:
+        return None  # an answer about a delivered order names no case: ``decide_delivery_case``
     case = cases.get(feedback.case_id)
     if (
         case is None
@@ -241,4 +246,28 @@ def reopen_case(case: Case, at: datetime, by: str) -> Case:
         close_reason=None,
         last_activity_at=at,
         reopened_by=case.reopened_by | {by},
+    )
+
+
+def decide_delivery_case(event: ObservedEvent, customer_id: str, cases: Mapping[str, Case]) -> Case | None:
+    """The case a negative survey answer about a delivered order opens for ``customer_id``; None when it
+    opens nothing: not an answer about an order, not a negative one, or one that opened its case before
+    (it is redelivered: ``cases`` are the customer's, by id, and hold it whatever its status now)."""
+    feedback = event.feedback
+    if feedback is None or feedback.order_id is None or not feedback.negative:
+        return None
+    case_id = stable_id("case", event.event_id)
+    if case_id in cases:
+        return None
+    return Case(
+        case_id=case_id,
+        customer_id=customer_id,
+        category=CaseCategory.DELIVERY,
+        channel=Channel.EMAIL,
+        thread_key=None,
+        language=None,  # the customer's, when the change is published
+        opened_at=event.occurred_at,
+        opened_by=event.event_id,
+        last_activity_at=event.occurred_at,
+        event_ids=frozenset({event.event_id}),
     )

@@ -25,10 +25,12 @@ redelivered event adds nothing. A notification sets no attribute and no experien
 assignment, it is not the customer being seen (first and last seen ignore both).
 
 A customer's ``FeedbackReceived`` (on ``feedback.v1``, keyed by customer id) is addressed the same way and
-goes on the timeline as kind ``feedback`` under the case it names (``Feedback``: survey, case, rating,
-comment, negative). It is an experience: a negative answer (1 or 2 of 5) is a bad one
+goes on the timeline as kind ``feedback`` (``Feedback``: survey, case or order, rating, comment, negative):
+an answer about a resolved case under the case it names, an answer about a delivered order (``order_id``)
+under no case. It is an experience either way: a negative answer (1 or 2 of 5) is a bad one
 (``negative_feedback``), 4 or 5 a good one (``positive_feedback``), 3 neither; whether a negative answer
-reopens its case is ``core.cases.decide_reopen``. Answering a survey is not the customer being seen either:
+reopens its case is ``core.cases.decide_reopen``, whether one about an order opens a case
+``core.cases.decide_delivery_case``. Answering a survey is not the customer being seen either:
 it answers something we sent, so first and last seen ignore it. The comment is the customer's own words:
 for a customer nobody holds it is left out of what is recorded (``without_personal_text``).
 """
@@ -189,13 +191,15 @@ class Notification:
 
 @dataclass(frozen=True)
 class Feedback:
-    """A customer's answer to a satisfaction survey about one case, for the timeline."""
+    """A customer's answer to a satisfaction survey about one case or one delivered order (exactly one of
+    ``case_id`` and ``order_id``), for the timeline."""
 
     survey_id: str  # the survey notification answered
-    case_id: str
+    case_id: str | None  # the resolved case asked about
     rating: int  # 1 (very unhappy) to 5 (very happy)
     comment: str | None  # the customer's own words
-    negative: bool  # rated at most 2: the case reopens
+    negative: bool  # rated at most 2: the case reopens, or a delivery case opens
+    order_id: str | None = None  # the delivered order asked about
 
 
 @dataclass(frozen=True)
@@ -367,6 +371,7 @@ def _answered(event: ProfileEvent, feedback: FeedbackReceived) -> ObservedEvent:
             rating=feedback.rating,
             comment=feedback.comment,
             negative=feedback.negative,
+            order_id=feedback.order_id,
         ),
     )
 

@@ -1,15 +1,17 @@
-"""What profile publishes: a customer's view (on every case change, for routing and notify, so they never
-call back into profile) and the published fields of a profile (on ``profiles.v1``, compared with the
-previous ones to name what changed)."""
+"""What profile publishes: a customer's view (on every case change and every delivered order, for routing
+and notify, so they never call back into profile) and the published fields of a profile (on
+``profiles.v1``, compared with the previous ones to name what changed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from schemas.cases import CaseChange, CaseChanged, CaseContact
+from schemas.commerce import OrderDelivered
 from schemas.customers import CustomerView
 from services.profile.core.attributes import AttributeName
 from services.profile.core.cases import Case
+from services.profile.core.delivery import Delivery
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import Profile
 
@@ -91,4 +93,16 @@ def case_changed(
         interactions=len(case.event_ids),
         contact=contact,
         customer=customer,
+    )
+
+
+def order_delivered(delivery: Delivery, profile: Profile) -> OrderDelivered:
+    """The delivered order as published, for the customer it ends up with (``profile``): the same
+    customer view a case change carries."""
+    return OrderDelivered(
+        order_id=delivery.order_id,
+        customer_id=profile.customer_id,
+        delivered_at=delivery.delivered_at,
+        identifiers=list(delivery.identifiers),
+        customer=customer_snapshot(profile),
     )

@@ -2,8 +2,9 @@
 ``POST /v1/feedback`` over real HTTP, and the form in a real headless Chromium (Debian's, driven by
 Playwright).
 
-A survey takes one answer: exactly one ``FeedbackReceived`` on ``feedback.v1``, keyed by the customer id,
-whose event id derives from the survey id; a second answer is 409 and publishes nothing. Refused answers
+A survey (about a case, or about a delivered order) takes one answer: exactly one ``FeedbackReceived`` on
+``feedback.v1``, keyed by the customer id, naming the case or the order, whose event id derives from the
+survey id; a second answer is 409 and publishes nothing. Refused answers
 (forged, altered or expired token, bad rating or comment, unknown fields) publish nothing and leave the
 survey open. Neither the token nor the comment ever reaches a log.
 """
@@ -54,9 +55,22 @@ CHROMIUM = os.environ.get("HELHET_CHROMIUM", "/usr/bin/chromium")
 # -- surveys and tokens ---------------------------------------------------------------------------------
 
 
-def a_survey(*, expires_in: timedelta = timedelta(hours=72)) -> SurveyClaims:
+CASE_QUESTION = "How satisfied are you with how we handled your case?"
+CASE_QUESTION_NB = "Hvor fornøyd er du med hvordan vi håndterte saken din?"
+DELIVERY_QUESTION = "How satisfied are you with your delivery?"
+DELIVERY_QUESTION_NB = "Hvor fornøyd er du med leveringen?"
+
+
+def a_survey(*, expires_in: timedelta = timedelta(hours=72), about_an_order: bool = False) -> SurveyClaims:
+    """A fresh survey about a case, or (``about_an_order``) about a delivered order."""
     run = uuid.uuid4().hex[:12]
-    return SurveyClaims(f"survey-{run}", f"case-{run}", f"cust-{run}", datetime.now(UTC) + expires_in)
+    return SurveyClaims(
+        survey_id=f"survey-{run}",
+        case_id=None if about_an_order else f"case-{run}",
+        customer_id=f"cust-{run}",
+        expires_at=datetime.now(UTC) + expires_in,
+        order_id=f"order-{run}" if about_an_order else None,
+    )
 
 
 def token_for(survey: SurveyClaims, secret: str = DEVELOPMENT_SURVEY_SECRET) -> str:
@@ -183,6 +197,38 @@ async def test_an_answer_is_published_once_keyed_by_customer_and_a_second_is_409
     assert abs(published.occurred_at - datetime.now(UTC)) < timedelta(minutes=1)
 
 
+async def test_an_answer_about_a_delivery_is_published_naming_the_order_and_no_case(
+    infra: CommonSettings, ingest_url: str
+) -> None:
+    survey = a_survey(about_an_order=True)
+    token = token_for(survey)
+    async with httpx.AsyncClient(base_url=ingest_url, timeout=30) as client:
+        first = await client.post(ANSWER_PATH, json=answer(token, 1, "Pakken kom aldri."))
+        second = await client.post(ANSWER_PATH, json=answer(token, 5))
+
+    assert first.status_code == 202, first.text
+    assert first.json() == {"event_id": answer_event_id(survey.survey_id)}
+    assert second.status_code == 409
+
+    [event] = await answers_on(infra, {survey.survey_id})
+    assert (event.id, event.key, event.type) == (
+        first.json()["event_id"],
+        survey.customer_id,
+        "helhet.feedback.received.v1",
+    )
+    published = feedback(event)
+    assert published == FeedbackReceived(
+        survey_id=survey.survey_id,
+        order_id=survey.order_id,
+        customer_id=survey.customer_id,
+        rating=1,
+        comment="Pakken kom aldri.",
+        occurred_at=published.occurred_at,
+    )
+    assert published.case_id is None
+    assert published.order_id is not None
+
+
 async def test_one_answer_per_survey_holds_across_a_restart(
     infra: CommonSettings, issuer: LocalIssuer
 ) -> None:
@@ -289,8 +335,9 @@ async def test_the_form_page_is_self_contained_bilingual_and_accessible(ingest_u
     assert_a_strict_page(response)
     page = Elements(response.text)
     assert page.all("html", lang="nb")
-    assert "How satisfied are you with how we handled your case?" in response.text
-    assert "Hvor fornøyd er du med hvordan vi håndterte saken din?" in response.text
+    assert CASE_QUESTION in response.text
+    assert CASE_QUESTION_NB in response.text
+    assert DELIVERY_QUESTION not in response.text
     [form] = page.all("form")
     assert (form["method"], form["action"]) == ("post", "../feedback")
     assert page.all("input", type="hidden", name="token", value=token)
@@ -301,6 +348,27 @@ async def test_the_form_page_is_self_contained_bilingual_and_accessible(ingest_u
     assert page.all("legend")
     assert page.all("textarea", name="comment", maxlength="2000", id="comment")
     assert page.all("label", **{"for": "comment"})
+
+
+async def test_the_form_for_a_delivery_asks_about_the_delivery_and_keeps_asking_when_sent_back(
+    ingest_url: str,
+) -> None:
+    token = token_for(a_survey(about_an_order=True))
+    async with httpx.AsyncClient(base_url=ingest_url, timeout=30) as client:
+        form = await client.get(FORM_PATH, params={"t": token})
+        no_rating = await client.post(ANSWER_PATH, data={"token": token, "comment": "Hm"})
+
+    for response, status in ((form, 200), (no_rating, 422)):
+        assert response.status_code == status, response.text
+        assert_a_strict_page(response)
+        assert DELIVERY_QUESTION in response.text
+        assert DELIVERY_QUESTION_NB in response.text
+        assert CASE_QUESTION not in response.text
+        assert CASE_QUESTION_NB not in response.text
+        page = Elements(response.text)
+        assert page.all("input", type="hidden", name="token", value=token)
+        assert len(page.all("input", type="radio", name="rating")) == 5
+    assert "Please choose a number from 1 to 5." in no_rating.text
 
 
 @pytest.mark.parametrize(
@@ -535,10 +603,13 @@ def watch(page: Page) -> list[str]:
     return problems
 
 
+@pytest.mark.parametrize(
+    ("about_an_order", "question"), [(False, CASE_QUESTION), (True, DELIVERY_QUESTION)], ids=["case", "order"]
+)
 async def test_a_customer_answers_in_a_real_browser(
-    infra: CommonSettings, ingest_url: str, browser: Browser
+    infra: CommonSettings, ingest_url: str, browser: Browser, about_an_order: bool, question: str
 ) -> None:
-    survey = a_survey()
+    survey = a_survey(about_an_order=about_an_order)
     comment = "Hyggelig og rask hjelp <b>takk</b>\nSiste linje"
     context = await browser.new_context(locale="nb-NO")
     try:
@@ -546,14 +617,14 @@ async def test_a_customer_answers_in_a_real_browser(
         problems = watch(page)
         await page.goto(f"{ingest_url}{FORM_PATH}?t={token_for(survey)}")
 
-        question = page.get_by_role("group", name="How satisfied are you with how we handled your case?")
-        await expect(question).to_be_visible()
-        await expect(question.get_by_role("radio")).to_have_count(5)
+        group = page.get_by_role("group", name=question)
+        await expect(group).to_be_visible()
+        await expect(group.get_by_role("radio")).to_have_count(5)
         send = page.get_by_role("button", name="Send svar")
         await send.click()  # no rating yet: the browser keeps the customer on the form
         await expect(page.get_by_role("heading", name="How did we do?")).to_be_visible()
 
-        await question.get_by_role("radio", name="4 Fornøyd Satisfied").check()
+        await group.get_by_role("radio", name="4 Fornøyd Satisfied").check()
         await expect(page.locator('input[name="rating"][value="4"]')).to_be_checked()
         await page.get_by_label("Comment (optional)", exact=False).fill(comment)
         await send.click()
@@ -568,6 +639,7 @@ async def test_a_customer_answers_in_a_real_browser(
 
     [event] = await answers_on(infra, {survey.survey_id})
     assert (event.key, feedback(event).rating, feedback(event).comment) == (survey.customer_id, 4, comment)
+    assert (feedback(event).case_id, feedback(event).order_id) == (survey.case_id, survey.order_id)
 
 
 def test_the_survey_secret_must_be_set_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:

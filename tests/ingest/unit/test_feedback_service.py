@@ -14,6 +14,7 @@ from services.common.survey_tokens import DEVELOPMENT_SURVEY_SECRET, SurveyClaim
 from services.ingest.core.errors import InvalidInputError
 from services.ingest.core.feedback import (
     FEEDBACK_SOURCE,
+    Subject,
     answer_dedupe_key,
     answer_event_id,
     normalise_comment,
@@ -60,8 +61,17 @@ def a_token(
     customer_id: str = "cust-1",
     expires_at: datetime = NOW + timedelta(hours=72),
     secret: str = SECRET,
+    order_id: str | None = None,
 ) -> str:
-    return issue(SurveyClaims(survey_id, "case-1", customer_id, expires_at), secret)
+    """A survey link's token: about case-1, or (``order_id``) about that delivered order instead."""
+    claims = SurveyClaims(
+        survey_id=survey_id,
+        case_id="case-1" if order_id is None else None,
+        customer_id=customer_id,
+        expires_at=expires_at,
+        order_id=order_id,
+    )
+    return issue(claims, secret)
 
 
 async def test_an_answer_becomes_one_event_keyed_by_customer_with_a_derived_id(parts: Parts) -> None:
@@ -83,6 +93,37 @@ async def test_an_answer_becomes_one_event_keyed_by_customer_with_a_derived_id(p
         occurred_at=NOW,
     )
     assert dedupe.rows[answer_dedupe_key("survey-1")] == (outcome.event_id, "published")
+
+
+async def test_an_answer_about_a_delivery_names_its_order_and_no_case(parts: Parts) -> None:
+    service, dedupe, publisher = parts
+
+    outcome = await service.answer(Answer(a_token("survey-2", order_id="order-7"), 1, "Pakken kom aldri"))
+
+    assert outcome.state is ClaimState.NEW
+    [event] = publisher.published
+    assert (event.id, event.key, event.source) == (answer_event_id("survey-2"), "cust-1", FEEDBACK_SOURCE)
+    assert event.data == FeedbackReceived(
+        survey_id="survey-2",
+        order_id="order-7",
+        customer_id="cust-1",
+        rating=1,
+        comment="Pakken kom aldri",
+        occurred_at=NOW,
+    )
+    assert event.data.case_id is None
+    assert dedupe.rows[answer_dedupe_key("survey-2")] == (outcome.event_id, "published")
+
+
+async def test_a_delivery_survey_takes_one_answer_too(parts: Parts) -> None:
+    service, _, publisher = parts
+    token = a_token("survey-2", order_id="order-7")
+    first = await service.answer(Answer(token, 5))
+
+    again = await service.answer(Answer(token, 1))
+
+    assert (again.state, again.event_id) == (ClaimState.PUBLISHED, first.event_id)
+    assert [e.data.rating for e in publisher.published] == [5]
 
 
 async def test_a_survey_takes_one_answer(parts: Parts) -> None:
@@ -130,8 +171,9 @@ async def test_broker_down_gives_the_claim_back_so_the_customer_can_answer_again
         ("", False),
         (a_token(expires_at=NOW), True),
         (a_token(customer_id="c" * 101), False),  # signed, but its ids do not fit the contract
+        (a_token(order_id="o" * 101), False),
     ],
-    ids=["forged", "altered", "garbage", "empty", "expired", "oversized-claims"],
+    ids=["forged", "altered", "garbage", "empty", "expired", "oversized-claims", "oversized-order"],
 )
 async def test_a_refused_token_claims_and_publishes_nothing(parts: Parts, token: str, expired: bool) -> None:
     service, dedupe, publisher = parts
@@ -147,7 +189,8 @@ async def test_a_refused_token_claims_and_publishes_nothing(parts: Parts, token:
 
 async def test_check_accepts_an_open_survey_and_refuses_an_expired_one(parts: Parts) -> None:
     service, _, _ = parts
-    service.check(a_token())
+    assert service.check(a_token()) is Subject.CASE
+    assert service.check(a_token(order_id="order-7")) is Subject.ORDER
     with pytest.raises(SurveyTokenRejectedError) as refused:
         service.check(a_token(expires_at=NOW - timedelta(seconds=1)))
     assert refused.value.expired

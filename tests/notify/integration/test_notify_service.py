@@ -16,7 +16,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.cases import CaseChange, CaseChanged
 from schemas.catalog import DLQ_SUFFIX
+from schemas.commerce import OrderDelivered
+from schemas.customers import Purpose
 from schemas.feedback import FeedbackReceived
+from schemas.identifiers import CustomerIdentifier
 from schemas.interactions import Channel, Direction, InteractionEvent
 from schemas.notifications import ExpectedAnswerKind, MessageKind, NotificationChanged, NotificationStatus
 from schemas.routing import AssignmentChange, AssignmentChanged
@@ -484,3 +487,66 @@ def accepted_by(agent_id: str, opened: CaseChanged, at: datetime) -> AssignmentC
         waiting_since=opened.opened_at,
         occurred_at=at,
     )
+
+
+def delivered(
+    at: datetime, *, identifiers: tuple[CustomerIdentifier, ...], language: str = "sv"
+) -> OrderDelivered:
+    opened = case_opened(at, language=language)
+    return OrderDelivered(
+        order_id=f"order-{opened.case_id[:8]}",
+        customer_id=opened.customer_id,
+        delivered_at=at,
+        identifiers=list(identifiers),
+        customer=opened.customer,
+    )
+
+
+async def test_a_delivered_order_is_asked_about_once_a_day_later_and_its_answer_is_thanked(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    order = delivered(clock.now, identifiers=(email_of("olle"), phone("+46701234567")))
+    assert await service.handle_deliveries([order, order]) == 1  # redelivered: kept once
+
+    clock.advance(hours=23)
+    assert await service.tick() == 0
+    clock.advance(hours=1, minutes=1)
+    assert await service.tick() == 1
+    assert await service.tick() == 0
+
+    survey = mail_server.accepted[-1]
+    assert survey["To"] == "olle@example.se"
+    assert "levererats" in survey.get_content()  # Swedish, the customer's language
+    [token] = re.findall(r"/v1/feedback/form\?t=([A-Za-z0-9_.\-]+)", survey.get_content())
+    claims = survey_tokens.verify(token, survey_tokens.DEVELOPMENT_SURVEY_SECRET, clock.now)
+    assert (claims.order_id, claims.case_id, claims.customer_id) == (order.order_id, None, order.customer_id)
+
+    clock.advance(hours=2)
+    answer = FeedbackReceived(
+        survey_id=claims.survey_id,
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        rating=2,
+        occurred_at=clock.now,
+    )
+    assert await service.handle_feedback([answer, answer]) == 1
+    thanks = mail_server.accepted[-1]
+    assert thanks["To"] == "olle@example.se"
+    assert "återkoppling" in thanks.get_content().lower() or "feedback" in thanks["Subject"].lower()
+
+
+async def test_no_delivery_survey_without_consent_or_once_stale(
+    service: NotifyService, mail_server: MailServer, clock: Clock
+) -> None:
+    refused = delivered(clock.now, identifiers=(email_of("nej"),))
+    refused = refused.model_copy(
+        update={
+            "customer": refused.customer.model_copy(update={"consent": {Purpose.SERVICE_MESSAGES: False}})
+        }
+    )
+    late = delivered(clock.now - timedelta(days=10), identifiers=(email_of("sent"),))
+    await service.handle_deliveries([refused, late])
+
+    clock.advance(days=1, minutes=1)
+    assert await service.tick() == 0
+    assert mail_server.accepted == []

@@ -199,18 +199,21 @@ def notified(
 
 def answered(
     customer_id: str,
-    case_id: str,
+    case_id: str | None,
     rating: int,
     at: datetime,
     *,
     comment: str | None = "Pakken har fortsatt ikke kommet",
     survey_id: str | None = None,
+    order_id: str | None = None,
 ) -> Event[FeedbackReceived]:
-    """A customer's survey answer, as ingest publishes it on ``feedback.v1`` (keyed by customer id)."""
-    survey = survey_id or f"survey-{case_id}-{uuid.uuid4().hex[:8]}"
+    """A customer's survey answer about a case (or, with ``order_id``, a delivery), as ingest publishes it
+    on ``feedback.v1`` (keyed by customer id)."""
+    survey = survey_id or f"survey-{case_id or order_id}-{uuid.uuid4().hex[:8]}"
     payload = FeedbackReceived(
         survey_id=survey,
         case_id=case_id,
+        order_id=order_id,
         customer_id=customer_id,
         rating=rating,
         comment=comment,
@@ -312,3 +315,10 @@ async def published(
         return found
     finally:
         await consumer.stop()
+
+
+def just_now() -> datetime:
+    """Now at the store's precision (milliseconds), so it compares exactly with what is read back; never
+    after the worker's clock when it applies it (an experience from the future would not count yet)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -40,6 +40,7 @@ from tests.profile.integration.profile_flow import (
     fresh_email,
     fresh_phone,
     interaction,
+    just_now,
     on_timeline,
     published,
     state_hash,
@@ -65,13 +66,6 @@ def service(db: AsyncDatabase[Document], publisher: AsyncEventPublisher) -> Prof
     return ProfileService(
         MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), lambda: datetime.now(UTC)
     )
-
-
-def just_now() -> datetime:
-    """Now at the store's precision (milliseconds), so it compares exactly with what is read back; never
-    after the worker's clock when it applies it (an experience from the future would not count yet)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def close_requested(customer_id: str, case_id: str, at: datetime) -> Event[ProfileRequest]:
@@ -137,6 +131,7 @@ def as_answered(event: Event[FeedbackReceived], *, comment: bool = True) -> dict
         "rating": answer.rating,
         "comment": answer.comment if comment else None,
         "negative": answer.negative,
+        "order_id": answer.order_id,
     }
 
 

@@ -189,7 +189,7 @@ def feedback(
     survey_id: str = "survey-1",
     comment: str | None = "Pakken kom aldri fram",
 ) -> ObservedEvent:
-    """A customer's survey answer, as profile observes it from ``feedback.v1``."""
+    """A customer's survey answer about a resolved case, as profile observes it from ``feedback.v1``."""
     payload = FeedbackReceived(
         survey_id=survey_id,
         case_id=case_id,
@@ -198,6 +198,33 @@ def feedback(
         comment=comment,
         occurred_at=at,
     )
+    return _answered(event_id, payload)
+
+
+def order_feedback(
+    event_id: str,
+    rating: int,
+    *,
+    at: datetime = NOW,
+    customer_id: str = "kari",
+    order_id: str = "order-1",
+    survey_id: str = "delivery-survey-1",
+    comment: str | None = "Pakken kom i stykker",
+) -> ObservedEvent:
+    """A customer's survey answer about a delivered order, as profile observes it from ``feedback.v1``."""
+    payload = FeedbackReceived(
+        survey_id=survey_id,
+        order_id=order_id,
+        customer_id=customer_id,
+        rating=rating,
+        comment=comment,
+        occurred_at=at,
+    )
+    return _answered(event_id, payload)
+
+
+def _answered(event_id: str, payload: FeedbackReceived) -> ObservedEvent:
+    at, customer_id = payload.occurred_at, payload.customer_id
     envelope = Event[FeedbackReceived](
         id=event_id,
         source="/ingest/feedback",

@@ -299,6 +299,7 @@ def test_the_timeline_entry_keeps_the_answer_and_reads_back_the_same(comment: st
         "rating": 2,
         "comment": comment,
         "negative": True,
+        "order_id": None,  # about a case, not a delivered order
     }
     assert (document["kind"], document["channel"], document["case_id"], document["occurred_at"]) == (
         "feedback",

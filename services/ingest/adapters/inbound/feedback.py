@@ -2,8 +2,8 @@
 ``POST /v1/feedback`` (that page's form, or JSON from other systems).
 
 No bearer token: customers answer these, and the survey link's signed token is the authentication (it names
-the survey, case and customer). A survey takes one answer, published as ``FeedbackReceived`` on
-``feedback.v1`` before anyone is told it was taken.
+the survey, the customer and the case or delivered order asked about; the form asks about that). A survey
+takes one answer, published as ``FeedbackReceived`` on ``feedback.v1`` before anyone is told it was taken.
 
 JSON answers: 202 ``{event_id}``; 409 already answered (or being answered right now, with Retry-After);
 401 a token that does not verify; 410 an expired one; 422 bad rating or comment (or unknown fields); 503 +
@@ -29,7 +29,7 @@ from services.ingest.adapters.inbound.feedback_pages import FormError, Message, 
 from services.ingest.adapters.inbound.rest import RETRY_AFTER_SECONDS, unavailable
 from services.ingest.adapters.inbound.webhooks import invalid_input
 from services.ingest.core.errors import InvalidInputError
-from services.ingest.core.feedback import MAX_COMMENT_CHARS, normalise_comment
+from services.ingest.core.feedback import MAX_COMMENT_CHARS, Subject, normalise_comment
 from services.ingest.ports import ClaimState
 from services.ingest.service import (
     Answer,
@@ -173,13 +173,25 @@ async def _answer_form(request: Request, feedback: FeedbackService) -> HTMLRespo
     if fields is None:
         return message_page(Message.INVALID, status=400)
     token = fields.get("token", "")
-    comment = fields.get("comment")
-    rating = _rating(fields.get("rating"))
+    try:
+        subject = feedback.check(token)  # a broken link says so before anything else
+    except SurveyTokenRejectedError as error:
+        return _token_page(error)
+    return await _take_form_answer(
+        feedback, token, subject, rating=_rating(fields.get("rating")), comment=fields.get("comment")
+    )
+
+
+async def _take_form_answer(
+    feedback: FeedbackService, token: str, subject: Subject, *, rating: int | None, comment: str | None
+) -> HTMLResponse:
+    """A form answer whose link checked out: the page that follows it."""
 
     def again(error: FormError, status: int, headers: dict[str, str] | None = None) -> HTMLResponse:
         """The form once more, as the customer filled it in, saying what to do."""
         return form_page(
             token=token,
+            subject=subject,
             action=ACTION_FROM_ANSWER_PAGE,
             status=status,
             rating=rating,
@@ -188,12 +200,11 @@ async def _answer_form(request: Request, feedback: FeedbackService) -> HTMLRespo
             headers=headers,
         )
 
+    if rating is None:
+        return again(FormError.RATING, 422)
     try:
-        if rating is None:
-            feedback.check(token)  # a broken link says so before asking for a rating
-            return again(FormError.RATING, 422)
         outcome = await feedback.answer(Answer(token, rating, comment))
-    except SurveyTokenRejectedError as error:
+    except SurveyTokenRejectedError as error:  # expired since the check, or ids out of contract
         return _token_page(error)
     except InvalidInputError as error:
         return again(FormError.COMMENT if error.field == "comment" else FormError.RATING, 422)
@@ -222,13 +233,14 @@ def feedback_router() -> APIRouter:
         responses={400: _HTML_PAGE, 410: _HTML_PAGE},
     )
     async def survey_form(feedback: Feedback, t: str | None = None) -> HTMLResponse:
-        """The survey page a link opens: how satisfied (1-5) and an optional comment, posted to
-        ``POST /v1/feedback``. A broken link is a 400 page, an expired one 410."""
+        """The survey page a link opens: how satisfied (1-5) with the case's handling or the delivery, and
+        an optional comment, posted to ``POST /v1/feedback``. A broken link is a 400 page, an expired one
+        410."""
         try:
-            feedback.check(t or "")
+            subject = feedback.check(t or "")
         except SurveyTokenRejectedError as error:
             return _token_page(error)
-        return form_page(token=t or "", action=ACTION_FROM_FORM_PAGE)
+        return form_page(token=t or "", subject=subject, action=ACTION_FROM_FORM_PAGE)
 
     @router.post(
         "",

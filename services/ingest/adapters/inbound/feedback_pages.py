@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from services.ingest.core.feedback import MAX_COMMENT_CHARS
+from services.ingest.core.feedback import MAX_COMMENT_CHARS, Subject
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -90,6 +90,7 @@ def _page(html: str, status: int, headers: dict[str, str] | None = None) -> HTML
 def form_page(
     *,
     token: str,
+    subject: Subject,
     action: str,
     status: int = 200,
     rating: int | None = None,
@@ -97,11 +98,13 @@ def form_page(
     error: FormError | None = None,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """The survey form; ``rating`` and ``comment`` filled in again when it comes back with ``error``.
-    ``action`` is relative to the page's own address, so the form keeps working behind a path prefix."""
+    """The survey form, its question about ``subject`` (how a case was handled, or a delivery); ``rating``
+    and ``comment`` filled in again when it comes back with ``error``. ``action`` is relative to the page's
+    own address, so the form keeps working behind a path prefix."""
     html = _environment.get_template("feedback_form.html.j2").render(
         style=Markup(_STYLE),  # noqa: S704 - our own stylesheet, allowed by its hash
         token=token,
+        subject=subject.value,
         action=action,
         scale=SCALE,
         rating=rating,

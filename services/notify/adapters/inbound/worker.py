@@ -1,7 +1,6 @@
-"""The notify worker: faust agents over ``cases.v1``, ``assignments.v1``, ``queue-stats.v1`` and
-``feedback.v1`` in
-batches (``services.common.kafka.batches`` says how a batch is decoded, dead-lettered, retried and
-acked) and a timer for what time alone makes due.
+"""The notify worker: faust agents over ``cases.v1``, ``assignments.v1``, ``queue-stats.v1``,
+``feedback.v1`` and ``deliveries.v1`` in batches (``services.common.kafka.batches`` says how a batch is
+decoded, dead-lettered, retried and acked) and a timer for what time alone makes due.
 
 What it does with what it is given:
 - malformed, oversized or hostile messages (not a CloudEvent, not the topic's type, a field out of its
@@ -22,6 +21,7 @@ from typing import Any
 import faust
 
 from schemas.cases import CaseChanged
+from schemas.commerce import OrderDelivered
 from schemas.envelope import Event, Payload
 from schemas.feedback import FeedbackReceived
 from schemas.routing import AssignmentChanged, QueueStats
@@ -29,7 +29,7 @@ from services.common.kafka.batches import DeadLetters, RetryPolicy, process_batc
 from services.notify.service import NotifyService
 
 _log = logging.getLogger(__name__)
-NOTIFY_TOPICS = ("cases.v1", "assignments.v1", "queue-stats.v1", "feedback.v1")
+NOTIFY_TOPICS = ("cases.v1", "assignments.v1", "queue-stats.v1", "feedback.v1", "deliveries.v1")
 
 
 class _Batches:
@@ -70,6 +70,7 @@ def register_notify_agents(
     consume("assignments.v1", AssignmentChanged, lambda notify: notify.handle_assignments)
     consume("queue-stats.v1", QueueStats, lambda notify: notify.handle_stats)
     consume("feedback.v1", FeedbackReceived, lambda notify: notify.handle_feedback)
+    consume("deliveries.v1", OrderDelivered, lambda notify: notify.handle_deliveries)
 
     async def tick() -> None:
         notify = await service()

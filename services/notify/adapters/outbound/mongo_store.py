@@ -4,6 +4,7 @@
   message go out at most once, whoever replays what.
 - ``notify_cases``: what notify knows of each case (where to answer, its queue, its close and survey).
 - ``notify_promises``: each promise with its due time and state, written by compare-and-set on a version.
+- ``notify_deliveries``: each delivered order to ask about, and whether it was.
 - ``notify_calendars`` and ``notify_stats``: each queue's calendar and its newest figures.
 """
 
@@ -27,6 +28,7 @@ from services.notify.core.calendar import QueueCalendar
 from services.notify.core.records import (
     Address,
     CaseRecord,
+    DeliveryFollowUp,
     PromiseKind,
     PromiseRecord,
     PromiseState,
@@ -39,6 +41,7 @@ CASES = "notify_cases"
 PROMISES = "notify_promises"
 CALENDARS = "notify_calendars"
 STATS = "notify_stats"
+DELIVERIES = "notify_deliveries"
 
 
 class MongoNotifyStore:
@@ -48,6 +51,7 @@ class MongoNotifyStore:
         self._promises = db[PROMISES]
         self._calendars = db[CALENDARS]
         self._stats = db[STATS]
+        self._deliveries = db[DELIVERIES]
 
     # -- calendars and figures ---------------------------------------------------------------------
 
@@ -97,6 +101,26 @@ class MongoNotifyStore:
     async def due_follow_ups(self, now: datetime) -> list[CaseRecord]:
         query = {"survey_sent": False, "survey_due_at": {"$lte": now}}
         return [_case_from(document) async for document in self._cases.find(query)]
+
+    # -- deliveries ------------------------------------------------------------------------------------
+
+    async def save_delivery(self, delivery: DeliveryFollowUp) -> bool:
+        try:
+            await self._deliveries.insert_one(_delivery_document(delivery))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def delivery(self, order_id: str) -> DeliveryFollowUp | None:
+        document = await self._deliveries.find_one({"_id": order_id})
+        return None if document is None else _delivery_from(document)
+
+    async def due_deliveries(self, now: datetime) -> list[DeliveryFollowUp]:
+        query = {"sent": False, "due_at": {"$lte": now}}
+        return [_delivery_from(document) async for document in self._deliveries.find(query)]
+
+    async def delivery_surveyed(self, order_id: str) -> None:
+        await self._deliveries.update_one({"_id": order_id}, {"$set": {"sent": True}})
 
     # -- sends ---------------------------------------------------------------------------------------
 
@@ -226,6 +250,35 @@ def _case_from(document: Document) -> CaseRecord:
         close_reason=document.get("close_reason"),
         survey_due_at=_utc(document.get("survey_due_at")),
         survey_sent=document.get("survey_sent", False),
+    )
+
+
+def _delivery_document(delivery: DeliveryFollowUp) -> Document:
+    return {
+        "_id": delivery.order_id,
+        "customer_id": delivery.customer_id,
+        "delivered_at": delivery.delivered_at,
+        "due_at": delivery.due_at,
+        "address": None if delivery.address is None else _address_document(delivery.address),
+        "language": delivery.language,
+        "phone": delivery.phone,
+        "consents_to_service": delivery.consents_to_service,
+        "sent": delivery.sent,
+    }
+
+
+def _delivery_from(document: Document) -> DeliveryFollowUp:
+    address = document.get("address")
+    return DeliveryFollowUp(
+        order_id=document["_id"],
+        customer_id=document["customer_id"],
+        delivered_at=document["delivered_at"].astimezone(UTC),
+        due_at=document["due_at"].astimezone(UTC),
+        address=None if address is None else _address_from(address),
+        language=document.get("language"),
+        phone=document.get("phone"),
+        consents_to_service=document.get("consents_to_service"),
+        sent=document.get("sent", False),
     )
 
 

@@ -15,7 +15,16 @@ class SignedSurveyLinks:
         self._base_url = base_url
         self._secret = secret
 
-    def link(self, *, survey_id: str, case_id: str, customer_id: str, expires_at: datetime) -> str:
-        token = issue(SurveyClaims(survey_id, case_id, customer_id, expires_at), self._secret)
+    def link(
+        self,
+        *,
+        survey_id: str,
+        case_id: str | None,
+        customer_id: str,
+        expires_at: datetime,
+        order_id: str | None = None,
+    ) -> str:
+        claims = SurveyClaims(survey_id, case_id, customer_id, expires_at, order_id=order_id)
+        token = issue(claims, self._secret)
         separator = "&" if "?" in self._base_url else "?"
         return f"{self._base_url}{separator}{urlencode({'t': token})}"

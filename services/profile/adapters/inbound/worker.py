@@ -20,7 +20,9 @@ PROFILE_TOPICS = (
     "profile-requests.v1",
     "assignments.v1",  # routing's changes: the timeline and the customer's last agent
     "notifications.v1",  # what notify told the customer: the timeline
-    "feedback.v1",  # survey answers: the timeline, the experience ledger; a negative one reopens the case
+    # Survey answers: the timeline, the experience ledger; a negative one reopens its case, or opens a
+    # delivery case when it is about a delivered order.
+    "feedback.v1",
 )
 
 

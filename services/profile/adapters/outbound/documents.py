@@ -12,7 +12,7 @@ from typing import Any
 
 from schemas.cases import CaseCategory, CaseChanged, CaseStatus
 from schemas.catalog import event_type
-from schemas.commerce import OrderStatus
+from schemas.commerce import OrderDelivered, OrderStatus
 from schemas.customers import ExperienceReason, ProfileChanged, Purpose
 from schemas.envelope import Event
 from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier, IdentifierKind
@@ -242,6 +242,7 @@ def _feedback(feedback: Feedback) -> dict[str, Any]:
         "rating": feedback.rating,
         "comment": feedback.comment,
         "negative": feedback.negative,
+        "order_id": feedback.order_id,
     }
 
 
@@ -252,6 +253,7 @@ def _feedback_from(raw: Document) -> Feedback:
         rating=raw["rating"],
         comment=raw["comment"],
         negative=raw["negative"],
+        order_id=raw.get("order_id"),  # absent from answers recorded before orders were asked about
     )
 
 
@@ -379,10 +381,12 @@ def outbox_from_document(raw: Document) -> KeptOutbox:
     return KeptOutbox(frozenset(raw["event_ids"]), messages)
 
 
-def _event(type_name: str, text: str) -> Event[CaseChanged] | Event[ProfileChanged]:
+def _event(type_name: str, text: str) -> Outgoing:
     model = event_type(type_name).model
     if model is CaseChanged:
         return Event[CaseChanged].model_validate_json(text, context=ALREADY_NORMALISED)
+    if model is OrderDelivered:
+        return Event[OrderDelivered].model_validate_json(text, context=ALREADY_NORMALISED)
     return Event[ProfileChanged].model_validate_json(text, context=ALREADY_NORMALISED)
 
 

@@ -1,4 +1,5 @@
-"""Case and profile changes onto Kafka (``cases.v1``, ``profiles.v1``), keyed by customer id."""
+"""Case and profile changes and delivered orders onto Kafka (``cases.v1``, ``profiles.v1``,
+``deliveries.v1``), keyed by customer id."""
 
 from __future__ import annotations
 
