@@ -246,18 +246,7 @@ async def test_an_agent_taking_the_case_keeps_the_promise_and_stops_updates(
     opened = case_opened(clock.now)
     await service.handle_cases([opened])
     clock.advance(minutes=20)
-    accepted = AssignmentChanged(
-        change=AssignmentChange.ACCEPTED,
-        case_id=opened.case_id,
-        customer_id=opened.customer_id,
-        queue="email",
-        channel=Channel.EMAIL,
-        category=opened.category,
-        tier=opened.customer.tier,
-        agent_id="ada",
-        waiting_since=opened.opened_at,
-        occurred_at=clock.now,
-    )
+    accepted = accepted_by("ada", opened, clock.now)
     assert await service.handle_assignments([accepted]) == 1
     assert len(mail_server.accepted) == 1  # telling "taken" is off by default
     await service.handle_stats([stats("email", clock.now, backlog=80, per_hour=4)])
@@ -423,19 +412,7 @@ async def test_when_asked_to_the_customer_hears_that_someone_took_the_case_once(
     opened = case_opened(clock.now, language="en")
     await service.handle_cases([opened])
     clock.advance(minutes=5)
-    accepted = AssignmentChanged(
-        change=AssignmentChange.ACCEPTED,
-        case_id=opened.case_id,
-        customer_id=opened.customer_id,
-        queue="email",
-        channel=Channel.EMAIL,
-        category=opened.category,
-        tier=opened.customer.tier,
-        offer_id=f"{opened.case_id}.1",
-        agent_id="ada",
-        waiting_since=opened.opened_at,
-        occurred_at=clock.now,
-    )
+    accepted = accepted_by("ada", opened, clock.now)
     await service.handle_assignments([accepted, accepted])
 
     kinds = [s.kind for s in await service.notifications(opened.case_id)]
