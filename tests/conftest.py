@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database
 from services.common.settings import CommonSettings
 
@@ -48,3 +49,13 @@ async def db(infra: CommonSettings) -> AsyncIterator[AsyncDatabase[Document]]:
         yield database(client, infra)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def publisher(infra: CommonSettings) -> AsyncIterator[AsyncEventPublisher]:
+    publisher = AsyncEventPublisher(infra)
+    await publisher.start()
+    try:
+        yield publisher
+    finally:
+        await publisher.stop()

@@ -3,14 +3,37 @@ readiness checks that ask an API's, and the closing of a worker's."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, ping
 from services.common.settings import CommonSettings
+
+T = TypeVar("T")
+
+
+class BuiltOnce(Generic[T]):
+    """A worker's service, built on first use and once, however many agents and timers ask for it as the
+    worker starts (each would otherwise open clients of its own)."""
+
+    def __init__(self, build: Callable[[], Awaitable[T]]) -> None:
+        self._build = build
+        self._value: T | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> T:
+        async with self._lock:
+            if self._value is None:
+                self._value = await self._build()
+            return self._value
+
+    def forget(self) -> None:
+        self._value = None
 
 
 @dataclass

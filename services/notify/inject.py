@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from schemas.interactions import Channel
-from services.common.connections import ApiConnections, WorkerConnections
+from services.common.connections import ApiConnections, BuiltOnce, WorkerConnections
 from services.common.http import create_app
 from services.common.kafka.batches import RetryPolicy, faust_send_empty
 from services.common.kafka.dead_letters import KafkaDeadLetters, SendEmpty
@@ -103,33 +102,27 @@ class WorkerRuntime:
     settings: NotifySettings
     connections: WorkerConnections = field(init=False)
     _http: httpx.AsyncClient | None = None
-    _service: NotifyService | None = None
-    # Three agents and a timer ask for the service as the worker starts: it is built once.
-    _building: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _service: BuiltOnce[NotifyService] = field(init=False)
 
     def __post_init__(self) -> None:
         self.connections = WorkerConnections(self.settings)
+        self._service = BuiltOnce(self._build)
 
     async def service(self) -> NotifyService:
-        async with self._building:
-            return await self._build()
+        return await self._service.get()
 
     async def _build(self) -> NotifyService:
-        if self._service is None:
-            client, publisher = await self.connections.open()
-            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds)
-            sender = build_sender(self.settings, self._http)
-            self._service = build_service(
-                client, publisher, sender, faust_send_empty(self.app), self.settings
-            )
-        return self._service
+        client, publisher = await self.connections.open()
+        self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds)
+        sender = build_sender(self.settings, self._http)
+        return build_service(client, publisher, sender, faust_send_empty(self.app), self.settings)
 
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
         await self.connections.aclose()
-        self._service = None
+        self._service.forget()
 
 
 def create_worker(settings: NotifySettings, *, telemetry: bool = True) -> WorkerRuntime:

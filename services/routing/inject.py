@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import faust
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from services.common.connections import ApiConnections, WorkerConnections
+from services.common.connections import ApiConnections, BuiltOnce, WorkerConnections
 from services.common.http import create_app
 from services.common.kafka.batches import RetryPolicy, faust_send_empty
 from services.common.kafka.dead_letters import KafkaDeadLetters
@@ -46,26 +45,22 @@ class WorkerRuntime:
     app: faust.App
     settings: RoutingSettings
     connections: WorkerConnections = field(init=False)
-    _service: RoutingService | None = None
-    # The agent and the timer both ask for the service as the worker starts: it is built once.
-    _building: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _service: BuiltOnce[RoutingService] = field(init=False)
 
     def __post_init__(self) -> None:
         self.connections = WorkerConnections(self.settings)
+        self._service = BuiltOnce(self._build)
 
     async def service(self) -> RoutingService:
-        async with self._building:
-            return await self._build()
+        return await self._service.get()
 
     async def _build(self) -> RoutingService:
-        if self._service is None:
-            client, publisher = await self.connections.open()
-            self._service = build_service(client, publisher, self.settings)
-        return self._service
+        client, publisher = await self.connections.open()
+        return build_service(client, publisher, self.settings)
 
     async def aclose(self) -> None:
         await self.connections.aclose()
-        self._service = None
+        self._service.forget()
 
 
 def build_service(

@@ -7,10 +7,8 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from deploy.local.provider_sink import create_app as create_provider_sink
 from services.common.http.testing import serve
 from services.common.kafka.dead_letters import SendEmpty
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import Document, create_mongo_client, ensure_indexes
+from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.notify.adapters.outbound.kafka_events import KafkaDeadSends, KafkaNotificationFeed
 from services.notify.adapters.outbound.mongo_store import MongoNotifyStore
@@ -33,21 +31,8 @@ from services.notify.indexes import INDEXES
 from services.notify.inject import build_sender
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
-
-
-class Clock:
-    """The test's ``now``: moves only when told; whole milliseconds, as BSON stores instants."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        now = start or datetime.now(UTC)
-        self.now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+from tests.support.clock import Clock
+from tests.support.databases import own_database
 
 
 @dataclass
@@ -108,25 +93,8 @@ def provider_sink(tmp_path: Path) -> Iterator[ProviderSink]:
 
 @pytest.fixture
 async def notify_db(infra: CommonSettings) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = create_mongo_client(infra)
-    name = f"notify-test-{uuid.uuid4().hex[:10]}"
-    db = client[name]
-    await ensure_indexes(db, INDEXES)
-    try:
+    async with own_database(infra, "notify-test", INDEXES) as db:
         yield db
-    finally:
-        await client.drop_database(name)
-        await client.close()
-
-
-@pytest.fixture
-async def publisher(infra: CommonSettings) -> AsyncIterator[AsyncEventPublisher]:
-    publisher = AsyncEventPublisher(infra)
-    await publisher.start()
-    try:
-        yield publisher
-    finally:
-        await publisher.stop()
 
 
 @pytest.fixture

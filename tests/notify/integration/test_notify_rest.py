@@ -19,8 +19,9 @@ from services.common.settings import CommonSettings
 from services.notify.inject import create_api
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
-from tests.notify.integration.conftest import Clock, MailServer
+from tests.notify.integration.conftest import MailServer
 from tests.notify.integration.notify_flow import ALWAYS_OPEN, case_opened, stats
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.integration
 

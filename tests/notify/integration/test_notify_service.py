@@ -31,7 +31,7 @@ from services.notify.adapters.outbound.mongo_store import MongoNotifyStore
 from services.notify.core.records import PromiseKind, PromiseState, SendState
 from services.notify.delivery import notification_id
 from services.notify.service import NotifyService
-from tests.notify.integration.conftest import Clock, MailServer, NotifyParts, ProviderSink
+from tests.notify.integration.conftest import MailServer, NotifyParts, ProviderSink
 from tests.notify.integration.notify_flow import (
     ALWAYS_OPEN,
     case_opened,
@@ -41,6 +41,7 @@ from tests.notify.integration.notify_flow import (
     phone,
     stats,
 )
+from tests.support.clock import Clock
 from tests.support.kafka import events_on
 
 pytestmark = pytest.mark.integration

@@ -25,8 +25,9 @@ from services.notify.adapters.inbound.worker import NOTIFY_TOPICS
 from services.notify.adapters.outbound.mongo_store import MongoNotifyStore
 from services.notify.inject import WorkerRuntime, create_worker
 from services.notify.settings import NotifySettings
-from tests.notify.integration.conftest import Clock, MailServer, ProviderSink, notify_settings
+from tests.notify.integration.conftest import MailServer, ProviderSink, notify_settings
 from tests.notify.integration.notify_flow import ALWAYS_OPEN, as_event, case_opened, stats
+from tests.support.clock import Clock
 from tests.support.kafka import dead_letter_of
 
 pytestmark = pytest.mark.integration

@@ -11,21 +11,10 @@ import pytest
 
 from services.common.http import set_token_verifier
 from services.common.http.testing import LocalIssuer, serve
-from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.settings import CommonSettings
 from services.profile.inject import WorkerRuntime, create_api
 from services.profile.settings import ProfileSettings
 from tests.profile.integration.profile_flow import running_worker, worker_settings
-
-
-@pytest.fixture
-async def publisher(infra: CommonSettings) -> AsyncIterator[AsyncEventPublisher]:
-    publisher = AsyncEventPublisher(infra)
-    await publisher.start()
-    try:
-        yield publisher
-    finally:
-        await publisher.stop()
 
 
 @pytest.fixture

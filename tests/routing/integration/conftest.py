@@ -3,9 +3,7 @@ must not see each other's), the real broker, and a clock the test moves."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -13,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.common.http import set_token_verifier
 from services.common.http.testing import LocalIssuer, serve
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import Document, create_mongo_client, ensure_indexes
+from services.common.mongo import Document
 from services.common.settings import CommonSettings
 from services.routing.adapters.outbound.kafka_events import KafkaAssignmentFeed, KafkaStatsFeed
 from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
@@ -21,45 +19,14 @@ from services.routing.indexes import INDEXES
 from services.routing.inject import create_api
 from services.routing.service import RoutingService
 from services.routing.settings import RoutingSettings
-
-
-class Clock:
-    """The test's ``now``: starts at the real time (agents' heartbeats are compared with it) and moves
-    only when told. Whole milliseconds, as BSON stores instants."""
-
-    def __init__(self) -> None:
-        now = datetime.now(UTC)
-        self.now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+from tests.support.clock import Clock
+from tests.support.databases import own_database
 
 
 @pytest.fixture
 async def routing_db(infra: CommonSettings) -> AsyncIterator[AsyncDatabase[Document]]:
-    client = create_mongo_client(infra)
-    name = f"routing-test-{uuid.uuid4().hex[:10]}"
-    db = client[name]
-    await ensure_indexes(db, INDEXES)
-    try:
+    async with own_database(infra, "routing-test", INDEXES) as db:
         yield db
-    finally:
-        await client.drop_database(name)
-        await client.close()
-
-
-@pytest.fixture
-async def publisher(infra: CommonSettings) -> AsyncIterator[AsyncEventPublisher]:
-    publisher = AsyncEventPublisher(infra)
-    await publisher.start()
-    try:
-        yield publisher
-    finally:
-        await publisher.stop()
 
 
 @pytest.fixture

@@ -33,8 +33,8 @@ from services.routing.core.flow import Refusal
 from services.routing.core.presence import with_heartbeat, with_leave, with_schedule, with_status
 from services.routing.core.schedule import Leave
 from services.routing.service import RoutingService
-from tests.routing.integration.conftest import Clock
 from tests.routing.integration.routing_flow import ALWAYS, case_opened, present_agent
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.integration
 

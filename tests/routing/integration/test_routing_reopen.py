@@ -24,8 +24,9 @@ from services.routing.core.cases import CaseState, QueuedCase
 from services.routing.core.flow import Refusal
 from services.routing.core.presence import with_status
 from services.routing.service import RoutingService
-from tests.routing.integration.conftest import Clock, routing_service
+from tests.routing.integration.conftest import routing_service
 from tests.routing.integration.routing_flow import case_opened, closed, present_agent, reopened
+from tests.support.clock import Clock
 from tests.support.kafka import events_on
 
 pytestmark = pytest.mark.integration

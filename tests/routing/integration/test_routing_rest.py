@@ -27,8 +27,8 @@ from services.routing.core.cases import QueuedCase
 from services.routing.core.staffing import required_agents
 from services.routing.service import RoutingService
 from services.routing.settings import RoutingSettings
-from tests.routing.integration.conftest import Clock
 from tests.routing.integration.routing_flow import case_opened
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.integration
 

@@ -25,8 +25,8 @@ from services.routing.core.flow import Refusal
 from services.routing.core.presence import with_heartbeat, with_leave
 from services.routing.core.schedule import Leave
 from services.routing.service import RoutingService
-from tests.routing.integration.conftest import Clock
 from tests.routing.integration.routing_flow import case_opened, closed, present_agent
+from tests.support.clock import Clock
 from tests.support.kafka import events_on
 
 pytestmark = pytest.mark.integration

@@ -27,8 +27,8 @@ from services.routing.core.cases import CaseState
 from services.routing.inject import WorkerRuntime, create_worker
 from services.routing.service import RoutingService
 from services.routing.settings import RoutingSettings
-from tests.routing.integration.conftest import Clock
 from tests.routing.integration.routing_flow import case_opened, present_agent
+from tests.support.clock import Clock
 from tests.support.kafka import dead_letter_of
 
 pytestmark = pytest.mark.integration
