@@ -4,6 +4,7 @@ platform up). Later benchmarks print their own figures next to these from the sa
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +12,14 @@ import typer
 
 from bench.ingest import batch_closed_loop, running_ingest, single_at_fixed_rate
 from bench.notify import notify_figures
+from bench.odata import odata_figures
 from bench.profile import profile_rate
 from bench.profile_api import ReadSideSizes, read_side_figures
 from bench.raw_kafka import aiokafka_rates, cloud_events, kafka_python_rates
 from bench.raw_mongo import mongo_rates, sync_client_rates
 from bench.report import Figure, publish
 from bench.routing import RoutingSizes, routing_figures
+from bench.webhooks import webhook_figures
 from services.common.settings import CommonSettings
 
 
@@ -48,11 +51,23 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
     notify_rate: Annotated[int, typer.Option(help="Emails/s in notify's end to end (0: skip).")] = 20,
     notify_seconds: Annotated[int, typer.Option(help="Seconds of notify's end-to-end run.")] = 15,
     notify_only: Annotated[bool, typer.Option(help="Only notify's figures.")] = False,
+    odata_customers: Annotated[
+        int, typer.Option(help="Customers seeded for the OData figures (0: skip).")
+    ] = 100_000,
+    odata_rate: Annotated[int, typer.Option(help="Offered OData requests/s.")] = 50,
+    webhook_events: Annotated[int, typer.Option(help="Events in the webhooks burst (0: skip).")] = 5_000,
+    webhook_customers: Annotated[int, typer.Option(help="Customers the webhooks burst spreads over.")] = 500,
+    crm_only: Annotated[bool, typer.Option(help="Only the CRM figures (OData, card, webhooks).")] = False,
 ) -> None:
     settings = CommonSettings(service_name="helhet-bench")
     routing = RoutingSizes(routing_agents, routing_cases, routing_picks, routing_rate, routing_seconds)
+    crm = CrmSizes(odata_customers, odata_rate, webhook_events, webhook_customers)
     if notify_only:
         path = publish("Helhet notify (this machine)", notify_figures(settings, notify_rate, notify_seconds))
+        typer.echo(f"results: {path}")
+        return
+    if crm_only:
+        path = publish("Helhet CRM (this machine)", crm_figures(settings, loadgen, crm))
         typer.echo(f"results: {path}")
         return
     if routing_only:
@@ -88,8 +103,31 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
         figures += read_side_figures(settings, loadgen, sizes)
     figures += routing_figures(settings, routing)
     figures += notify_figures(settings, notify_rate, notify_seconds)
+    figures += crm_figures(settings, loadgen, crm)
     path = publish("Helhet physical limits (this machine)", figures)
     typer.echo(f"results: {path}")
+
+
+@dataclass(frozen=True)
+class CrmSizes:
+    odata_customers: int = 100_000
+    odata_rate: int = 50
+    webhook_events: int = 5_000
+    webhook_customers: int = 500
+
+
+def crm_figures(settings: CommonSettings, loadgen: Path | None, sizes: CrmSizes) -> list[Figure]:
+    """OData (only with ``loadgen``) and webhooks; a size of 0 skips its figures."""
+    figures: list[Figure] = []
+    if loadgen is not None and sizes.odata_customers > 0:
+        figures += odata_figures(
+            settings, loadgen, customers=sizes.odata_customers, rate=sizes.odata_rate, seconds=10
+        )
+    if sizes.webhook_events > 0:
+        figures += webhook_figures(
+            settings, events=sizes.webhook_events, customers=max(1, sizes.webhook_customers)
+        )
+    return figures
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ class Service:
 
 SERVICES = (
     Service("ingest", 8001, ("api",)),
-    Service("profile", 8002),
+    Service("profile", 8002, ("api", "worker", "webhooks")),
     Service("routing", 8003),
     Service("notify", 8004),
 )
@@ -66,6 +66,8 @@ def _child_env(cfg: StackConfig) -> dict[str, str]:
         "HELHET_CHAT_CALLBACK_URL": sink,
         # Survey links open ingest's own answer page.
         "HELHET_SURVEY_URL": f"http://{HOST}:{os.environ.get('HELHET_INGEST_PORT', '8001')}/v1/feedback/form",
+        # Webhook receivers may be http on 127.0.0.1 locally (a CRM stand-in); https only elsewhere.
+        "HELHET_WEBHOOK_ALLOW_INSECURE_URLS": "true",
     }
     env.update({k: v for k, v in defaults.items() if k not in os.environ})
     return env

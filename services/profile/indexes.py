@@ -14,6 +14,12 @@
 - ``profile_erasures``: erase receipts (``_id`` = erasure id), a pointer per erased customer
   (``customer:<id>``) and the erase time per SHA-256 of each erased identifier key (``key:<hash>``),
   which the worker checks so a replay never brings an erased person back.
+- ``profile_integrations``: ``_id`` = integration id → a CRM that reads profiles (frame origins, secrets).
+- ``profile_api_keys``: ``_id`` = key id → the SHA-256 digest of an integration's API key and its life.
+- ``profile_webhooks``: ``_id`` = subscription id → a CRM's webhook subscription (URL, event types,
+  signing secret, status).
+- ``profile_webhook_deliveries``: ``_id`` = ``<subscription id>:<event id>`` → one signed CloudEvent to
+  deliver, its place in its customer's order (``sequence``), status, attempts and next attempt.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ REVIEWS_COLLECTION = "profile_reviews"
 CASE_OWNERS_COLLECTION = "profile_case_owners"
 ERASURES_COLLECTION = "profile_erasures"
 MERGES_COLLECTION = "profile_merges"
+INTEGRATIONS_COLLECTION = "profile_integrations"
+API_KEYS_COLLECTION = "profile_api_keys"
+WEBHOOKS_COLLECTION = "profile_webhooks"
+WEBHOOK_DELIVERIES_COLLECTION = "profile_webhook_deliveries"
 
 INDEXES: tuple[IndexSpec, ...] = (
     # A customer's identifiers: link caps, merges re-pointing links, lookups of all identifiers.
@@ -39,4 +49,30 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(CUSTOMERS_COLLECTION, [("_id", 1), ("version", 1)], name="compare_and_set", unique=True),
     # Merged-away customers, for redirects to the survivor.
     IndexSpec(CUSTOMERS_COLLECTION, [("merged_into", 1)], name="by_survivor", sparse=True),
+    # An identifier by the UUID OData knows it by.
+    IndexSpec(LINKS_COLLECTION, [("guid", 1)], name="by_guid", unique=True, sparse=True),
+    # An integration's keys, for listing and rotation.
+    IndexSpec(API_KEYS_COLLECTION, [("integration_id", 1)], name="by_integration"),
+    # Active subscriptions, read by the webhook consumer for every batch and by the dispatcher.
+    IndexSpec(WEBHOOKS_COLLECTION, [("status", 1)], name="by_status"),
+    # The dispatcher's due deliveries.
+    IndexSpec(WEBHOOK_DELIVERIES_COLLECTION, [("status", 1), ("next_attempt_at", 1)], name="due"),
+    # The head of a lane (one customer at one subscription) and the deliveries held behind it.
+    IndexSpec(
+        WEBHOOK_DELIVERIES_COLLECTION,
+        [("subscription_id", 1), ("customer_id", 1), ("status", 1), ("sequence", 1)],
+        name="lane",
+    ),
+    # The delivery log, newest first, with and without a status filter; replays since a time.
+    IndexSpec(WEBHOOK_DELIVERIES_COLLECTION, [("subscription_id", 1), ("sequence", -1)], name="log"),
+    IndexSpec(
+        WEBHOOK_DELIVERIES_COLLECTION,
+        [("subscription_id", 1), ("status", 1), ("sequence", -1)],
+        name="log_by_status",
+    ),
+    IndexSpec(
+        WEBHOOK_DELIVERIES_COLLECTION, [("subscription_id", 1), ("published_at", 1)], name="by_published"
+    ),
+    # An erased customer's deliveries.
+    IndexSpec(WEBHOOK_DELIVERIES_COLLECTION, [("customer_id", 1)], name="by_customer"),
 )

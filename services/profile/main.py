@@ -1,12 +1,14 @@
-"""Entrypoints of profile: ``python -m services.profile.main api`` and ``... worker``."""
+"""Entrypoints of profile: ``python -m services.profile.main api``, ``... worker`` and ``... webhooks``."""
 
 from __future__ import annotations
+
+import asyncio
 
 import faust
 import typer
 
 from services.common.http import serve_api
-from services.profile.inject import create_api, create_worker
+from services.profile.inject import create_api, create_webhook_deliverer, create_worker
 from services.profile.settings import ProfileSettings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -30,6 +32,14 @@ def worker() -> None:
     settings = ProfileSettings()
     runtime = create_worker(settings)
     faust.Worker(runtime.app, loglevel=settings.log_level.lower()).execute_from_commandline()
+
+
+@cli.command()
+def webhooks() -> None:
+    """Deliver customer and case changes to subscribed CRMs as signed webhooks (consumes profiles.v1 and
+    cases.v1; scale out: run more)."""
+    settings = ProfileSettings()
+    asyncio.run(create_webhook_deliverer(settings).serve())
 
 
 if __name__ == "__main__":

@@ -16,9 +16,20 @@ from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind
 from services.profile.core.cases import Case
 from services.profile.core.identity import Link, ReviewReason
+from services.profile.core.integrations import ApiKey, Integration
 from services.profile.core.merge import MergeRecord
 from services.profile.core.observe import ObservedEvent
+from services.profile.core.odata_query import ODataQuery
 from services.profile.core.profile import Profile, ProfileFacts
+from services.profile.core.webhooks import (
+    DeliveryStatus,
+    Lane,
+    NewDelivery,
+    PendingDelivery,
+    Settlement,
+    Subscription,
+    WebhookEventType,
+)
 
 
 @dataclass(frozen=True)
@@ -282,3 +293,152 @@ class Reviews(Protocol):
 
     async def decide(self, review_id: str, status: ReviewStatus, by: str, at: datetime) -> bool:
         """Set the decision of an open review; False when it was decided already."""
+
+
+class IntegrationStore(Protocol):
+    async def integration(self, integration_id: str) -> Integration | None: ...
+
+    async def save_integration(self, integration: Integration) -> None:
+        """Create or replace the integration (its keys stay)."""
+
+    async def api_key(self, key_id: str) -> ApiKey | None: ...
+
+    async def api_keys(self, integration_id: str) -> list[ApiKey]:
+        """The integration's keys, newest first."""
+
+    async def save_api_key(self, key: ApiKey) -> None:
+        """Create or replace a key record."""
+
+
+# --- change notifications to CRMs (signed webhooks) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A webhook delivery as the delivery log shows it (without its body)."""
+
+    subscription_id: str
+    event_id: str  # the CloudEvent id and ``webhook-id``; the delivery's id within its subscription
+    event_type: WebhookEventType
+    customer_id: str
+    sequence: str
+    status: DeliveryStatus
+    attempts: int
+    published_at: datetime
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_result: str | None  # "http_500", "timeout", "connection": codes only
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    pending: PendingDelivery
+    body: str
+
+
+class WebhookSubscriptions(Protocol):
+    async def add(self, subscription: Subscription) -> None: ...
+
+    async def get(self, subscription_id: str) -> Subscription | None: ...
+
+    async def every(self, limit: int) -> list[Subscription]:
+        """Subscriptions, oldest first."""
+
+    async def active(self) -> list[Subscription]: ...
+
+    async def remove(self, subscription_id: str) -> bool:
+        """False when there was none."""
+
+    async def unsubscribe(self, subscription_id: str, at: datetime) -> bool:
+        """The receiver answered 410: nothing more is sent. False when it was not active any more."""
+
+
+class WebhookDeliveries(Protocol):
+    async def add(self, deliveries: Sequence[NewDelivery], now: datetime) -> None:
+        """Insert new deliveries, pending and due now; one already there (a redelivered message) is left
+        as it is."""
+
+    async def forget_customer(self, customer_id: str) -> int:
+        """An erased customer: remove its deliveries except the ones telling the erasure."""
+
+    async def due(self, now: datetime, limit: int) -> list[PendingDelivery]:
+        """Pending deliveries whose next attempt is due, earliest first."""
+
+    async def heads(self, lanes: Collection[Lane]) -> dict[Lane, PendingDelivery]:
+        """The oldest pending delivery (by sequence) of each lane."""
+
+    async def hold(self, head: PendingDelivery, until: datetime) -> None:
+        """The later deliveries of the head's lane are not due before ``until``."""
+
+    async def release(self, lane: Lane, now: datetime) -> None:
+        """The lane's head finished: the next one is due now."""
+
+    async def claim(self, delivery_id: str, now: datetime, lease_until: datetime) -> ClaimedDelivery | None:
+        """Take a pending delivery to attempt it (no other dispatcher will until ``lease_until``); None
+        when it is not pending or another one holds it."""
+
+    async def settle(
+        self, delivery_id: str, settlement: Settlement, *, at: datetime, result: str | None
+    ) -> None: ...
+
+    async def cancel_pending(self, subscription_id: str, at: datetime) -> int: ...
+
+    async def remove_subscription(self, subscription_id: str) -> int:
+        """Every delivery of a deleted subscription."""
+
+    async def page(
+        self, subscription_id: str, *, status: DeliveryStatus | None, limit: int, before: str | None
+    ) -> list[DeliveryRecord]:
+        """Newest first (by sequence), strictly before the ``before`` sequence."""
+
+    async def get(self, subscription_id: str, event_id: str) -> DeliveryRecord | None: ...
+
+    async def replay(
+        self,
+        subscription_id: str,
+        *,
+        now: datetime,
+        event_id: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """Make deliveries pending again, due now with a fresh give-up time: one (``event_id``) or every
+        one published at or after ``since``. Returns how many."""
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    url: str
+    secret: str = field(repr=False)
+    message_id: str  # ``webhook-id``: the same on every attempt, so the receiver can drop repeats
+    body: str
+    sent_at: datetime  # ``webhook-timestamp``
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None  # None: no answer
+    reason: str | None  # why it failed, as a code: "http_500", "timeout", "connection"
+
+
+class WebhookSender(Protocol):
+    async def send(self, request: WebhookRequest) -> AttemptResult: ...
+
+
+# One OData row: property name -> value (str, int, Decimal, bool, datetime or None).
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ODataPage:
+    rows: list[Row]
+    more: bool  # a next page exists
+    count: int | None  # all matching rows, when asked for
+
+
+class ODataReader(Protocol):
+    async def page(self, query: ODataQuery) -> ODataPage:
+        """The rows of one page of a checked query (at most ``query.page_size``)."""
+
+    async def survivor(self, customer_id: str) -> str | None:
+        """The live customer an id stands for: itself, or the customer it was merged into."""

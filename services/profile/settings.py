@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
 from services.common.settings import CommonSettings
+
+# The profile card's development link secret: public knowledge, refused outside development.
+DEVELOPMENT_CARD_LINK_SECRET = "helhet-dev-card-link-secret-0123456789abcdef"  # noqa: S105 - documented dev default
 
 
 class ProfileSettings(CommonSettings):
@@ -23,3 +30,44 @@ class ProfileSettings(CommonSettings):
     worker_retry_max_seconds: float = 30.0
     # Shared identifiers that must never link customers, e.g. "phone:+4722000000" (a shop's phone).
     blocked_identifier_keys: frozenset[str] = frozenset()
+    # Rows per OData page before @odata.nextLink (Salesforce Connect reads at most 2,000).
+    odata_page_size: int = Field(default=2_000, ge=1, le=2_000)
+    # Change notifications to CRMs (signed webhooks; the ``webhooks`` role). Its consumer group reads
+    # profiles.v1 and cases.v1 with plain aiokafka (faust stalls on a compacted topic's offset gaps).
+    webhook_group_id: str = "helhet-profile-webhooks"
+    # http to 127.0.0.1 is accepted as a receiver URL (local runs and tests only); otherwise https only.
+    webhook_allow_insecure_urls: bool = False
+    webhook_consume_batch_size: int = 500
+    # How long the dispatcher sleeps when nothing was due.
+    webhook_poll_seconds: float = 0.5
+    webhook_dispatch_batch_size: int = 200
+    webhook_concurrency: int = 16
+    webhook_timeout_seconds: float = 10.0
+    # Tries within one attempt for a lost connection or a 429/502/503/504 (seconds apart at most).
+    webhook_send_attempts: int = 2
+    # Between attempts: doubling from the initial wait up to the maximum; dead after the give-up time.
+    webhook_retry_initial_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_give_up_after_seconds: float = 86_400.0
+
+    # The profile card (inside CRMs). Its links are signed with a key per integration derived from this
+    # secret (HELHET_CARD_LINK_SECRET); the development default is refused outside development.
+    environment: str | None = None
+    card_link_secret: SecretStr = SecretStr(DEVELOPMENT_CARD_LINK_SECRET)
+    # A minted link lives this long unless the caller asks for less (never longer than the maximum).
+    card_link_default_ttl_seconds: int = 300
+    card_link_max_ttl_seconds: int = 900
+    # When neither the link's lang nor the agent's browser names nb, sv, da or en.
+    card_default_language: str = "nb"
+    # Times on the card are shown in this zone.
+    card_time_zone: str = "Europe/Oslo"
+
+    @model_validator(mode="after")
+    def _real_card_secret_outside_development(self) -> Self:
+        development = self.environment in {None, "", "development", "test"}
+        if not development and self.card_link_secret.get_secret_value() == DEVELOPMENT_CARD_LINK_SECRET:
+            raise ValueError(
+                f"HELHET_ENVIRONMENT={self.environment!r} needs HELHET_CARD_LINK_SECRET: the development "
+                "default is only used when HELHET_ENVIRONMENT is unset, 'development' or 'test'"
+            )
+        return self

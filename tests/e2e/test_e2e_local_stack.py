@@ -184,8 +184,15 @@ async def test_an_email_to_ingest_becomes_an_open_case_in_the_profile_and_on_cas
         assert found.status_code == 200, found.text
         customer_id = found.json()["customer_id"]
         cases = (await client.get(f"/v1/customers/{customer_id}/cases")).json()["cases"]
+        # What a CRM sees through OData: the customer by email, and its case by the foreign key.
+        crm_customers = await client.get(
+            "/odata/v4/Customers", params={"$filter": "Email eq 'ola.e2e@example.no'"}
+        )
+        crm_cases = await client.get("/odata/v4/Cases", params={"$filter": f"CustomerId eq {customer_id}"})
 
     assert [(c["status"], c["channel"], c["category"]) for c in cases] == [("open", "email", "shipping")]
+    assert [c["Id"] for c in crm_customers.json()["value"]] == [customer_id]
+    assert [(c["Id"], c["Status"]) for c in crm_cases.json()["value"]] == [(cases[0]["case_id"], "open")]
     settings = CommonSettings(kafka_bootstrap_servers=f"127.0.0.1:{stack['HELHET_KAFKA_PORT']}")
     published = await events_on(settings, "cases.v1", wanted=2)
     mine = [

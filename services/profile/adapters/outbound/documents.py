@@ -15,7 +15,7 @@ from schemas.catalog import event_type
 from schemas.commerce import OrderDelivered, OrderStatus
 from schemas.customers import ExperienceReason, ProfileChanged, Purpose
 from schemas.envelope import Event
-from schemas.identifiers import ALREADY_NORMALISED, CustomerIdentifier, IdentifierKind
+from schemas.identifiers import ALREADY_NORMALISED, SCOPED_KINDS, CustomerIdentifier, IdentifierKind
 from schemas.interactions import Channel, Direction, InteractionEvent
 from schemas.notifications import ExpectedAnswerKind, MessageKind, NotificationStatus
 from schemas.routing import AssignmentChange
@@ -25,6 +25,7 @@ from services.profile.core.cases import Case
 from services.profile.core.consent import ConsentDecision
 from services.profile.core.experience import Experience, Feeling, PhoneStep
 from services.profile.core.identity import Link, LinkRule
+from services.profile.core.ids import identifier_guid
 from services.profile.core.merge import MergeRecord
 from services.profile.core.observe import (
     Assignment,
@@ -70,6 +71,9 @@ def facts_document(profile: Profile) -> Document:
             "tier": snapshot.tier.value,
             "historic_value": str(snapshot.historic_value),
             "predicted_lifetime_value": str(snapshot.predicted_lifetime_value),
+            # Numbers for comparisons and sorting in queries (OData $filter); the text stays exact.
+            "historic_value_amount": float(snapshot.historic_value),
+            "predicted_lifetime_value_amount": float(snapshot.predicted_lifetime_value),
             "lifecycle": snapshot.lifecycle.value,
             "needs_recovery": snapshot.needs_recovery,
             "recovery_reason": snapshot.recovery_reason.value if snapshot.recovery_reason else None,
@@ -417,8 +421,13 @@ def customer_document(write: CustomerWrite) -> Document:
 
 
 def link_document(link: Link) -> Document:
+    scope, value = identifier_parts(link.kind, link.key)
     return {
         "_id": link.key,
+        # The key's parts and its UUID, for queries by value and by OData key.
+        "guid": identifier_guid(link.key),
+        "value": value,
+        "scope": scope,
         "customer_id": link.customer_id,
         "kind": link.kind.value,
         "event_id": link.event_id,
@@ -426,6 +435,15 @@ def link_document(link: Link) -> Document:
         "rule": link.rule.value,
         "linked_at": link.linked_at,
     }
+
+
+def identifier_parts(kind: IdentifierKind, key: str) -> tuple[str | None, str]:
+    """(scope, value) of an identifier key (``kind:[scope:]value``)."""
+    rest = key.removeprefix(f"{kind.value}:")
+    if kind in SCOPED_KINDS:
+        scope, _, value = rest.partition(":")
+        return scope, value
+    return None, rest
 
 
 def link_from_document(document: Document) -> Link:

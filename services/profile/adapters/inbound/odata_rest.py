@@ -1,0 +1,175 @@
+"""OData v4 for CRMs (Salesforce Connect external objects, Dataverse virtual tables), read-only.
+
+- ``GET /odata/v4/``: the service document; ``GET /odata/v4/$metadata``: CSDL XML.
+- ``GET /odata/v4/{Set}``: ``$filter $select $orderby $top $skip $count $skiptoken $search``; at most
+  2,000 rows and under 8 MB a page, then ``@odata.nextLink``. ``GET /odata/v4/{Set}/$count``: the count.
+- ``GET /odata/v4/{Set}(<guid>)``: one entity; a merged-away customer's id answers with the survivor.
+
+Every answer carries ``OData-Version: 4.0``; every error is an OData error body (400 for a query that
+cannot be served, never 500). Callers: a bearer JWT with ``customers:read`` or an integration's API key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
+
+from services.profile.adapters.inbound.crm_auth import CrmReader
+from services.profile.core.odata_model import EntitySet, csdl, service_document
+from services.profile.core.odata_query import ODataQuery, ODataQueryError, skiptoken
+from services.profile.odata import Collection, ODataService, UnknownEntitySetError
+from services.profile.ports import Row
+
+PREFIX = "/odata/v4"
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024 - 64 * 1024  # Salesforce's cap, with room for the envelope
+_JSON = "application/json;odata.metadata=minimal;IEEE754Compatible=false"
+_ENTITY = re.compile(r"^(?P<set>[A-Za-z]{1,40})(?:\((?:Id=)?(?P<key>[^()]{1,60})\))?$")
+_CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    503: "ServiceUnavailable",
+}
+
+
+def odata_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=status,
+        headers={"OData-Version": "4.0", **(headers or {})},
+    )
+
+
+class ODataRoute(APIRoute):
+    """Answers every failure of an OData route (authentication, validation, query) as an OData error."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def odata_handler(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except ODataQueryError as exc:
+                status = 501 if exc.code == "NotImplemented" else 406 if exc.code == "NotAcceptable" else 400
+                return odata_error(status, exc.code, str(exc))
+            except UnknownEntitySetError:
+                return odata_error(404, "NotFound", "No entity set with that name.")
+            except RequestValidationError:
+                return odata_error(400, "BadRequest", "A request parameter is not valid.")
+            except HTTPException as exc:
+                code = _CODES.get(exc.status_code, "Error")
+                return odata_error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+            response.headers["OData-Version"] = "4.0"
+            return response
+
+        return odata_handler
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        instant = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _shaped(row: Row, select: tuple[str, ...]) -> dict[str, Any]:
+    names = select or tuple(row)
+    return {name: _json_value(row[name]) for name in names}
+
+
+def _context(request: Request, entity_set: EntitySet, select: tuple[str, ...], suffix: str = "") -> str:
+    shape = f"({','.join(select)})" if select else ""
+    return f"{request.base_url}{PREFIX.lstrip('/')}/$metadata#{entity_set.name}{shape}{suffix}"
+
+
+def _next_link(request: Request, token: str) -> str:
+    kept = [(name, value) for name, value in request.query_params.multi_items() if name != "$skiptoken"]
+    query = "&".join(f"{_quote(name)}={_quote(value)}" for name, value in [*kept, ("$skiptoken", token)])
+    return str(request.url.replace(query=query))
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="$,()'")
+
+
+def _collection_body(request: Request, found: Collection) -> dict[str, Any]:
+    query: ODataQuery = found.query
+    rows: list[str] = []
+    size = 0
+    token = found.next_skiptoken
+    for index, row in enumerate(found.page.rows):
+        text = json.dumps(_shaped(row, query.select), ensure_ascii=False, separators=(",", ":"))
+        size += len(text.encode()) + 1
+        if size > MAX_RESPONSE_BYTES:  # cut the page here; the next one starts at this row
+            token = skiptoken(query.offset + index)
+            break
+        rows.append(text)
+    body: dict[str, Any] = {"@odata.context": _context(request, query.entity_set, query.select)}
+    if found.page.count is not None:
+        body["@odata.count"] = found.page.count
+    body["value"] = [json.loads(text) for text in rows]
+    if token is not None:
+        body["@odata.nextLink"] = _next_link(request, token)
+    return body
+
+
+async def _service(request: Request) -> ODataService:
+    service: ODataService = request.app.state.odata
+    return service
+
+
+def odata_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["odata"], route_class=ODataRoute)
+
+    @router.get("/", summary="OData service document")
+    async def service_root(request: Request, _: CrmReader) -> JSONResponse:
+        context = f"{request.base_url}{PREFIX.lstrip('/')}/$metadata"
+        return JSONResponse(service_document(context), media_type=_JSON)
+
+    @router.get("/$metadata", summary="OData CSDL metadata", response_class=Response)
+    async def metadata(_: CrmReader) -> Response:
+        return Response(csdl(), media_type="application/xml")
+
+    @router.get("/{resource}/$count", summary="How many entities match $filter/$search")
+    async def count(resource: str, request: Request, _: CrmReader) -> PlainTextResponse:
+        service = await _service(request)
+        options = [*request.query_params.multi_items(), ("$count", "true"), ("$top", "0")]
+        options = [(name, value) for name, value in options if name not in {"$select", "$orderby", "$skip"}]
+        found = await service.collection(resource, _deduplicated(options))
+        return PlainTextResponse(str(found.page.count or 0))
+
+    @router.get("/{resource}", summary="An entity set, or one entity by its Guid key")
+    async def read(resource: str, request: Request, _: CrmReader) -> JSONResponse:
+        service = await _service(request)
+        match = _ENTITY.match(resource)
+        if match is None:
+            return odata_error(404, "NotFound", "No such resource.")
+        options = request.query_params.multi_items()
+        if match.group("key") is None:
+            found = await service.collection(match.group("set"), options)
+            return JSONResponse(_collection_body(request, found), media_type=_JSON)
+        query, row = await service.entity(match.group("set"), match.group("key").strip("'"), options)
+        if row is None:
+            return odata_error(404, "NotFound", f"No {query.entity_set.type_name} with that key.")
+        body = {"@odata.context": _context(request, query.entity_set, query.select, "/$entity")}
+        return JSONResponse(body | _shaped(row, query.select), media_type=_JSON)
+
+    return router
+
+
+def _deduplicated(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The last of each option (the count route sets $count and $top over what the caller sent)."""
+    return list({name: (name, value) for name, value in options}.values())

@@ -1,0 +1,104 @@
+"""Webhook deliveries over HTTP: one signed POST per attempt (Standard Webhooks headers ``webhook-id``,
+``webhook-timestamp``, ``webhook-signature`` over the structured-mode CloudEvent body).
+
+Redirects are not followed (a receiver must name its final URL; following would let it point us at any
+host) and the response body is never read (a hostile receiver could send without end). A refused or
+lost connection and 429/502/503/504 are tried again within the call (tenacity, a few seconds at most);
+the long schedule (hours) is the core's. URLs and secrets never reach a log line: receivers put tokens in
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+from math import floor
+
+import httpx
+from standardwebhooks import Webhook
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from services.profile.core.webhooks import CONTENT_TYPE
+from services.profile.ports import AttemptResult, WebhookRequest
+
+_log = logging.getLogger(__name__)
+
+USER_AGENT = "Helhet-Webhooks/1"
+# Answers that say "not now" rather than "no": worth one more try within the call.
+_BUSY = frozenset({429, 502, 503, 504})
+
+
+class _RetryableError(Exception):
+    def __init__(self, result: AttemptResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+class HttpWebhookSender:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        attempts: int,
+        initial_seconds: float = 0.5,
+        max_seconds: float = 2.0,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self._client = client
+        self._attempts = attempts
+        self._initial = initial_seconds
+        self._max = max_seconds
+
+    async def send(self, request: WebhookRequest) -> AttemptResult:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_RetryableError),
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_random_exponential(multiplier=self._initial, max=self._max),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        result = AttemptResult(None, "not_attempted")
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    result = await self._post(request)
+        except _RetryableError as error:
+            return error.result
+        return result
+
+    async def _post(self, request: WebhookRequest) -> AttemptResult:
+        headers = {
+            "content-type": CONTENT_TYPE,
+            "user-agent": USER_AGENT,
+            "webhook-id": request.message_id,
+            "webhook-timestamp": str(floor(request.sent_at.timestamp())),
+            "webhook-signature": Webhook(request.secret).sign(
+                request.message_id, request.sent_at, request.body
+            ),
+        }
+        try:
+            async with self._client.stream(
+                "POST", request.url, content=request.body.encode(), headers=headers
+            ) as response:
+                code = response.status_code
+        except httpx.TimeoutException:
+            raise _RetryableError(AttemptResult(None, "timeout")) from None
+        except httpx.TransportError:  # refused, reset, TLS, DNS
+            raise _RetryableError(AttemptResult(None, "connection")) from None
+        result = AttemptResult(code, None if 200 <= code < 300 else f"http_{code}")
+        if code in _BUSY:
+            raise _RetryableError(result)
+        return result
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    reason = error.result.reason if isinstance(error, _RetryableError) else "unknown"
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    _log.info("webhook attempt %d failed (%s); retrying in %.2f s", state.attempt_number, reason, wait)
