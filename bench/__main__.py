@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from bench.card import CardSizes, card_figures
 from bench.ingest import batch_closed_loop, running_ingest, single_at_fixed_rate
 from bench.notify import notify_figures
 from bench.odata import odata_figures
@@ -57,11 +58,14 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
     odata_rate: Annotated[int, typer.Option(help="Offered OData requests/s.")] = 50,
     webhook_events: Annotated[int, typer.Option(help="Events in the webhooks burst (0: skip).")] = 5_000,
     webhook_customers: Annotated[int, typer.Option(help="Customers the webhooks burst spreads over.")] = 500,
+    card_customers: Annotated[
+        int, typer.Option(help="Customers seeded for the card figures (0: skip).")
+    ] = 2_000,
     crm_only: Annotated[bool, typer.Option(help="Only the CRM figures (OData, card, webhooks).")] = False,
 ) -> None:
     settings = CommonSettings(service_name="helhet-bench")
     routing = RoutingSizes(routing_agents, routing_cases, routing_picks, routing_rate, routing_seconds)
-    crm = CrmSizes(odata_customers, odata_rate, webhook_events, webhook_customers)
+    crm = CrmSizes(odata_customers, odata_rate, webhook_events, webhook_customers, card_customers)
     if notify_only:
         path = publish("Helhet notify (this machine)", notify_figures(settings, notify_rate, notify_seconds))
         typer.echo(f"results: {path}")
@@ -114,15 +118,18 @@ class CrmSizes:
     odata_rate: int = 50
     webhook_events: int = 5_000
     webhook_customers: int = 500
+    card_customers: int = 2_000
 
 
 def crm_figures(settings: CommonSettings, loadgen: Path | None, sizes: CrmSizes) -> list[Figure]:
-    """OData (only with ``loadgen``) and webhooks; a size of 0 skips its figures."""
+    """OData and the card (only with ``loadgen``) and webhooks; a size of 0 skips its figures."""
     figures: list[Figure] = []
     if loadgen is not None and sizes.odata_customers > 0:
         figures += odata_figures(
             settings, loadgen, customers=sizes.odata_customers, rate=sizes.odata_rate, seconds=10
         )
+    if loadgen is not None and sizes.card_customers > 0:
+        figures += card_figures(settings, loadgen, CardSizes(customers=sizes.card_customers))
     if sizes.webhook_events > 0:
         figures += webhook_figures(
             settings, events=sizes.webhook_events, customers=max(1, sizes.webhook_customers)

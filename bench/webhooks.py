@@ -23,8 +23,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -219,6 +219,7 @@ class _Receiver:
     duplicates: int = 0
     unverified: int = 0
     everything: asyncio.Event = field(default_factory=asyncio.Event)
+    _connections: dict[asyncio.StreamWriter, asyncio.Task[Any]] = field(default_factory=dict)
 
     def expect(self, webhook_ids: Sequence[str]) -> None:
         self.expected.update(webhook_ids)
@@ -243,6 +244,9 @@ class _Receiver:
         return 200
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[writer] = task
         try:
             while True:
                 head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
@@ -261,14 +265,25 @@ class _Receiver:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass  # the sender closed its connection
         finally:
+            del self._connections[writer]
             writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
 
-    async def start(self) -> tuple[asyncio.Server, str]:
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[str]:
+        """Serve on an ephemeral port of 127.0.0.1; yields the URL to subscribe. On leaving, the sender's
+        kept-alive connections are closed and their handlers end (none is left to be cancelled)."""
         server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        return server, f"http://127.0.0.1:{port}/hooks"
+        try:
+            yield f"http://127.0.0.1:{port}/hooks"
+        finally:
+            server.close()
+            handlers = list(self._connections.values())
+            for writer in list(self._connections):
+                writer.transport.abort()
+            if handlers:
+                await asyncio.wait(handlers, timeout=5)
+            await server.wait_closed()
 
 
 # ---- the run -------------------------------------------------------------------------------------------
@@ -313,30 +328,35 @@ async def _measure(
     burst: Sequence[Published],
 ) -> _Outcome:
     receiver = _Receiver(secret_from(secrets.token_bytes(_SECRET_BYTES)))
-    server, url = await receiver.start()
     publisher = AsyncEventPublisher(settings, client_id="bench-webhooks")
-    await publisher.start()
-    try:
-        await _subscribe(base, token, url, receiver.secret)
-        await _warm_up(publisher, receiver, deliverer)
-        receiver.expect([event.id for _, event in burst])
-        sent: dict[str, float] = {}
-        first_publish = time.monotonic()
-        for start in range(0, len(burst), _PUBLISH_CHUNK):
-            chunk = burst[start : start + _PUBLISH_CHUNK]
-            handed = time.monotonic()
-            sent.update((event.id, handed) for _, event in chunk)
-            await asyncio.gather(
-                *(publisher.publish_many(topic, events) for topic, events in _by_topic(chunk).items())
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(receiver.everything.wait(), timeout=_DELIVERED_WITHIN_S)
-        waited_until = time.monotonic()
-    finally:
-        await publisher.stop()
-        server.close()
-        await server.wait_closed()
-    return _Outcome(len(burst), sent, receiver, first_publish, waited_until)
+    async with receiver.running() as url:
+        await publisher.start()
+        try:
+            await _subscribe(base, token, url, receiver.secret)
+            await _warm_up(publisher, receiver, deliverer)
+            return await _publish_and_wait(publisher, receiver, burst)
+        finally:
+            await publisher.stop()
+
+
+async def _publish_and_wait(
+    publisher: AsyncEventPublisher, receiver: _Receiver, burst: Sequence[Published]
+) -> _Outcome:
+    """The burst, a chunk at a time (each event stamped when its chunk is handed to the producer), then
+    wait until every event arrived or ``_DELIVERED_WITHIN_S`` passed."""
+    receiver.expect([event.id for _, event in burst])
+    sent: dict[str, float] = {}
+    first_publish = time.monotonic()
+    for start in range(0, len(burst), _PUBLISH_CHUNK):
+        chunk = burst[start : start + _PUBLISH_CHUNK]
+        handed = time.monotonic()
+        sent.update((event.id, handed) for _, event in chunk)
+        await asyncio.gather(
+            *(publisher.publish_many(topic, events) for topic, events in _by_topic(chunk).items())
+        )
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(receiver.everything.wait(), timeout=_DELIVERED_WITHIN_S)
+    return _Outcome(len(burst), sent, receiver, first_publish, waited_until=time.monotonic())
 
 
 async def _subscribe(base: str, token: str, url: str, secret: str) -> None:

@@ -190,7 +190,7 @@ class CardService:
             return Denied(Refusal.TOKEN_INVALID, integration)
         now = self._clock()
         hosts = {origin.partition("://")[2].split(":")[0] for origin in integration.frame_origins}
-        claims = verify_zendesk_token(token, secret=integration.zendesk_secret, account_hosts=hosts, now=now)
+        claims = verify_zendesk_token(token, key=integration.zendesk_secret, account_hosts=hosts, now=now)
         if isinstance(claims, Refusal):
             return Denied(claims, integration)
         expires_at = int((now + self._default_ttl).timestamp())

@@ -5,9 +5,12 @@ HMAC-SHA256 of the path and the canonical query (every parameter but ``sig``, so
 ``exp`` too), keyed per integration with HMAC(master secret, integration id). Nothing else is needed to
 check one: no cookie, no session. Adding, removing, repeating or changing any parameter breaks it.
 
-Zendesk POSTs the iframe URL with a form field ``token``: a JWT signed (HS256, nothing else) with the
-app's shared secret; ``iss`` is the account's host (``acme.zendesk.com``), which must be one of the
-integration's frame origins, and ``aud``, when present, an address on that host.
+Zendesk POSTs the iframe URL with a form field ``token``: a JWT that today's apps (ZAF JWT) sign with
+RS256, checked with the app's public key, and older signed-URL apps sign with HS256 and the app's shared
+secret. The key configured for the integration decides the one algorithm accepted (a PEM public key:
+RS256; anything else: HS256), never the token's header. ``iss`` is the account's host
+(``acme.zendesk.com``), which must be one of the integration's frame origins, and ``aud``, when present,
+an address on that host (the app installation).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ INTEGRATION_PARAMETER = "integration"
 EXPIRES_PARAMETER = "exp"
 SIGNATURE_PARAMETER = "sig"
 RESERVED_PARAMETERS = frozenset({INTEGRATION_PARAMETER, EXPIRES_PARAMETER, SIGNATURE_PARAMETER})
-ZENDESK_ALGORITHM = "HS256"
+_PUBLIC_KEY_PEM = "-----BEGIN PUBLIC KEY-----"
 # Clocks of Zendesk and ours differ a little.
 ZENDESK_LEEWAY = timedelta(seconds=60)
 # An expiry further ahead than the longest link we mint (plus this) was not made by us.
@@ -122,16 +125,21 @@ def verify_link(  # noqa: PLR0911 - one return per refusal
     return LinkGrant(given[INTEGRATION_PARAMETER], expires_at, rest)
 
 
+def zendesk_algorithm(key: str) -> str:
+    """RS256 for an app's public key (ZAF JWT), HS256 for a shared secret (signed URLs)."""
+    return "RS256" if key.lstrip().startswith(_PUBLIC_KEY_PEM) else "HS256"
+
+
 def verify_zendesk_token(
-    token: str, *, secret: str, account_hosts: Collection[str], now: datetime
+    token: str, *, key: str, account_hosts: Collection[str], now: datetime
 ) -> ZendeskClaims | Refusal:
-    """A Zendesk signed-URL token: HS256 with the app's shared secret, unexpired (``exp`` and ``iat``
-    required), issued by one of ``account_hosts``."""
+    """A Zendesk token, signed as ``key`` says (public key: RS256; shared secret: HS256), unexpired
+    (``exp`` and ``iat`` required), issued by one of ``account_hosts``."""
     try:
         claims = jwt.decode(
             token,
-            secret,
-            algorithms=[ZENDESK_ALGORITHM],
+            key,
+            algorithms=[zendesk_algorithm(key)],
             # Zendesk's aud names the app installation, which we do not keep; checked below instead.
             # Times are checked below against the given ``now``, so the decision stays pure.
             options={

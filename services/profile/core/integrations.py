@@ -43,7 +43,9 @@ class Integration:
     name: str
     crm: CrmKind
     frame_origins: tuple[str, ...]  # origins allowed to embed the card (CSP frame-ancestors)
-    zendesk_secret: str | None  # the Zendesk app's shared secret for signed URLs
+    # How the Zendesk app's tokens are checked: its public key (PEM; ZAF JWT, RS256) or, for older
+    # signed-URL apps, its shared secret (HS256).
+    zendesk_secret: str | None
     created_at: datetime
     updated_at: datetime
 

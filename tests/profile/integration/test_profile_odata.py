@@ -393,6 +393,17 @@ async def test_api_keys_read_only_after_creation_rotate_and_revoke(
             json={"name": "x", "crm": "dynamics", "frame_origins": ["https://evil.example/'; script-src *"]},
         )
         assert bad_origin.status_code == 422
+        both = await admin.put(
+            f"/v1/integrations/{integration}",
+            json={
+                "name": "x",
+                "crm": "zendesk",
+                "zendesk_shared_secret": "s" * 32,
+                "zendesk_public_key": "-----BEGIN PUBLIC KEY-----" + "A" * 100,
+            },
+        )
+        assert both.status_code == 422
+        assert "s" * 32 not in both.text
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +12,7 @@ from urllib.parse import parse_qsl
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.profile.core.card_links import (
@@ -139,7 +142,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
 
 
 def zendesk(token: str, now: datetime = NOW) -> ZendeskClaims | Refusal:
-    return verify_zendesk_token(token, secret=SECRET, account_hosts={ACME}, now=now)
+    return verify_zendesk_token(token, key=SECRET, account_hosts={ACME}, now=now)
 
 
 def hs256(payload: dict[str, Any], secret: str = SECRET) -> str:
@@ -160,7 +163,7 @@ def test_a_zendesk_token_with_another_secret_or_tampered_claims_is_refused() -> 
     assert zendesk("") is Refusal.TOKEN_INVALID
 
 
-def test_only_hs256_is_accepted() -> None:
+def test_with_a_shared_secret_only_hs256_is_accepted() -> None:
     parts = ({"alg": "none", "typ": "JWT"}, claims())
     unsigned = ".".join(base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=") for p in parts)
     assert zendesk(unsigned + ".") is Refusal.TOKEN_INVALID
@@ -192,3 +195,32 @@ def test_a_zendesk_token_must_be_current_and_carry_its_times() -> None:
 def test_a_zendesk_token_of_another_account_is_refused() -> None:
     assert zendesk(hs256(claims(iss="evil.zendesk.com"))) is Refusal.WRONG_ACCOUNT
     assert zendesk(hs256(claims(aud="https://evil.zendesk.com/api/v2/apps/1.json"))) is Refusal.WRONG_ACCOUNT
+
+
+APP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+APP_PUBLIC_PEM = (
+    APP_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
+
+def zaf(token: str) -> ZendeskClaims | Refusal:
+    return verify_zendesk_token(token, key=APP_PUBLIC_PEM, account_hosts={ACME}, now=NOW)
+
+
+def test_a_zaf_jwt_signed_by_zendesk_is_checked_with_the_apps_public_key() -> None:
+    installation = claims(aud=f"https://{ACME}/api/v2/apps/installations/360001.json")
+    assert zaf(jwt.encode(installation, APP_KEY, algorithm="RS256")) == ZendeskClaims(
+        ACME, int(NOW.timestamp()) + 300
+    )
+    other_app = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert zaf(jwt.encode(installation, other_app, algorithm="RS256")) is Refusal.TOKEN_INVALID
+    # With a public key configured, an HMAC token keyed with that (public) text is never accepted.
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').decode().rstrip("=")
+    body = base64.urlsafe_b64encode(json.dumps(installation).encode()).decode().rstrip("=")
+    mac = hmac.new(APP_PUBLIC_PEM.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    signature = base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    assert zaf(f"{header}.{body}.{signature}") is Refusal.TOKEN_INVALID
+    elsewhere = claims(aud="https://evil.example/api/v2/apps/installations/1.json")
+    assert zaf(jwt.encode(elsewhere, APP_KEY, algorithm="RS256")) is Refusal.WRONG_ACCOUNT

@@ -55,7 +55,14 @@ class IntegrationIn(BaseModel):
         default=None,
         min_length=16,
         max_length=200,
-        description="The Zendesk app's shared secret for signed URLs; write-only. Omit to keep it.",
+        description="An older Zendesk app's shared secret for signed URLs (HS256); write-only. Omit to keep.",
+    )
+    zendesk_public_key: str | None = Field(
+        default=None,
+        min_length=100,
+        max_length=4000,
+        pattern=r"^\s*-----BEGIN PUBLIC KEY-----",
+        description="The Zendesk app's public key (PEM) for its ZAF JWT (RS256). Omit to keep.",
     )
 
 
@@ -130,7 +137,10 @@ def integrations_router() -> APIRouter:
     async def put_integration(
         integration_id: IntegrationId, body: IntegrationIn, _: Admin, integrations: Integrations
     ) -> JSONResponse:
-        secret = body.zendesk_shared_secret if "zendesk_shared_secret" in body.model_fields_set else UNCHANGED
+        given = {"zendesk_shared_secret", "zendesk_public_key"} & body.model_fields_set
+        if len(given) > 1:
+            return problem(422, "Give the Zendesk app's public key or its shared secret, not both.")
+        secret = getattr(body, given.pop()) if given else UNCHANGED
         try:
             integration, created = await integrations.put(
                 integration_id,
