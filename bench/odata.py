@@ -42,7 +42,7 @@ def odata_figures(
 
 
 def _queries(base: str, people: Sequence[Person], run: str, rate: int) -> dict[str, tuple[list[str], int]]:
-    """Each query's URLs and offered rate; the search scans every customer, so it is offered slowly."""
+    """Each query's URLs and offered rate; the ones that read every customer are offered at 1/s."""
 
     def url(expression: str) -> str:
         return f"{base}/odata/v4/Customers?$filter={quote(expression, safe='')}&$top={_TOP}"
@@ -50,7 +50,9 @@ def _queries(base: str, people: Sequence[Person], run: str, rate: int) -> dict[s
     sample = random.sample(list(people), min(len(people), 2_000))
     return {
         "Email eq (lookup)": ([url(f"Email eq '{email.value}'") for email, _ in sample], rate),
-        "Tier eq (list view)": ([url(f"Tier eq '{tier}'") for tier in ("standard", "silver", "gold")], rate),
+        # Most customers are standard: the read stops at the page. Few are gold: every customer is read.
+        "Tier eq 'standard' (list view)": ([url("Tier eq 'standard'")], rate),
+        "Tier eq 'gold' (list view of a few: a scan)": ([url("Tier eq 'gold'")], 1),
         "contains(Email) eq true (search)": (
             [url(f"contains(Email,'{run}-{n}@') eq true") for n in random.sample(range(len(people)), 50)],
             1,

@@ -19,7 +19,7 @@ def prepare(cfg: StackConfig) -> ProcessSpec:
         name="mongo",
         argv=[
             java(),
-            "-Xmx512m",
+            "-Xmx2g",
             # The server logs through slf4j-simple; INFO would log every client connection.
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
             "-cp",

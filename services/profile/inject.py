@@ -143,7 +143,12 @@ def create_api(settings: ProfileSettings) -> FastAPI:
             default_ttl=timedelta(seconds=settings.card_link_default_ttl_seconds),
             max_ttl=timedelta(seconds=settings.card_link_max_ttl_seconds),
         )
-        app.state.odata = ODataService(MongoODataReader(db), page_size=settings.odata_page_size)
+        app.state.odata = ODataService(
+            MongoODataReader(
+                db, wide_reads=settings.odata_wide_reads, wait_seconds=settings.odata_wide_wait_seconds
+            ),
+            page_size=settings.odata_page_size,
+        )
         try:
             yield
         finally:

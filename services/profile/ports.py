@@ -436,9 +436,14 @@ class ODataPage:
     count: int | None  # all matching rows, when asked for
 
 
+class ReaderBusyError(Exception):
+    """Too many expensive reads are running already; the caller may retry shortly."""
+
+
 class ODataReader(Protocol):
     async def page(self, query: ODataQuery) -> ODataPage:
-        """The rows of one page of a checked query (at most ``query.page_size``)."""
+        """The rows of one page of a checked query (at most ``query.page_size``). Raises
+        ReaderBusyError when it would read widely while too many such reads run."""
 
     async def survivor(self, customer_id: str) -> str | None:
         """The live customer an id stands for: itself, or the customer it was merged into."""

@@ -32,6 +32,11 @@ class ProfileSettings(CommonSettings):
     blocked_identifier_keys: frozenset[str] = frozenset()
     # Rows per OData page before @odata.nextLink (Salesforce Connect reads at most 2,000).
     odata_page_size: int = Field(default=2_000, ge=1, le=2_000)
+    # OData reads not narrowed by a key (Id, CustomerId, Email, Phone) may read every document: this
+    # many run at once per API process; others wait this long, then get 503 (a flood of full scans
+    # once ran mongo-java-server out of memory).
+    odata_wide_reads: int = Field(default=4, ge=1)
+    odata_wide_wait_seconds: float = Field(default=10.0, gt=0)
     # Change notifications to CRMs (signed webhooks; the ``webhooks`` role). Its consumer group reads
     # profiles.v1 and cases.v1 with plain aiokafka (faust stalls on a compacted topic's offset gaps).
     webhook_group_id: str = "helhet-profile-webhooks"

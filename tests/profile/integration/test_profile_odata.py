@@ -6,6 +6,7 @@ The server's page size is 5 here, so a dozen customers take three pages of serve
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
@@ -442,3 +443,51 @@ async def test_a_key_narrowed_read_filters_like_the_database(
         by_key |= {row["Id"] for row in response.json()["value"]}
     assert by_key == expected
     assert len(expected) == matching
+
+
+async def test_a_database_that_is_away_is_a_503_to_retry_not_a_500(
+    infra: CommonSettings, issuer: LocalIssuer
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]  # nothing listens here once the probe closes
+    settings = ProfileSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_uri=f"mongodb://127.0.0.1:{closed_port}/?directConnection=true&serverSelectionTimeoutMS=300",
+    )
+    app = create_api(settings)
+    set_token_verifier(app, issuer.verifier())
+    with serve(app) as url:
+        async with api_client(f"{url}/odata/v4", issuer, ["customers:read"]) as odata:
+            response = await odata.get("/Customers", params={"$top": "1"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "ServiceUnavailable"
+
+
+async def test_wide_reads_beyond_the_limit_wait_then_get_a_503_and_key_reads_never_do(
+    seeded: Seeded, infra: CommonSettings, issuer: LocalIssuer
+) -> None:
+    settings = ProfileSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_uri=infra.mongodb_uri,
+        odata_wide_reads=1,
+        odata_wide_wait_seconds=0.001,
+    )
+    app = create_api(settings)
+    set_token_verifier(app, issuer.verifier())
+    wide = {"$filter": seeded_filter(seeded), "$count": "true"}
+    by_key = {"$filter": f"Id eq {next(iter(seeded.customers))}"}
+    with serve(app) as url:
+        async with api_client(f"{url}/odata/v4", issuer, ["customers:read"]) as odata:
+            answers = await asyncio.gather(
+                *(odata.get("/Customers", params=wide) for _ in range(8)),
+                *(odata.get("/Customers", params=by_key) for _ in range(4)),
+            )
+    wide_statuses = [answer.status_code for answer in answers[:8]]
+    assert set(wide_statuses) == {200, 503}
+    assert all(answer.json()["@odata.count"] == 12 for answer in answers[:8] if answer.status_code == 200)
+    busy = next(answer for answer in answers[:8] if answer.status_code == 503)
+    assert busy.headers["Retry-After"] == "2"
+    assert busy.json()["error"]["code"] == "ServiceUnavailable"
+    assert [answer.status_code for answer in answers[8:]] == [200] * 4

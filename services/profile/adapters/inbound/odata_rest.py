@@ -23,12 +23,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
+from pymongo.errors import ConnectionFailure
 
 from services.profile.adapters.inbound.crm_auth import CrmReader
 from services.profile.core.odata_model import EntitySet, csdl, service_document
 from services.profile.core.odata_query import ODataQuery, ODataQueryError, skiptoken
 from services.profile.odata import Collection, ODataService, UnknownEntitySetError
-from services.profile.ports import Row
+from services.profile.ports import ReaderBusyError, Row
 
 PREFIX = "/odata/v4"
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024 - 64 * 1024  # Salesforce's cap, with room for the envelope
@@ -60,20 +61,40 @@ class ODataRoute(APIRoute):
         async def odata_handler(request: Request) -> Response:
             try:
                 response = await handler(request)
-            except ODataQueryError as exc:
-                status = 501 if exc.code == "NotImplemented" else 406 if exc.code == "NotAcceptable" else 400
-                return odata_error(status, exc.code, str(exc))
-            except UnknownEntitySetError:
-                return odata_error(404, "NotFound", "No entity set with that name.")
-            except RequestValidationError:
-                return odata_error(400, "BadRequest", "A request parameter is not valid.")
-            except HTTPException as exc:
-                code = _CODES.get(exc.status_code, "Error")
-                return odata_error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+            except _ANSWERED as exc:
+                return _error_for(exc)
             response.headers["OData-Version"] = "4.0"
             return response
 
         return odata_handler
+
+
+_ANSWERED = (
+    ODataQueryError,
+    UnknownEntitySetError,
+    RequestValidationError,
+    HTTPException,
+    ReaderBusyError,
+    ConnectionFailure,
+)
+
+
+def _error_for(exc: Exception) -> JSONResponse:
+    if isinstance(exc, ODataQueryError):
+        status = 501 if exc.code == "NotImplemented" else 406 if exc.code == "NotAcceptable" else 400
+        return odata_error(status, exc.code, str(exc))
+    if isinstance(exc, UnknownEntitySetError):
+        return odata_error(404, "NotFound", "No entity set with that name.")
+    if isinstance(exc, RequestValidationError):
+        return odata_error(400, "BadRequest", "A request parameter is not valid.")
+    if isinstance(exc, HTTPException):
+        code = _CODES.get(exc.status_code, "Error")
+        return odata_error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+    if isinstance(exc, ReaderBusyError):
+        busy = "Too many wide queries are running; retry shortly."
+        return odata_error(503, "ServiceUnavailable", busy, {"Retry-After": "2"})
+    # The database is away or overloaded: a retry later may work.
+    return odata_error(503, "ServiceUnavailable", "The data is unavailable right now.", {"Retry-After": "5"})
 
 
 def _json_value(value: Any) -> Any:

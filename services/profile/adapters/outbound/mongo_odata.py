@@ -10,6 +10,7 @@ here), while an unsorted filtered read stops at the page.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,20 +36,34 @@ from services.profile.adapters.outbound.odata_sources import (
 from services.profile.core.odata_model import CASES
 from services.profile.core.odata_query import Comparison, Filter, Membership, ODataQuery, TextMatch
 from services.profile.indexes import CASE_OWNERS_COLLECTION, CUSTOMERS_COLLECTION, LINKS_COLLECTION
-from services.profile.ports import ODataPage, Row
+from services.profile.ports import ODataPage, ReaderBusyError, Row
 
 _MERGE_CHAIN = 10  # merges chain shortly; a longer chain is a loop, not a reason to spin
 
 
 class MongoODataReader:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, wide_reads: int, wait_seconds: float) -> None:
         self._db = db
+        # Reads not narrowed by a key may read every document: a few at a time, so a burst of them
+        # queues here (then is refused) instead of exhausting the database server.
+        self._wide = asyncio.Semaphore(wide_reads)
+        self._wait_seconds = wait_seconds
 
     async def page(self, query: ODataQuery) -> ODataPage:
         source = SOURCES[query.entity_set.name]
         candidates = None if query.filter is None else await self._candidates(source, query.filter)
         if candidates is not None:
             return await self._page_of(source, query, candidates)
+        try:
+            await asyncio.wait_for(self._wide.acquire(), self._wait_seconds)
+        except TimeoutError:
+            raise ReaderBusyError from None
+        try:
+            return await self._wide_page(source, query)
+        finally:
+            self._wide.release()
+
+    async def _wide_page(self, source: Source, query: ODataQuery) -> ODataPage:
         sort = self._sort(source, query)
         limit = query.page_size
         if source.unwind is None:
