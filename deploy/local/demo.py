@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -183,6 +184,27 @@ async def _wait_ready(client: httpx.AsyncClient, base: str) -> None:
     raise RuntimeError(f"{base} did not become ready")
 
 
+DEMO_INTEGRATION = "demo-crm"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(text)
+
+
+async def register_crm(client: httpx.AsyncClient, profile: str, key_file: Path) -> None:
+    """A demo CRM integration, and its read-only API key in ``key_file`` (kept across runs: one key)."""
+    integration = {"name": "Demo CRM", "crm": "other", "frame_origins": ["http://127.0.0.1:8080"]}
+    base = f"{profile}/v1/integrations/{DEMO_INTEGRATION}"
+    (await client.put(base, json=integration)).raise_for_status()
+    if not await asyncio.to_thread(key_file.exists):
+        issued = await client.post(f"{base}/api-keys")
+        issued.raise_for_status()
+        await asyncio.to_thread(_write_private, key_file, issued.json()["api_key"])
+    _log.info("demo CRM: OData at %s/odata/v4/ with the X-Api-Key in %s", profile, key_file)
+
+
 async def seed_agents(client: httpx.AsyncClient, routing: str) -> None:
     now = datetime.now(UTC)
     for agent in AGENTS:
@@ -257,13 +279,17 @@ async def main(
     *,
     token_rounds: int = TOKEN_ROUNDS,
     notify: str | None = None,
+    profile: str | None = None,
+    crm_key_file: Path | None = None,
 ) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
-        for base in (ingest, routing, *([notify] if notify else [])):
+        for base in (ingest, routing, *([notify] if notify else []), *([profile] if profile else [])):
             await _wait_ready(client, base)
         client.headers["Authorization"] = f"Bearer {await _token(issuer)}"
         if notify:
             await load_calendars(client, notify)
+        if profile and crm_key_file:
+            await register_crm(client, profile, crm_key_file)
         await seed_agents(client, routing)
         await send_contacts(client, ingest)
         _log.info("demo agents and contacts loaded; keeping the agents' desktops alive")
@@ -282,8 +308,18 @@ if __name__ == "__main__":
     parser.add_argument("--ingest", required=True)
     parser.add_argument("--routing", required=True)
     parser.add_argument("--notify", default=None, help="Load the demo opening hours into notify here.")
+    parser.add_argument("--profile", default=None, help="Register the demo CRM here.")
+    parser.add_argument("--crm-key-file", type=Path, default=None, help="The demo CRM's API key file.")
     parser.add_argument("--rounds", type=int, default=None, help="Desktop rounds (default: until stopped).")
     arguments = parser.parse_args()
     asyncio.run(
-        main(arguments.issuer, arguments.ingest, arguments.routing, arguments.rounds, notify=arguments.notify)
+        main(
+            arguments.issuer,
+            arguments.ingest,
+            arguments.routing,
+            arguments.rounds,
+            notify=arguments.notify,
+            profile=arguments.profile,
+            crm_key_file=arguments.crm_key_file,
+        )
     )

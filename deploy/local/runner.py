@@ -185,6 +185,10 @@ def _demo(cfg: StackConfig, env: dict[str, str], py: str) -> Child:
         url(by_name["routing"]),
         "--notify",
         url(by_name["notify"]),
+        "--profile",
+        url(by_name["profile"]),
+        "--crm-key-file",
+        str(cfg.var_dir / "demo-crm-api-key"),
     ]
     spec = ProcessSpec(
         "demo", [py, "-m", "deploy.local.demo", *arguments], REPO_ROOT, "deploy.local.demo", env

@@ -193,6 +193,22 @@ async def test_an_email_to_ingest_becomes_an_open_case_in_the_profile_and_on_cas
     assert [(c["status"], c["channel"], c["category"]) for c in cases] == [("open", "email", "shipping")]
     assert [c["Id"] for c in crm_customers.json()["value"]] == [customer_id]
     assert [(c["Id"], c["Status"]) for c in crm_cases.json()["value"]] == [(cases[0]["case_id"], "open")]
+    # The demo CRM's key (make run registers the integration) reads the same, and only reads.
+    key_file = Path(str(stack["var_dir"])) / "demo-crm-api-key"
+    for _ in range(120):  # the demo registers it once the services are ready
+        if key_file.exists():
+            break
+        await asyncio.sleep(0.5)
+    key = key_file.read_text()
+    async with httpx.AsyncClient(base_url=profile, headers={"X-Api-Key": key}) as crm:
+        by_key = await crm.get(f"/odata/v4/Customers({customer_id})", params={"$select": "Id,Tier"})
+        refused = await crm.get(f"/v1/customers/{customer_id}/export")
+    assert by_key.json() | {"@odata.context": None} == {
+        "@odata.context": None,
+        "Id": customer_id,
+        "Tier": "standard",
+    }
+    assert refused.status_code == 401
     settings = CommonSettings(kafka_bootstrap_servers=f"127.0.0.1:{stack['HELHET_KAFKA_PORT']}")
     published = await events_on(settings, "cases.v1", wanted=2)
     mine = [
