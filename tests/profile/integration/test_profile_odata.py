@@ -18,6 +18,7 @@ import httpx
 import pytest
 import requests
 from odata import ODataService as ODataClient
+from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
@@ -453,7 +454,9 @@ async def test_a_database_that_is_away_is_a_503_to_retry_not_a_500(
         closed_port = probe.getsockname()[1]  # nothing listens here once the probe closes
     settings = ProfileSettings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=f"mongodb://127.0.0.1:{closed_port}/?directConnection=true&serverSelectionTimeoutMS=300",
+        mongodb_uri=SecretStr(
+            f"mongodb://127.0.0.1:{closed_port}/?directConnection=true&serverSelectionTimeoutMS=300"
+        ),
     )
     app = create_api(settings)
     set_token_verifier(app, issuer.verifier())
