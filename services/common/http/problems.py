@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from pymongo.errors import ConnectionFailure
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
@@ -127,10 +128,19 @@ class UnhandledErrorMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             error_id = uuid.uuid4()
-            _log_unhandled(exc, scope, error_id)
+            away = isinstance(exc, ConnectionFailure)
+            if away:  # the database is away or overloaded: the client may retry, nothing is wrong here
+                _log.warning("database unavailable in %s (%s)", route_template(scope), type(exc).__name__)
+            else:
+                _log_unhandled(exc, scope, error_id)
             if started:  # too late for a problem body; returning lets the server close the connection
                 return
-            response = problem(500, "An unexpected error occurred.", instance=error_id.urn)
+            if away:
+                response = problem(
+                    503, "The database is unavailable right now; retry shortly.", headers={"Retry-After": "5"}
+                )
+            else:
+                response = problem(500, "An unexpected error occurred.", instance=error_id.urn)
             await response(scope, receive, send)
 
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, EmailStr
+from pymongo.errors import AutoReconnect
 from starlette.types import Message, Receive, Scope, Send
 
 from services.common.http import PROBLEM_JSON, create_app
@@ -47,6 +48,10 @@ def _router() -> APIRouter:
     @router.get("/v1/boom")
     async def boom() -> None:
         raise RuntimeError(f"lookup failed for {CANARY} in /srv/helhet/internal.py")
+
+    @router.get("/v1/database-away")
+    async def database_away() -> None:
+        raise AutoReconnect(f"connection to {CANARY} refused")
 
     @router.get("/v1/teapot")
     async def teapot() -> None:
@@ -203,6 +208,17 @@ def test_500_has_no_internals_and_logs_no_message(
     for expected in (error_id, "RuntimeError", "/v1/boom"):
         assert expected in caplog.text
     assert CANARY not in caplog.text
+
+
+def test_a_database_that_is_away_is_a_503_to_retry(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    response = client.get("/v1/database-away")
+    _assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "5"
+    assert CANARY not in response.text + caplog.text
+    assert "AutoReconnect" in caplog.text
 
 
 def test_http_exceptions_become_problems_and_keep_headers(client: TestClient) -> None:
