@@ -193,7 +193,8 @@ class CardService:
         claims = verify_zendesk_token(token, key=integration.zendesk_secret, account_hosts=hosts, now=now)
         if isinstance(claims, Refusal):
             return Denied(claims, integration)
-        expires_at = int((now + self._default_ttl).timestamp())
+        # Links inside the card never outlive the token that opened it.
+        expires_at = min(claims.expires_at, int((now + self._default_ttl).timestamp()))
         rest = {name: value for name, value in parameters if name not in RESERVED_PARAMETERS}
         return Access(integration, expires_at, rest)
 

@@ -211,7 +211,13 @@ class WebhookDeliverer:
         # Redirects are not followed: a receiver could point us at any host.
         http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
         subscriptions, deliveries = MongoWebhookSubscriptions(db), MongoWebhookDeliveries(db)
-        sender = HttpWebhookSender(http, attempts=settings.webhook_send_attempts)
+        lease = timedelta(seconds=settings.webhook_timeout_seconds * settings.webhook_send_attempts + 30)
+        sender = HttpWebhookSender(
+            http,
+            attempts=settings.webhook_send_attempts,
+            total_seconds=(lease - timedelta(seconds=10)).total_seconds(),  # ends before the lease
+            allow_loopback=settings.webhook_allow_insecure_urls,
+        )
         dispatcher = WebhookDispatcher(
             subscriptions,
             deliveries,
@@ -222,8 +228,9 @@ class WebhookDeliverer:
                 maximum=timedelta(seconds=settings.webhook_retry_max_seconds),
                 give_up_after=timedelta(seconds=settings.webhook_give_up_after_seconds),
             ),
-            # Longer than an attempt can take (its tries and their waits), so a lease never runs out mid-send.
-            lease=timedelta(seconds=settings.webhook_timeout_seconds * settings.webhook_send_attempts + 30),
+            # Longer than an attempt can take (the sender stops it 10 s before), so a lease never runs
+            # out mid-send.
+            lease=lease,
             batch_size=settings.webhook_dispatch_batch_size,
             concurrency=settings.webhook_concurrency,
         )

@@ -114,7 +114,10 @@ def verify_link(  # noqa: PLR0911 - one return per refusal
     except ValueError:
         return Refusal.ALTERED
     unsigned = [(name, value) for name, value in parameters if name != SIGNATURE_PARAMETER]
-    if not hmac.compare_digest(signature(master, path, unsigned), given[SIGNATURE_PARAMETER]):
+    # As bytes: compare_digest refuses str holding non-ASCII (a hostile "sig" would raise).
+    if not hmac.compare_digest(
+        signature(master, path, unsigned).encode(), given[SIGNATURE_PARAMETER].encode()
+    ):
         return Refusal.ALTERED
     moment = now.timestamp()
     if expires_at <= moment:

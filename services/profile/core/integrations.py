@@ -60,7 +60,7 @@ class ApiKey:
     revoked_at: datetime | None = None
 
     def accepts(self, now: datetime) -> bool:
-        if self.revoked_at is not None and self.revoked_at <= now:
+        if self.revoked_at is not None:  # at once, whatever this host's clock says
             return False
         return self.expires_at is None or now < self.expires_at
 
@@ -113,8 +113,10 @@ def frame_origin(text: str) -> str:
         raise InvalidOriginError("an origin is scheme://host[:port], without a path or query")
     if parts.username or parts.password:
         raise InvalidOriginError("an origin carries no credentials")
-    if not re.fullmatch(r"(\*\.)?[a-z0-9.-]+", parts.hostname):
+    if not re.fullmatch(r"(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*", parts.hostname):
         raise InvalidOriginError("an origin's host holds letters, digits, dots and dashes")
+    if parts.hostname.startswith("*.") and parts.hostname.count(".") < 2:
+        raise InvalidOriginError("a wildcard origin names a domain below a top-level one (*.zendesk.com)")
     try:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:

@@ -39,6 +39,7 @@ class Property:
     nullable: bool = True
     max_length: int | None = None  # strings: the declared MaxLength; values are cut to it
     searchable: bool = False  # $search looks here
+    sortable: bool = True  # one of several values (a customer's emails) has no order to sort by
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,10 @@ class EntitySet:
         return tuple(p.name for p in self.properties)
 
 
-def _string(name: str, max_length: int, *, nullable: bool = True, searchable: bool = False) -> Property:
-    return Property(name, EdmType.STRING, nullable, max_length, searchable)
+def _string(
+    name: str, max_length: int, *, nullable: bool = True, searchable: bool = False, sortable: bool = True
+) -> Property:
+    return Property(name, EdmType.STRING, nullable, max_length, searchable, sortable)
 
 
 def _guid(name: str, *, nullable: bool = False) -> Property:
@@ -74,8 +77,9 @@ CUSTOMERS = EntitySet(
     (
         _guid("Id"),
         _string("Name", 300, searchable=True),
-        _string("Email", 320, searchable=True),  # one of the customer's emails (filters match any)
-        _string("Phone", 320, searchable=True),  # one of the customer's phones, E.164
+        # One of the customer's emails and phones (E.164); filters match any of them.
+        _string("Email", 320, searchable=True, sortable=False),
+        _string("Phone", 320, searchable=True, sortable=False),
         _string("Tier", 20),
         Property("HistoricValue", EdmType.DECIMAL),
         Property("PredictedLifetimeValue", EdmType.DECIMAL),

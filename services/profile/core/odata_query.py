@@ -9,10 +9,11 @@ unknown property, a literal of the wrong type, a tree deeper or larger than the 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -36,6 +37,8 @@ _OPTIONS = frozenset(
 )
 
 Literal = str | int | Decimal | bool | datetime | None
+_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() also takes "\u00b2", which int() refuses
+_INT_RANGES = {EdmType.INT32: 2**31, EdmType.INT64: 2**63}
 
 
 class ODataQueryError(ValueError):
@@ -221,7 +224,13 @@ class _Builder:
         if depth > MAX_DEPTH or self._nodes > MAX_NODES:
             raise ODataQueryError("BadRequest", f"$filter is nested deeper than {MAX_DEPTH} or too large.")
         if isinstance(node, ast.BoolOp):
-            left, right = self.boolean(node.left, depth + 1), self.boolean(node.right, depth + 1)
+            # A chain of one operator (a or b or c ...) is one level however long: the parser nests it.
+            def level(operand: ast._Node) -> int:
+                chained = isinstance(operand, ast.BoolOp) and type(operand.op) is type(node.op)
+                return depth if chained else depth + 1
+
+            left = self.boolean(node.left, level(node.left))
+            right = self.boolean(node.right, level(node.right))
             if isinstance(node.op, ast.And):
                 return AllOf(_flat(AllOf, left, right))
             return AnyOf(_flat(AnyOf, left, right))
@@ -313,7 +322,10 @@ def _literal(prop: Property, node: ast._Node) -> Literal:  # noqa: PLR0911 - one
         case EdmType.BOOLEAN if isinstance(node, ast.Boolean):
             return node.val.lower() == "true"
         case EdmType.INT32 | EdmType.INT64 if isinstance(node, ast.Integer):
-            return int(node.val)
+            number = int(_bounded(node.val))
+            if not -_INT_RANGES[prop.type] <= number < _INT_RANGES[prop.type]:
+                raise mismatch
+            return number
         case EdmType.DECIMAL | EdmType.DOUBLE if isinstance(node, ast.Integer | ast.Float):
             try:
                 return Decimal(_bounded(node.val))
@@ -322,17 +334,19 @@ def _literal(prop: Property, node: ast._Node) -> Literal:  # noqa: PLR0911 - one
         case EdmType.DATETIME if isinstance(node, ast.DateTime):
             try:
                 instant = node.py_val
-            except ValueError:
+                if instant.tzinfo is None:
+                    raise mismatch
+                return instant.astimezone(UTC)  # an instant past year 9999 in UTC overflows here
+            except (ValueError, OverflowError):
                 raise mismatch from None
-            if instant.tzinfo is None:
-                raise mismatch
-            return instant
     raise mismatch
 
 
 def _bounded(text: str) -> str:
     if len(text) > MAX_LITERAL_LENGTH:
         raise ODataQueryError("BadRequest", f"A literal is longer than {MAX_LITERAL_LENGTH} characters.")
+    if "\x00" in text:
+        raise ODataQueryError("BadRequest", "A literal holds a NUL character.")
     return text
 
 
@@ -340,7 +354,7 @@ def _count_option(given: Mapping[str, str], name: str, maximum: int | None) -> i
     if name not in given:
         return None
     text = given[name]
-    if not text.isdigit() or len(text) > 9 or (maximum is not None and int(text) > maximum):
+    if not _DIGITS.fullmatch(text) or (maximum is not None and int(text) > maximum):
         raise ODataQueryError(
             "BadRequest", f"{name} must be a whole number from 0 to {maximum or 999_999_999}."
         )
@@ -359,7 +373,7 @@ def _search(entity_set: EntitySet, text: str | None) -> str | None:
     if not any(p.searchable for p in entity_set.properties):
         raise ODataQueryError("BadRequest", f"{entity_set.name} cannot be searched: use $filter.")
     term = text.strip().strip('"').strip()
-    if not term or len(term) > MAX_SEARCH_LENGTH:
+    if not term or len(term) > MAX_SEARCH_LENGTH or "\x00" in term:
         raise ODataQueryError("BadRequest", f"$search takes 1 to {MAX_SEARCH_LENGTH} characters.")
     return term
 
@@ -382,6 +396,10 @@ def _orderby(entity_set: EntitySet, text: str | None) -> tuple[tuple[Property, b
         prop = entity_set.lookup(words[0]) if words else None
         if prop is None or len(words) > 2 or (len(words) == 2 and words[1].lower() not in {"asc", "desc"}):
             raise ODataQueryError("BadRequest", "$orderby is a list of 'Property [asc|desc]'.")
+        if not prop.sortable:
+            raise ODataQueryError(
+                "BadRequest", f"{prop.name} holds one of several values: it cannot order rows."
+            )
         keys.append((prop, len(words) == 2 and words[1].lower() == "desc"))
     if len(keys) > MAX_ORDER_KEYS:
         raise ODataQueryError("BadRequest", f"$orderby takes at most {MAX_ORDER_KEYS} properties.")
@@ -392,6 +410,6 @@ def _skiptoken(text: str | None, skip: int) -> int:
     if text is None:
         return skip
     digits = text[1:]
-    if not text.startswith("o") or not digits.isdigit() or len(digits) > 9 or int(digits) < skip:
+    if not text.startswith("o") or not _DIGITS.fullmatch(digits) or int(digits) < skip:
         raise ODataQueryError("BadRequest", "$skiptoken is not one this service issued.")
     return int(digits)

@@ -25,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -263,8 +264,17 @@ def url_problem(url: str, *, allow_insecure: bool) -> str | None:  # noqa: PLR09
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return None  # a host name: resolved when sending
+        # A DNS name with an alphabetic top-level label: numeric spellings of addresses ("127.1",
+        # "2130706433", "0x7f000001", "0177.0.0.1") and non-ASCII look-alikes are not names.
+        if not _PUBLIC_NAME.fullmatch(host):
+            return "The URL must name a public host by its DNS name or a public IP address."
+        return None  # resolved and checked again when sending
     return None if address.is_global else "The URL must name a public host."
+
+
+_PUBLIC_NAME = re.compile(
+    r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]"
+)
 
 
 def _is_loopback(host: str) -> bool:

@@ -224,3 +224,14 @@ def test_a_zaf_jwt_signed_by_zendesk_is_checked_with_the_apps_public_key() -> No
     assert zaf(f"{header}.{body}.{signature}") is Refusal.TOKEN_INVALID
     elsewhere = claims(aud="https://evil.example/api/v2/apps/installations/1.json")
     assert zaf(jwt.encode(elsewhere, APP_KEY, algorithm="RS256")) is Refusal.WRONG_ACCOUNT
+
+
+def test_a_signature_with_characters_outside_ascii_is_altered_not_an_error() -> None:
+    query = dict(
+        parse_qsl(signed_query(MASTER, PATH, {}, integration_id="zd", expires_at=int(NOW.timestamp()) + 60))
+    )
+    query["sig"] = "\u00e9" * 10
+    assert (
+        verify_link(MASTER, PATH, list(query.items()), now=NOW, max_ttl=timedelta(minutes=15))
+        is Refusal.ALTERED
+    )

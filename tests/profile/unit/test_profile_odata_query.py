@@ -16,7 +16,9 @@ from services.profile.core.odata_model import (
     CASES,
     CUSTOMERS,
     ENTITY_SETS,
+    INTERACTIONS,
     EdmType,
+    EntitySet,
     Property,
     csdl,
 )
@@ -197,3 +199,30 @@ def test_the_csdl_declares_only_allowed_types() -> None:
         for p in entity_set.properties:
             assert p.type in ALLOWED_TYPES
             assert f'Name="{p.name}" Type="{p.type.value}"' in document
+
+
+@pytest.mark.parametrize(
+    ("entity_set", "options"),
+    [
+        (CUSTOMERS, [("$top", "\u00b2")]),  # a digit to str.isdigit(), not to int()
+        (CUSTOMERS, [("$skip", "\u2460")]),
+        (CUSTOMERS, [("$skiptoken", "o\u00b2")]),
+        (INTERACTIONS, [("$filter", "Rating eq 100000000000000000000000")]),
+        (CUSTOMERS, [("$filter", "FirstSeen eq 9999-12-31T23:59:59-14:00")]),  # past year 9999 in UTC
+        (CUSTOMERS, [("$filter", "contains(Name,'a\x00b')")]),
+        (CUSTOMERS, [("$search", "a\x00")]),
+        (CUSTOMERS, [("$orderby", "Email")]),  # one of several values: no order
+    ],
+)
+def test_inputs_that_once_raised_past_the_checks_are_query_errors(
+    entity_set: EntitySet, options: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(ODataQueryError):
+        parse_query(entity_set, options)
+
+
+def test_a_long_chain_of_one_operator_is_not_deep() -> None:
+    ids = [uuid.uuid4() for _ in range(40)]
+    expression = parse_filter(CUSTOMERS, " or ".join(f"Id eq {guid}" for guid in ids))
+    assert isinstance(expression, AnyOf)
+    assert len(expression.parts) == 40

@@ -307,6 +307,14 @@ def test_good_urls(url: str) -> None:
         "https:///nohost",
         "https://crm.example.com/" + "a" * 2100,
         "https://crm.example.com/a b",
+        # Numeric spellings of loopback and look-alike names, which resolvers and httpx read oddly.
+        "https://127.1/",
+        "https://2130706433/",
+        "https://0x7f000001/",
+        "https://0/",
+        "https://0177.0.0.1/",
+        "https://\u2460\u2461\u2466.0.0.1/",
+        "https://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/",
     ],
 )
 def test_hostile_urls_are_refused_without_being_quoted(url: str) -> None:

@@ -45,8 +45,12 @@ def source_message(record: ConsumerRecord[bytes, bytes]) -> SourceMessage:
     """A consumed record as the core reads it; ``InvalidEventError`` when it is not one."""
     if not record.key:
         raise InvalidEventError("message has no key (the customer key is required)")
+    try:
+        key = record.key.decode()
+    except UnicodeDecodeError:
+        raise InvalidEventError("message key is not UTF-8") from None
     timestamp = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-    coordinates = (record.topic, record.partition, record.offset, timestamp, record.key.decode())
+    coordinates = (record.topic, record.partition, record.offset, timestamp, key)
     if record.value is None:
         if record.topic != PROFILES_TOPIC:
             raise InvalidEventError("a tombstone on a topic that is not compacted")

@@ -195,8 +195,8 @@ class MongoODataReader:
         keys: list[tuple[str, int]] = []
         for prop, descending in query.orderby:
             field = source.fields[prop.name]
-            path = field.path if isinstance(field, Scalar | NonEmpty) else "identifiers.value"
-            keys.append((path, DESCENDING if descending else ASCENDING))
+            assert isinstance(field, Scalar | NonEmpty)  # identifier properties are not sortable
+            keys.append((field.path, DESCENDING if descending else ASCENDING))
         if keys:  # the key last, so equal values keep one order from page to page
             key = source.fields[query.entity_set.key]
             assert isinstance(key, Scalar)

@@ -171,7 +171,8 @@ class MongoWebhookDeliveries:
     async def claim(self, delivery_id: str, now: datetime, lease_until: datetime) -> ClaimedDelivery | None:
         document = await self._deliveries.find_one_and_update(
             {"_id": delivery_id, "status": _PENDING, "lease_until": {"$lte": now}},
-            {"$set": {"lease_until": lease_until}},
+            # Not due again before the lease ends: a send that never settles (a crash) is retried then.
+            {"$set": {"lease_until": lease_until}, "$max": {"next_attempt_at": lease_until}},
             return_document=ReturnDocument.AFTER,
         )
         return None if document is None else ClaimedDelivery(_pending(document), document["body"])

@@ -258,7 +258,8 @@ SOURCES: dict[str, Source] = {
             "Reopened": NonEmpty("cases.reopened_by"),
         },
         _case_row,
-        {"CustomerId": "_id"},  # a case lives in its customer's document
+        # A case lives in its customer's document; by its id it is found through its owner.
+        {"Id": "_id", "CustomerId": "_id"},
         unwind="cases",
     ),
 }

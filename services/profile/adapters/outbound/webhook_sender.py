@@ -10,8 +10,12 @@ them.
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
+import socket
 from math import floor
+from urllib.parse import urlsplit
 
 import httpx
 from standardwebhooks import Webhook
@@ -45,6 +49,8 @@ class HttpWebhookSender:
         client: httpx.AsyncClient,
         *,
         attempts: int,
+        total_seconds: float,
+        allow_loopback: bool = False,
         initial_seconds: float = 0.5,
         max_seconds: float = 2.0,
     ) -> None:
@@ -52,10 +58,38 @@ class HttpWebhookSender:
             raise ValueError("attempts must be at least 1")
         self._client = client
         self._attempts = attempts
+        # httpx's timeout bounds each read, not the request: a receiver trickling bytes would hold a
+        # send past its lease (and another dispatcher would send it again).
+        self._total_seconds = total_seconds
+        self._allow_loopback = allow_loopback
         self._initial = initial_seconds
         self._max = max_seconds
 
     async def send(self, request: WebhookRequest) -> AttemptResult:
+        try:
+            async with asyncio.timeout(self._total_seconds):
+                if not await self._public_address(request.url):
+                    return AttemptResult(None, "address_refused")
+                return await self._tries(request)
+        except TimeoutError:
+            return AttemptResult(None, "timeout")
+        except Exception as error:  # an unusable URL or an unexpected failure: a failed attempt, settled
+            _log.warning("webhook attempt failed (%s)", type(error).__name__)
+            return AttemptResult(None, "error")
+
+    async def _public_address(self, url: str) -> bool:
+        """Whether every address the URL's host resolves to is public (loopback too when allowed): a
+        name that resolves inside the network is not sent to."""
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError:
+            return True  # not resolvable now: the attempt fails as a connection error and is retried
+        addresses = {ipaddress.ip_address(info[4][0]) for info in found}
+        return all(a.is_global or (self._allow_loopback and a.is_loopback) for a in addresses)
+
+    async def _tries(self, request: WebhookRequest) -> AttemptResult:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_RetryableError),
             stop=stop_after_attempt(self._attempts),
