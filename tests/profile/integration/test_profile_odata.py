@@ -313,6 +313,16 @@ async def test_hostile_or_unsupported_queries_get_an_odata_error_never_a_500(
     assert "x" * 50 not in error["message"]  # the literal is not echoed
 
 
+async def test_count_takes_the_filter_once_and_ignores_what_shapes_a_page(
+    seeded: Seeded, odata: httpx.AsyncClient
+) -> None:
+    mine = seeded_filter(seeded)
+    shaped = await odata.get("/Customers/$count", params={"$filter": mine, "$top": "2", "$orderby": "Name"})
+    assert shaped.text == "12"
+    twice = await odata.get("/Customers/$count", params=[("$filter", mine), ("$filter", "Tier eq 'gold'")])
+    assert twice.status_code == 400
+
+
 async def test_unknown_sets_and_keys_are_404_or_400(odata: httpx.AsyncClient) -> None:
     assert (await odata.get("/Orders")).status_code == 404
     assert (await odata.get(f"/Customers({uuid.uuid4()})")).status_code == 404

@@ -167,9 +167,11 @@ def odata_router() -> APIRouter:
     @router.get("/{resource}/$count", summary="How many entities match $filter/$search")
     async def count(resource: str, request: Request, _: CrmReader) -> PlainTextResponse:
         service = await _service(request)
-        options = [*request.query_params.multi_items(), ("$count", "true"), ("$top", "0")]
-        options = [(name, value) for name, value in options if name not in {"$select", "$orderby", "$skip"}]
-        found = await service.collection(resource, _deduplicated(options))
+        # The count of what $filter/$search match; the options that shape a page do not apply.
+        shaping = {"$count", "$top", "$skip", "$skiptoken", "$select", "$orderby"}
+        options = [(name, value) for name, value in request.query_params.multi_items() if name not in shaping]
+        options += [("$count", "true"), ("$top", "0")]
+        found = await service.collection(resource, options)
         return PlainTextResponse(str(found.page.count or 0))
 
     @router.get("/{resource}", summary="An entity set, or one entity by its Guid key")
@@ -189,8 +191,3 @@ def odata_router() -> APIRouter:
         return JSONResponse(body | _shaped(row, query.select), media_type=_JSON)
 
     return router
-
-
-def _deduplicated(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The last of each option (the count route sets $count and $top over what the caller sent)."""
-    return list({name: (name, value) for name, value in options}.values())
