@@ -15,6 +15,9 @@ from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database
 from services.common.settings import CommonSettings
 
+# A real browser for page tests: the chromium and browser fixtures.
+pytest_plugins = ("tests.support.browser",)
+
 
 @pytest.fixture(scope="session")
 def settings() -> CommonSettings:

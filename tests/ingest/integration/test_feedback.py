@@ -14,9 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -24,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from pydantic import SecretStr
 
 from deploy.local import infra as local_infra
@@ -39,6 +38,7 @@ from services.ingest.core.feedback import answer_event_id
 from services.ingest.settings import IngestSettings
 from tests.ingest.integration.conftest import ingest_app
 from tests.ingest.integration.test_broker_outage import private_broker, restart  # noqa: F401
+from tests.support.browser import watch
 from tests.support.kafka import events_on
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,6 @@ ANSWER_PATH = "/v1/feedback"
 OTHER_SECRET = "not-our-survey-secret-but-just-as-long-0123456789"
 CANARY = "canary-5e1d private words"
 HOSTILE_COMMENT = '</textarea><script>alert("pwned")</script><img src=x onerror=alert(1)> & "quotes" \'too\''
-CHROMIUM = os.environ.get("HELHET_CHROMIUM", "/usr/bin/chromium")
 
 
 # -- surveys and tokens ---------------------------------------------------------------------------------
@@ -570,37 +569,6 @@ async def test_broker_down_is_503_and_the_survey_can_be_answered_once_it_is_back
 
 
 # -- a real browser --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium: fail loudly (never skip) when it is missing."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-def watch(page: Page) -> list[str]:
-    """What the page got wrong, as the browser reports it: policy violations and script errors."""
-    problems: list[str] = []
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(message.text)
-
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
 
 
 @pytest.mark.parametrize(

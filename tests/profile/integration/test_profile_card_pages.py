@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -30,7 +29,7 @@ import httpx
 import jwt
 import pytest
 from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
-from playwright.async_api import Browser, ConsoleMessage, Frame, Page, async_playwright, expect
+from playwright.async_api import Browser, Frame, Page, expect
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -68,10 +67,10 @@ from tests.profile.integration.profile_flow import (
     notified,
     order,
 )
+from tests.support.browser import watch
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = os.environ.get("HELHET_CHROMIUM", "/usr/bin/chromium")
 LINK_SECRET = "card-link-test-secret-" + uuid.uuid4().hex
 ZENDESK_SECRET = "zendesk-app-shared-secret-" + uuid.uuid4().hex
 NAME = "Kari Nordmann"
@@ -553,37 +552,6 @@ async def test_zendesk_posts_the_iframe_url_with_its_signed_token(
 
 
 # ---- in a real browser -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium: fail loudly (never skip) when it is missing."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-def watch(page: Page) -> list[str]:
-    """Script errors and policy violations the browser reports."""
-    problems: list[str] = []
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"{message.text} ({message.location.get('url')})")
-
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
 
 
 async def serious_violations(page: Page) -> list[str]:

@@ -12,15 +12,13 @@ Heartbeats are taken at the clock's start, so agents stay present for the API fo
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from schemas.cases import CaseCategory, CaseChanged
 from schemas.interactions import Channel
@@ -38,7 +36,6 @@ from tests.support.clock import Clock
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = os.environ.get("HELHET_CHROMIUM", "/usr/bin/chromium")
 BOARD_SCOPES = ("queues:read", "agents:read")
 
 
@@ -125,24 +122,6 @@ async def build_floor(service: RoutingService, store: MongoRoutingStore, clock: 
 @pytest.fixture
 async def floor(service: RoutingService, store: MongoRoutingStore, clock: Clock) -> Floor:
     return await build_floor(service, store, clock)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium: fail loudly (never skip) when it is missing."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 def bearer(issuer: LocalIssuer, scopes: tuple[str, ...] = BOARD_SCOPES) -> dict[str, str]:
