@@ -14,12 +14,10 @@ local MongoDB-wire server uses no index for a timeline read (it scans the collec
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,13 +26,14 @@ from typing import Any
 import httpx
 
 from bench.ingest import run_loadgen, running_api
+from bench.own_profile import own_database
 from bench.profile_api import Person, bench_people, running_worker, seed
 from bench.report import Figure
-from services.common.mongo import create_mongo_client, database, ensure_indexes
+from services.common.mongo import create_mongo_client, database
 from services.common.settings import CommonSettings
 from services.profile.adapters.outbound.mongo_integrations import MongoIntegrations
 from services.profile.core.integrations import CrmKind
-from services.profile.indexes import INDEXES, TIMELINE_COLLECTION
+from services.profile.indexes import TIMELINE_COLLECTION
 from services.profile.integrations import IntegrationService
 
 # Links live this long (the card's maximum): longer than any run here.
@@ -55,7 +54,7 @@ def card_figures(settings: CommonSettings, loadgen: Path, sizes: CardSizes) -> l
     run = uuid.uuid4().hex[:8]
     people = bench_people(run, sizes.customers)
     integration_id = f"bench-card-{run}"
-    with _own_database(settings, f"bench-card-{run}") as own:
+    with own_database(settings, f"bench-card-{run}") as own:
         with running_worker(own, f"bench-card-{run}"):
             asyncio.run(seed(own, people))
         entries = asyncio.run(_register(own, integration_id))
@@ -70,40 +69,6 @@ def card_figures(settings: CommonSettings, loadgen: Path, sizes: CardSizes) -> l
         Figure(f"{label}: p99 (target <= 100)", report["p99_ms"], "ms"),
         Figure(f"{label}: not 200 or not sent", float(not_ok + report["unsent"]), "requests"),
     ]
-
-
-@contextmanager
-def _own_database(settings: CommonSettings, name: str) -> Iterator[CommonSettings]:
-    """A fresh database with profile's indexes; the worker and API processes started meanwhile use it
-    (they inherit this process's environment)."""
-    own = settings.model_copy(update={"mongodb_database": name})
-    asyncio.run(_indexes(own))
-    previous = os.environ.get("HELHET_MONGODB_DATABASE")
-    os.environ["HELHET_MONGODB_DATABASE"] = name
-    try:
-        yield own
-    finally:
-        if previous is None:
-            del os.environ["HELHET_MONGODB_DATABASE"]
-        else:
-            os.environ["HELHET_MONGODB_DATABASE"] = previous
-        asyncio.run(_drop(own))
-
-
-async def _indexes(settings: CommonSettings) -> None:
-    client = create_mongo_client(settings)
-    try:
-        await ensure_indexes(database(client, settings), INDEXES)
-    finally:
-        await client.close()
-
-
-async def _drop(settings: CommonSettings) -> None:
-    client = create_mongo_client(settings)
-    try:
-        await client.drop_database(settings.mongodb_database)
-    finally:
-        await client.close()
 
 
 async def _register(settings: CommonSettings, integration_id: str) -> int:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -29,7 +27,8 @@ from urllib.parse import quote
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from bench.ingest import REPO, run_loadgen, running_api, service_env
+from bench.ingest import run_loadgen, running_api
+from bench.own_profile import running_role
 from bench.profile import event_of, mixed
 from bench.report import Figure
 from schemas.catalog import event_type_of
@@ -102,22 +101,8 @@ def running_worker(settings: CommonSettings, group: str) -> Iterator[None]:
     """``services.profile.main worker`` in group ``group``, which starts at the current end of the topics
     (earlier benchmarks' events are not this one's business)."""
     start_group_at_the_end(settings, group, PROFILE_TOPICS)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.profile.main", "worker"],
-        cwd=REPO,
-        env=service_env(settings, HELHET_WORKER_APP_ID=group),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with running_role(settings, "worker", HELHET_WORKER_APP_ID=group):
         yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # stuck in a database write
-            process.kill()
-            process.wait()
 
 
 def by_topic(events: Sequence[Event[ProfilePayload]]) -> dict[str, list[Event[ProfilePayload]]]:

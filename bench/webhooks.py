@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,7 +31,8 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from bench.ingest import REPO, running_api, service_env
+from bench.ingest import running_api
+from bench.own_profile import environment, own_database, running_role
 from bench.profile_api import quantile
 from bench.report import Figure
 from schemas.cases import CaseCategory, CaseChange, CaseChanged, CaseStatus
@@ -43,11 +42,9 @@ from schemas.envelope import Event
 from schemas.interactions import Channel
 from services.common.kafka.groups import start_group_at_the_end
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import create_mongo_client, database, ensure_indexes
 from services.common.settings import CommonSettings
 from services.profile.adapters.inbound.webhook_consumer import WEBHOOK_TOPICS
 from services.profile.core.webhooks import CASES_TOPIC, PROFILES_TOPIC, WebhookEventType, secret_from
-from services.profile.indexes import INDEXES
 
 _READY_WITHIN_S = 120
 _DELIVERED_WITHIN_S = 120
@@ -64,76 +61,18 @@ def webhook_figures(settings: CommonSettings, *, events: int = 5_000, customers:
     time their delivery to a local receiver."""
     run = uuid.uuid4().hex[:8]
     group = f"bench-webhooks-{run}"
-    own = settings.model_copy(update={"mongodb_database": f"bench-webhooks-{run}"})
-    asyncio.run(_indexes(own))
-    try:
-        # The API and the role inherit this process's environment (``service_env``).
-        with _environment(
-            HELHET_MONGODB_DATABASE=own.mongodb_database, HELHET_WEBHOOK_ALLOW_INSECURE_URLS="true"
+    # The API and the role inherit this process's environment (``service_env``).
+    with (
+        own_database(settings, f"bench-webhooks-{run}") as own,
+        environment(HELHET_WEBHOOK_ALLOW_INSECURE_URLS="true"),
+    ):
+        start_group_at_the_end(own, group, WEBHOOK_TOPICS)
+        with (
+            running_api(own, "services.profile.main", "admin:write") as (base, token),
+            running_role(own, "webhooks", HELHET_WEBHOOK_GROUP_ID=group) as deliverer,
         ):
-            start_group_at_the_end(own, group, WEBHOOK_TOPICS)
-            with (
-                running_api(own, "services.profile.main", "admin:write") as (base, token),
-                _running_deliverer(own, group) as deliverer,
-            ):
-                outcome = asyncio.run(_measure(own, base, token, deliverer, _burst(run, events, customers)))
-    finally:
-        asyncio.run(_drop(own))
+            outcome = asyncio.run(_measure(own, base, token, deliverer, _burst(run, events, customers)))
     return outcome.figures(f"profile webhooks ({events:,} events over {customers:,} customers, one burst)")
-
-
-# ---- processes and database ----------------------------------------------------------------------------
-
-
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextmanager
-def _running_deliverer(settings: CommonSettings, group: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``services.profile.main webhooks`` in consumer group ``group`` (whose offsets are set already)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.profile.main", "webhooks"],
-        cwd=REPO,
-        env=service_env(settings, HELHET_WEBHOOK_GROUP_ID=group),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-async def _indexes(settings: CommonSettings) -> None:
-    client = create_mongo_client(settings)
-    try:
-        await ensure_indexes(database(client, settings), INDEXES)
-    finally:
-        await client.close()
-
-
-async def _drop(settings: CommonSettings) -> None:
-    client = create_mongo_client(settings)
-    try:
-        await client.drop_database(settings.mongodb_database)
-    finally:
-        await client.close()
 
 
 # ---- events --------------------------------------------------------------------------------------------
