@@ -62,16 +62,20 @@ class ODataService:
             guid = str(uuid.UUID(key))
         except ValueError:
             raise ODataQueryError("BadRequest", f"The key of {entity_set.type_name} is a Guid.") from None
-        if entity_set is CUSTOMERS:
-            survivor = await self._reader.survivor(guid)
-            if survivor is None:
-                return parse_query(entity_set, allowed), None
-            guid = survivor
         query = parse_query(entity_set, allowed)
+        row = await self._by_key(query, guid)
+        if row is None and entity_set is CUSTOMERS:  # merged away? (a live id is found in one read)
+            survivor = await self._reader.survivor(guid)
+            if survivor is not None and survivor != guid:
+                row = await self._by_key(query, survivor)
+        return query, row
+
+    async def _by_key(self, query: ODataQuery, guid: str) -> Row | None:
+        entity_set = query.entity_set
         key_property = entity_set.lookup(entity_set.key)
         assert key_property is not None
         keyed = ODataQuery(
             entity_set, filter=AllOf((Comparison(key_property, Op.EQ, guid),)), select=query.select, top=1
         )
         page = await self._reader.page(keyed)
-        return query, page.rows[0] if page.rows else None
+        return page.rows[0] if page.rows else None

@@ -126,25 +126,30 @@ def _quote(text: str) -> str:
     return quote(text, safe="$,()'")
 
 
-def _collection_body(request: Request, found: Collection) -> dict[str, Any]:
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _collection_body(request: Request, found: Collection) -> str:
+    """The page as JSON text, each row serialised once: its size decides where a page over 8 MB is cut."""
     query: ODataQuery = found.query
     rows: list[str] = []
     size = 0
     token = found.next_skiptoken
     for index, row in enumerate(found.page.rows):
-        text = json.dumps(_shaped(row, query.select), ensure_ascii=False, separators=(",", ":"))
+        text = _compact(_shaped(row, query.select))
         size += len(text.encode()) + 1
         if size > MAX_RESPONSE_BYTES:  # cut the page here; the next one starts at this row
             token = skiptoken(query.offset + index)
             break
         rows.append(text)
-    body: dict[str, Any] = {"@odata.context": _context(request, query.entity_set, query.select)}
+    members = [f'"@odata.context":{_compact(_context(request, query.entity_set, query.select))}']
     if found.page.count is not None:
-        body["@odata.count"] = found.page.count
-    body["value"] = [json.loads(text) for text in rows]
+        members.append(f'"@odata.count":{found.page.count}')
+    members.append(f'"value":[{",".join(rows)}]')
     if token is not None:
-        body["@odata.nextLink"] = _next_link(request, token)
-    return body
+        members.append(f'"@odata.nextLink":{_compact(_next_link(request, token))}')
+    return "{" + ",".join(members) + "}"
 
 
 async def _service(request: Request) -> ODataService:
@@ -175,7 +180,7 @@ def odata_router() -> APIRouter:
         return PlainTextResponse(str(found.page.count or 0))
 
     @router.get("/{resource}", summary="An entity set, or one entity by its Guid key")
-    async def read(resource: str, request: Request, _: CrmReader) -> JSONResponse:
+    async def read(resource: str, request: Request, _: CrmReader) -> Response:
         service = await _service(request)
         match = _ENTITY.match(resource)
         if match is None:
@@ -183,7 +188,7 @@ def odata_router() -> APIRouter:
         options = request.query_params.multi_items()
         if match.group("key") is None:
             found = await service.collection(match.group("set"), options)
-            return JSONResponse(_collection_body(request, found), media_type=_JSON)
+            return Response(_collection_body(request, found), media_type=_JSON)
         query, row = await service.entity(match.group("set"), match.group("key").strip("'"), options)
         if row is None:
             return odata_error(404, "NotFound", f"No {query.entity_set.type_name} with that key.")
