@@ -25,14 +25,19 @@ class CrmCaller:
     integration_id: str | None  # the integration whose key was presented; None for a bearer token
 
 
-async def _integrations(request: Request) -> IntegrationService:
+async def _integrations(
+    request: Request,
+) -> IntegrationService:  # async: a sync dependency costs a thread hop
     service: IntegrationService = request.app.state.integrations
     return service
 
 
+Integrations = Annotated[IntegrationService, Depends(_integrations)]
+
+
 async def crm_caller(
     request: Request,
-    integrations: Annotated[IntegrationService, Depends(_integrations)],
+    integrations: Integrations,
     authorization: Annotated[str | None, Header()] = None,
     header_key: Annotated[str | None, Header(alias=API_KEY_HEADER, max_length=200)] = None,
     query_key: Annotated[str | None, Query(alias=API_KEY_PARAMETER, max_length=200)] = None,

@@ -14,11 +14,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.http import Principal, problem, require_scopes
+from services.profile.adapters.inbound.crm_auth import Integrations
 from services.profile.core.integrations import (
     DEFAULT_ROTATION_OVERLAP,
     INTEGRATION_ID_PATTERN,
@@ -28,7 +29,7 @@ from services.profile.core.integrations import (
     Integration,
     InvalidOriginError,
 )
-from services.profile.integrations import UNCHANGED, IntegrationService, KeyChange, KeyProblem
+from services.profile.integrations import UNCHANGED, KeyChange, KeyProblem
 
 IntegrationId = Annotated[str, Path(pattern=INTEGRATION_ID_PATTERN)]
 KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]
@@ -87,14 +88,6 @@ class IntegrationOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     api_keys: list[ApiKeyOut]
-
-
-async def _integrations(request: Request) -> IntegrationService:
-    service: IntegrationService = request.app.state.integrations
-    return service
-
-
-Integrations = Annotated[IntegrationService, Depends(_integrations)]
 
 
 def key_out(key: ApiKey) -> ApiKeyOut:
