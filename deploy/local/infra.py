@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from deploy.local.procs import (
     stop,
     tracked_names,
 )
+from services.common.bootstrap import bootstrap
 
 Say = Callable[[str], None]
 
@@ -138,11 +138,6 @@ def up(cfg: StackConfig, say: Say = _quiet) -> list[Component]:
 
 def provision(cfg: StackConfig, say: Say = _quiet) -> None:
     """Create topics and indexes once, from this one process (see field-notes on concurrent index builds)."""
-    if importlib.util.find_spec("services.common.bootstrap") is None:
-        say("[yellow]services.common.bootstrap not found: topics and indexes were not provisioned[/]")
-        return
-    from services.common.bootstrap import bootstrap  # noqa: PLC0415 - optional until it is written
-
     t0 = time.monotonic()
     bootstrap(cfg.kafka_bootstrap, cfg.mongodb_uri)
     say(f"provisioned topics and indexes in {time.monotonic() - t0:.1f} s")

@@ -1,7 +1,7 @@
 """Provision Kafka topics and MongoDB indexes once, before the services start.
 
 Run by ``make infra-up``/``make run`` locally and by the Helm pre-install/pre-upgrade hook in a cluster:
-``python -m services.common.bootstrap``. Each service declares its indexes in
+``helhet-provision`` (``python -m services.common.bootstrap``). Each service declares its indexes in
 ``services/<name>/indexes.py`` as ``INDEXES``; this module finds them by that convention so the shared
 runtime never imports service code directly.
 """
@@ -13,6 +13,7 @@ import importlib
 import logging
 import pkgutil
 
+import typer
 from pydantic import SecretStr
 
 import services
@@ -51,7 +52,16 @@ def bootstrap(kafka_bootstrap: str, mongodb_uri: str) -> None:
     asyncio.run(_bootstrap_indexes(settings))
 
 
-if __name__ == "__main__":
+cli = typer.Typer(add_completion=False)
+
+
+@cli.command()
+def provision() -> None:
+    """Create or align Kafka topics and MongoDB indexes from the HELHET_* environment; safe to repeat."""
     logging.basicConfig(level=logging.INFO)
     from_env = CommonSettings()
     bootstrap(from_env.kafka_bootstrap_servers, from_env.mongodb_uri.get_secret_value())
+
+
+if __name__ == "__main__":
+    cli()
