@@ -39,6 +39,9 @@ class CommonSettings(BaseSettings):
     # Publishing gives up (and the API answers 503) when the broker has not acknowledged by then; the
     # producer drops the expired batch, so a refused message never appears later.
     kafka_publish_timeout_ms: int = 5_000
+    # Roles without an API (workers, the webhook dispatcher) serve /healthz, /readyz and /metrics here
+    # when set, as they do in a pod; None (local runs) serves nothing.
+    health_port: int | None = Field(default=None, ge=1, le=65535)
     # 127.0.0.1 locally; 0.0.0.0 inside a container.
     api_host: str = "127.0.0.1"
     # Topic replication: 1 on the local single broker, 3 on a production cluster.

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from services.common.connections import ApiConnections, WorkerConnections
 from services.common.http import create_app
+from services.common.http.role_health import health_server
 from services.common.kafka.batches import RetryPolicy, faust_send_empty
 from services.common.kafka.connection import aiokafka_options
 from services.common.kafka.dead_letters import KafkaDeadLetters
@@ -238,7 +239,11 @@ class WebhookDeliverer:
         async def send_empty(topic: str, headers: list[tuple[str, bytes]]) -> None:
             await publisher.publish_empty(topic, headers)
 
+        port = settings.health_port
+        health = None if port is None else health_server(settings, "webhooks", port)()
         try:
+            if health is not None:
+                await health.start()
             await publisher.start()
             await consumer.start()
             intake = WebhookConsumer(
@@ -256,6 +261,8 @@ class WebhookDeliverer:
             await publisher.stop()
             await http.aclose()
             await client.close()
+            if health is not None:
+                await health.stop()
 
 
 def create_webhook_deliverer(settings: ProfileSettings, *, telemetry: bool = True) -> WebhookDeliverer:

@@ -1,5 +1,6 @@
 """A faust app with settings that fit Helhet's consumers: at-least-once, topics provisioned by us (never
-auto-declared), no standby replicas, no embedded web server (the FastAPI app serves health and metrics)."""
+auto-declared), no standby replicas, and, in a pod, a small health app instead of faust's
+own web pages."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import faust
 
+from services.common.http.role_health import health_server
 from services.common.kafka.connection import aiokafka_options
 from services.common.settings import CommonSettings
 
@@ -45,9 +47,13 @@ def create_faust_app(settings: CommonSettings, app_id: str, **overrides: Any) ->
         "table_standby_replicas": 0,
         "store": "memory://",
         "datadir": datadir,
-        "web_enabled": False,
+        # The health app below, when there is one; never faust's own aiohttp pages.
+        "web_enabled": settings.health_port is not None,
         "key_serializer": "raw",
         "value_serializer": "raw",
     }
     defaults.update(overrides)
-    return faust.App(app_id, **defaults)
+    app = faust.App(app_id, **defaults)
+    if settings.health_port is not None:
+        app.web_server(health_server(settings, "worker", settings.health_port))
+    return app

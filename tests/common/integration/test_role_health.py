@@ -1,0 +1,92 @@
+"""Roles without an API answer the same probes as the APIs when ``HELHET_HEALTH_PORT`` is set (as in a
+pod), and stop cleanly on SIGTERM (what Kubernetes sends): exit code 0, the port released."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.kafka.groups import start_group_at_the_end
+from services.common.settings import CommonSettings
+from services.profile.adapters.inbound.webhook_consumer import WEBHOOK_TOPICS
+from services.routing.adapters.inbound.worker import ROUTING_TOPICS
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+# A faust worker (the shape of every service's worker) and the plain-aiokafka webhook dispatcher.
+ROLES = {
+    "routing-worker": (("services.routing.main", "worker"), "HELHET_WORKER_APP_ID", ROUTING_TOPICS),
+    "profile-webhooks": (("services.profile.main", "webhooks"), "HELHET_WEBHOOK_GROUP_ID", WEBHOOK_TOPICS),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    last: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the role exited early with {process.returncode}"
+        try:
+            last = httpx.get(f"{base}/readyz", timeout=5)
+            if last.status_code == 200:
+                return last
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"not ready within {timeout_s} s (last answer: {last and last.status_code})")
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_a_role_without_an_api_answers_probes_and_stops_cleanly(infra: CommonSettings, role: str) -> None:
+    (module, command), group_variable, topics = ROLES[role]
+    group = f"test-role-health-{uuid.uuid4().hex[:8]}"
+    start_group_at_the_end(infra, group, topics)  # only this test's (no) events, not the suite's backlog
+    port = free_port()
+    env = {
+        **os.environ,
+        "HELHET_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "HELHET_MONGODB_URI": infra.mongodb_uri.get_secret_value(),
+        "HELHET_HEALTH_PORT": str(port),
+        group_variable: group,
+        "HELHET_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, command],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_until_ready(base, process)
+        assert ready.json()["checks"] == {"kafka": "ok", "mongodb": "ok"}
+        alive = httpx.get(f"{base}/healthz", timeout=5)
+        assert (alive.status_code, alive.json()) == (200, {"status": "ok"})
+        metrics = httpx.get(f"{base}/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert 'helhet_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{base}/healthz", timeout=2)
