@@ -39,6 +39,11 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
     @property
+    def kafka_config(self) -> dict[str, str]:
+        """The topic-level configuration it is created with (and aligned to)."""
+        return {"cleanup.policy": "compact" if self.compacted else "delete", **self.config}
+
+    @property
     def dlq(self) -> TopicSpec | None:
         if not self.consumed:
             return None

@@ -16,6 +16,8 @@ from pydantic.json_schema import models_json_schema
 from schemas.catalog import EVENT_TYPES, TopicSpec, all_topics
 
 GENERATED = Path(__file__).parent / "generated"
+# The Helm chart's copy of the topic list (its optional Strimzi KafkaTopic resources are rendered from it).
+CHART_TOPICS = Path(__file__).parents[1] / "deploy" / "k8s" / "helhet" / "files" / "topics.json"
 
 # Binary-mode CloudEvents headers every message carries (Kafka protocol binding, CloudEvents 1.0).
 _CE_HEADERS: dict[str, Any] = {
@@ -109,7 +111,15 @@ def rendered() -> dict[Path, str]:
     """Every generated file with its exact content."""
     files = {GENERATED / "json" / f"{name}.json": _dump(schema) for name, schema in json_schemas().items()}
     files[GENERATED / "asyncapi.json"] = _dump(asyncapi())
+    files[CHART_TOPICS] = _dump(chart_topics())
     return files
+
+
+def chart_topics() -> list[dict[str, Any]]:
+    return [
+        {"name": topic.name, "partitions": topic.partitions, "config": topic.kafka_config}
+        for topic in all_topics()
+    ]
 
 
 def drift() -> list[str]:
@@ -128,7 +138,7 @@ def write() -> None:
         path.write_text(text)
 
 
-def _dump(document: dict[str, Any]) -> str:
+def _dump(document: dict[str, Any] | list[dict[str, Any]]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

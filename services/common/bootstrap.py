@@ -46,9 +46,10 @@ async def _bootstrap_indexes(settings: CommonSettings) -> None:
         await client.close()
 
 
-def bootstrap(kafka_bootstrap: str, mongodb_uri: str) -> None:
+def bootstrap(kafka_bootstrap: str, mongodb_uri: str, *, topics: bool = True) -> None:
     settings = CommonSettings(kafka_bootstrap_servers=kafka_bootstrap, mongodb_uri=SecretStr(mongodb_uri))
-    provision_topics(settings)
+    if topics:
+        provision_topics(settings)
     asyncio.run(_bootstrap_indexes(settings))
 
 
@@ -56,11 +57,15 @@ cli = typer.Typer(add_completion=False)
 
 
 @cli.command()
-def provision() -> None:
+def provision(
+    topics: bool = typer.Option(
+        True, help="Also create and align the Kafka topics (off where Strimzi KafkaTopic resources own them)."
+    ),
+) -> None:
     """Create or align Kafka topics and MongoDB indexes from the HELHET_* environment; safe to repeat."""
     logging.basicConfig(level=logging.INFO)
     from_env = CommonSettings()
-    bootstrap(from_env.kafka_bootstrap_servers, from_env.mongodb_uri.get_secret_value())
+    bootstrap(from_env.kafka_bootstrap_servers, from_env.mongodb_uri.get_secret_value(), topics=topics)
 
 
 if __name__ == "__main__":

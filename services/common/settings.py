@@ -9,7 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class CommonSettings(BaseSettings):
     """Connection and runtime settings; each service subclasses this and adds its own fields."""
 
-    model_config = SettingsConfigDict(env_prefix="HELHET_", extra="ignore", frozen=True)
+    # A refused start must not print the secrets it was given (SASL password, MongoDB URI).
+    model_config = SettingsConfigDict(
+        env_prefix="HELHET_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     service_name: str = "helhet"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"

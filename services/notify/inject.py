@@ -51,9 +51,17 @@ def build_sender(settings: NotifySettings, client: httpx.AsyncClient) -> Sender:
         settings.meta_base_url, settings.meta_page_access_token.get_secret_value(), client
     )
     chat_token = settings.chat_callback_token
+    smtp_password = settings.smtp_password
     channels: dict[Channel, Sender] = {
         Channel.EMAIL: SmtpSender(
-            settings.smtp_host, settings.smtp_port, settings.mail_from, timeout=settings.smtp_timeout_seconds
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.mail_from,
+            timeout=settings.smtp_timeout_seconds,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=smtp_password.get_secret_value() if smtp_password else None,
+            ssl_cafile=settings.smtp_ssl_cafile,
         ),
         Channel.SMS: TwilioSmsSender(
             settings.sms_base_url,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
 from services.common.survey_tokens import DEVELOPMENT_SURVEY_SECRET
@@ -15,6 +16,9 @@ from services.notify.service import NotifyRules
 
 
 class NotifySettings(CommonSettings):
+    # A refused value is not echoed in the error: it could be the SMTP password or a provider token.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
+
     service_name: str = "notify"
     api_port: int = 8004
     # The consumer group of cases.v1, assignments.v1 and queue-stats.v1: every notify worker shares it.
@@ -30,6 +34,16 @@ class NotifySettings(CommonSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_timeout_seconds: float = 10.0
+    # Production relays want TLS: "starttls" upgrades the connection before anything else is said (the
+    # submission port, 587) and fails rather than go on in plain text when the relay does not offer it;
+    # "tls" speaks TLS from the first byte (465). "none" is plain text, for the local sink.
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    # The relay's account, used (AUTH PLAIN or LOGIN) once TLS is up: both or neither.
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # A relay whose certificate a private CA signed: that CA's PEM file, trusted instead of the system's
+    # CAs. The host name is checked either way.
+    smtp_ssl_cafile: str | None = None
     mail_from: str = "kundeservice@helhet.example"
     # SMS through a Twilio-compatible Messages API.
     sms_base_url: str = "https://api.twilio.com"
@@ -67,6 +81,17 @@ class NotifySettings(CommonSettings):
             raise ValueError(
                 f"HELHET_ENVIRONMENT={self.environment!r} needs HELHET_SURVEY_SECRET: the development "
                 "default is only used when HELHET_ENVIRONMENT is unset, 'development' or 'test'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _smtp_username_with_password(self) -> Self:
+        has_username = bool(self.smtp_username)
+        has_password = self.smtp_password is not None and bool(self.smtp_password.get_secret_value())
+        if has_username != has_password:
+            raise ValueError(
+                "HELHET_SMTP_USERNAME and HELHET_SMTP_PASSWORD go together: set both to log in to the "
+                "relay, or neither"
             )
         return self
 

@@ -25,10 +25,6 @@ class ProvisionReport:
     reconfigured: list[str] = field(default_factory=list)
 
 
-def topic_configs(topic: TopicSpec) -> dict[str, str]:
-    return {"cleanup.policy": "compact" if topic.compacted else "delete", **topic.config}
-
-
 def provision_topics(settings: CommonSettings, topics: Sequence[TopicSpec] | None = None) -> ProvisionReport:
     wanted = list(topics if topics is not None else all_topics())
     report = ProvisionReport()
@@ -44,7 +40,7 @@ def provision_topics(settings: CommonSettings, topics: Sequence[TopicSpec] | Non
                             topic.name,
                             topic.partitions,
                             settings.kafka_topic_replication_factor,
-                            topic_configs=topic_configs(topic),
+                            topic_configs=topic.kafka_config,
                         )
                     ]
                 )
@@ -86,7 +82,7 @@ def _grow_partitions(admin: KafkaAdminClient, topics: Sequence[TopicSpec], repor
 
 def _align_configs(admin: KafkaAdminClient, topics: Sequence[TopicSpec], report: ProvisionReport) -> None:
     for topic in topics:
-        wanted = topic_configs(topic)
+        wanted = topic.kafka_config
         actual = current_topic_config(admin, topic.name, list(wanted))
         if any(actual.get(name) != value for name, value in wanted.items()):
             admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic.name, configs=wanted)])

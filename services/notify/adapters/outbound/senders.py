@@ -13,12 +13,14 @@ import contextlib
 import hashlib
 import logging
 import smtplib
+import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email import policy
 from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Literal
 from urllib.parse import quote
 
 import httpx
@@ -42,6 +44,9 @@ TWILIO_API_VERSION = "2010-04-01"
 # Header lines up to RFC 5322's 998 characters: with the default 78 a long Message-ID in In-Reply-To
 # or References is folded into RFC 2047 encoded words, and mail clients no longer thread the answer.
 _WIDE_HEADERS = policy.SMTP.clone(max_line_length=998)
+
+# "none": plain text; "starttls": upgraded before anything else is said; "tls": TLS from the first byte.
+SmtpSecurity = Literal["none", "starttls", "tls"]
 
 
 # --- email -------------------------------------------------------------------------------------------
@@ -71,6 +76,12 @@ class SmtpSender:
     ``In-Reply-To`` and ``References`` and threads under the customer's mail; an id that is not a valid
     Message-ID is left out rather than failing the send. The Message-ID is derived from ``send_key``, so
     a retried send carries the same id and receivers can drop the duplicate.
+
+    ``security`` "starttls" or "tls" checks the relay's certificate and host name (against the system's
+    CAs, or only ``ssl_cafile``'s); with ``username`` and ``password`` it logs in once TLS is up. A relay
+    that cannot do what was asked (no STARTTLS, no AUTH, credentials refused) is a permanent
+    ``smtp_tls_unavailable``, ``smtp_auth_unavailable`` or ``smtp_auth``: never a plain-text fallback, and
+    never an ``smtp_5xx`` that reads as a bounce.
     """
 
     def __init__(
@@ -81,11 +92,17 @@ class SmtpSender:
         *,
         timeout: float,
         local_hostname: str | None = None,
+        security: SmtpSecurity = "none",
+        username: str | None = None,
+        password: str | None = None,
+        ssl_cafile: str | None = None,
     ) -> None:
         address = parseaddr(sender_address)[1]
         domain = address.rpartition("@")[2]
         if "@" not in address or not domain:
             raise ValueError("sender_address needs a domain")
+        if bool(username) != bool(password):
+            raise ValueError("username and password go together")
         self._host = host
         self._port = port
         self._from = sender_address
@@ -94,6 +111,11 @@ class SmtpSender:
         self._timeout = timeout
         # smtplib's default EHLO name is socket.getfqdn(), which can stall on a slow resolver.
         self._local_hostname = local_hostname or domain
+        self._security = security
+        self._login = (username, password) if username and password else None
+        # Certificate and host name checked, TLS 1.2 at least; built once, so a missing CA file fails at
+        # startup rather than at the first message.
+        self._tls = ssl.create_default_context(cafile=ssl_cafile) if security != "none" else None
 
     def build(self, message: Outgoing) -> EmailMessage:
         """The message as it goes on the wire (public for tests and previews)."""
@@ -126,9 +148,13 @@ class SmtpSender:
         return 1
 
     def _deliver(self, mail: EmailMessage, to: str) -> None:
-        client = smtplib.SMTP(timeout=self._timeout, local_hostname=self._local_hostname)
+        client: smtplib.SMTP | None = None
         try:
-            client.connect(self._host, self._port)
+            client = self._connect()
+            if self._security == "starttls":
+                self._starttls(client)
+            if self._login is not None:
+                self._log_in(client, *self._login)
             client.send_message(mail, from_addr=self._envelope_from, to_addrs=[to])
         except smtplib.SMTPRecipientsRefused as exc:
             # One recipient, refused at RCPT: 5xx is a hard bounce, 4xx a greylisting or full mailbox.
@@ -142,13 +168,65 @@ class SmtpSender:
             raise PermanentSendError("smtp_unsupported") from None
         except smtplib.SMTPException:
             raise TransientSendError("smtp_protocol") from None
+        except ssl.SSLError:
+            # An untrusted or expired certificate, a wrong host name, a failed handshake (also "tls"
+            # against a plain-text port). Transient: a relay's certificate is renewed, one node of a pool
+            # can be behind; the retries are few and the code names the cause.
+            raise TransientSendError("tls") from None
         except OSError:  # refused, unreachable, timed out
             raise TransientSendError("connection") from None
         finally:
-            # The message is accepted once DATA got its 250: a failing QUIT changes nothing.
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                client.quit()
-            client.close()
+            if client is not None:
+                # The message is accepted once DATA got its 250: a failing QUIT changes nothing.
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    client.quit()
+                client.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        # The host goes to the constructor (which connects): smtplib checks the certificate against the
+        # name given there, and connect() alone leaves it empty.
+        if self._security == "tls":
+            return smtplib.SMTP_SSL(
+                self._host,
+                self._port,
+                local_hostname=self._local_hostname,
+                timeout=self._timeout,
+                context=self._tls,
+            )
+        return smtplib.SMTP(
+            self._host, self._port, local_hostname=self._local_hostname, timeout=self._timeout
+        )
+
+    def _starttls(self, client: smtplib.SMTP) -> None:
+        """TLS before anything else, or no message at all: never on in plain text."""
+        client.ehlo_or_helo_if_needed()
+        if not client.has_extn("starttls"):
+            # The relay's configuration or a downgrade on the way: for an operator, not a retry.
+            raise PermanentSendError("smtp_tls_unavailable")
+        try:
+            client.starttls(context=self._tls)
+        except smtplib.SMTPResponseException as exc:
+            # 454 is "TLS not available for a temporary reason"; any other refusal is the relay's setup
+            # (and not a bounce: the smtp_5xx codes read as one).
+            if 400 <= exc.smtp_code < 500:
+                raise _smtp_error(exc.smtp_code) from None
+            raise PermanentSendError("smtp_tls_unavailable") from None
+
+    @staticmethod
+    def _log_in(client: smtplib.SMTP, username: str, password: str) -> None:
+        client.ehlo_or_helo_if_needed()
+        if not client.has_extn("auth"):
+            raise PermanentSendError("smtp_auth_unavailable")
+        try:
+            client.login(username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            # 454 is a temporary failure (the relay's user database, say); 535 wrong credentials, 534 a
+            # mechanism too weak, 538 TLS required: the configuration, never a bounce of this recipient.
+            if 400 <= exc.smtp_code < 500:
+                raise _smtp_error(exc.smtp_code) from None
+            raise PermanentSendError("smtp_auth") from None
+        except smtplib.SMTPException:  # none of PLAIN, LOGIN and CRAM-MD5 offered
+            raise PermanentSendError("smtp_auth_unavailable") from None
 
 
 # --- HTTP providers ----------------------------------------------------------------------------------
