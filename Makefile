@@ -20,14 +20,22 @@ STACK := $(PY) -m deploy.local.stack
 # here). Installed once; apt keeps the packages in its cache.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# Chart checks, offline: helm and kubectl-validate built from the Go module proxy (cached by version),
+# the custom resources' CRDs (KEDA, Prometheus Operator, Strimzi) fetched from package registries.
+HELM_VERSION := v3.22.0
+HELM := $(HELHET_CACHE_DIR)/tools/helm-$(HELM_VERSION)/helm
+KUBECTL_VALIDATE_VERSION := v0.0.4
+KUBECTL_VALIDATE := $(HELHET_CACHE_DIR)/tools/kubectl-validate-$(KUBECTL_VALIDATE_VERSION)/kubectl-validate
+CRDS := $(HELHET_CACHE_DIR)/crds-$(shell sha256sum deploy/k8s/fetch-crds.sh | cut -c1-12)
+CHART := deploy/k8s/helhet
 
 # Tests get their own ports and data folder, so a running `make run` stack is left alone.
 TEST_ENV := HELHET_KAFKA_PORT=39092 HELHET_KAFKA_CONTROLLER_PORT=39093 HELHET_MONGODB_PORT=37017 \
 	HELHET_SMTP_SINK_PORT=31025 HELHET_DEV_ISSUER_PORT=38000 HELHET_SMTP_LISTEN_PORT=0 HELHET_INGEST_PORT=38001 HELHET_VAR_DIR=$(CURDIR)/var/test \
 	HELHET_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:39092 \
-	HELHET_MONGODB_URI='mongodb://127.0.0.1:37017/?directConnection=true'
+	HELHET_MONGODB_URI='mongodb://127.0.0.1:37017/?directConnection=true' HELHET_HELM=$(HELM)
 
-.PHONY: help setup run test test-unit infra-up infra-down lint format schemas bench clean
+.PHONY: help setup run test test-unit chart-check infra-up infra-down lint format schemas bench images clean
 
 help:
 	@echo "make run        set up and run the whole local stack with demo data (Ctrl-C stops it)"
@@ -35,7 +43,9 @@ help:
 	@echo "make infra-up   start Kafka + the MongoDB-wire server, provision topics and indexes"
 	@echo "make infra-down stop them"
 	@echo "make lint       ruff, mypy (strict) and the contract drift check"
+	@echo "make chart-check helm lint, every example rendered and validated (Kubernetes 1.30), chart tests"
 	@echo "make bench      print this machine's physical-limit figures (bench/results/)"
+	@echo "make images     build and smoke-test the OCI image var/images/helhet-<version>.oci.tar (root)"
 	@echo "make schemas    regenerate JSON Schema + AsyncAPI from the models"
 	@echo "make clean      stop everything and remove local state and the virtualenv"
 
@@ -65,7 +75,7 @@ infra-up: setup
 infra-down:
 	@if [ -x $(PY) ]; then $(STACK) down; $(TEST_ENV) $(STACK) down; fi
 
-test: setup lint $(CHROMIUM)
+test: setup lint chart-check $(CHROMIUM)
 	@# A fresh broker and database each run: tests read topics from the start, so old data only slows them.
 	$(TEST_ENV) $(STACK) down >/dev/null
 	rm -rf var/test
@@ -88,6 +98,28 @@ format: .venv/.synced
 schemas: .venv/.synced
 	$(PY) -m schemas.generate
 
+$(HELM):
+	GOBIN=$(dir $@) GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(KUBECTL_VALIDATE):
+	GOBIN=$(dir $@) GOFLAGS=-mod=mod go install sigs.k8s.io/kubectl-validate@$(KUBECTL_VALIDATE_VERSION)
+
+$(CRDS)/.fetched: deploy/k8s/fetch-crds.sh
+	deploy/k8s/fetch-crds.sh $(CRDS)
+	touch $@
+
+# kubectl-validate knows Kubernetes <= 1.30 offline (1.31+ would be fetched).
+chart-check: .venv/.synced $(HELM) $(KUBECTL_VALIDATE) $(CRDS)/.fetched
+	@mkdir -p var
+	@for values in default $(CHART)/examples/*.yaml; do \
+		args=$$([ $$values = default ] || echo "-f $$values"); \
+		echo "lint and validate: $$values values"; \
+		$(HELM) lint --strict --quiet --kube-version 1.30.0 $(CHART) $$args || exit 1; \
+		$(HELM) template helhet $(CHART) --kube-version 1.30.0 $$args > var/chart-rendered.yaml || exit 1; \
+		$(KUBECTL_VALIDATE) --version 1.30 --local-crds $(CRDS) var/chart-rendered.yaml || exit 1; \
+	done
+	HELHET_HELM=$(HELM) $(PY) -m pytest -q tests/chart
+
 $(LOADGEN): bench/loadgen/main.go bench/loadgen/go.mod
 	cd bench/loadgen && GOFLAGS=-mod=mod go build -o $@ .
 
@@ -98,6 +130,17 @@ BENCH_ENV := $(TEST_ENV) HELHET_VAR_DIR=$(CURDIR)/var/bench
 bench: setup $(LOADGEN)
 	$(BENCH_ENV) $(STACK) up
 	$(BENCH_ENV) $(PY) -m bench --loadgen $(LOADGEN); status=$$?; $(BENCH_ENV) $(STACK) down; exit $$status
+
+# One OCI image for every service (deploy/images/): a debootstrap rootfs instead of a pulled base image, then
+# unpacked and run under chroot as a smoke test. Needs root; the rootfs and buildah's storage are cached.
+IMAGE_TOOLS := /usr/sbin/debootstrap /usr/bin/buildah /usr/bin/umoci
+$(IMAGE_TOOLS) &:
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap buildah umoci
+
+images: $(IMAGE_TOOLS) | $(UV)
+	$(SUDO) env UV=$(UV) HELHET_CACHE_DIR=$(HELHET_CACHE_DIR) UV_CACHE_DIR=$(UV_CACHE_DIR) deploy/images/build.sh
+	$(SUDO) deploy/images/smoke.sh
 
 clean: infra-down
 	rm -rf var .venv bench/results .mypy_cache .ruff_cache .pytest_cache .hypothesis
