@@ -192,6 +192,9 @@ def test_autoscaled_roles_leave_replicas_to_the_autoscaler() -> None:
     for name in scaled | lagged:
         assert "replicas" not in deployments[name]["spec"], name
     assert "replicas" in deployments["rel-helhet-routing-api"]["spec"]
+    for scaled_object in of_kind(docs, "ScaledObject"):
+        [trigger] = scaled_object["spec"]["triggers"]
+        assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
     [auth] = of_kind(docs, "TriggerAuthentication")
     assert {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]} == {"password", "ca"}
 
