@@ -48,6 +48,10 @@ class AgentsCopy:
         self._read_at, self._read_wall = loop_now, wall_now
         return list(self._agents.values())
 
+    def get(self, agent_id: str) -> Agent | None:
+        """The agent as this router last read or wrote it (maybe stale: write it only by its version)."""
+        return self._agents.get(agent_id)
+
     def saw(self, agent: Agent) -> None:
         """A copy of the agent just read or written by this router."""
         self._agents[agent.agent_id] = agent

@@ -253,11 +253,20 @@ class RoutingService:
         offered, holding = make_offer(pick, self.rules)
         item = holding.work[-1]
         now = pick.decision.decided_at
-        for _ in range(self._attempts):
-            fresh = await self._store.agent(pick.agent.agent_id)
-            if fresh is None or ineligibility(fresh, pick.case, now, self.rules) is not None:
-                if fresh is not None:
-                    self._agents.saw(fresh)
+        # First this router's copy of the agent as last read or written (not the roster's, which holds the
+        # round's planned offers): the write succeeds only while its version is still the stored one, so
+        # then it was fresh and its eligibility holds (a read saved per offer). Otherwise, and after a
+        # refused write, the agent as stored now.
+        copy = self._agents.get(pick.agent.agent_id)
+        for attempt in range(self._attempts + 1):
+            from_copy = attempt == 0 and copy is not None
+            fresh = copy if from_copy else await self._store.agent(pick.agent.agent_id)
+            if fresh is None:
+                return None
+            if ineligibility(fresh, pick.case, now, self.rules) is not None:
+                if from_copy:
+                    continue  # the copy may be stale: the stored agent decides
+                self._agents.saw(fresh)
                 return None  # changed between pick and commit: the next round decides again
             if await self._save_agent(replace(fresh, work=(*fresh.work, item))) is not None:
                 break

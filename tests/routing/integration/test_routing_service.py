@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.envelope import Event
 from schemas.interactions import Channel
-from schemas.routing import AssignmentChange, AssignmentChanged, Rule
+from schemas.routing import AgentStatus, AssignmentChange, AssignmentChanged, Rule
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
@@ -22,7 +22,7 @@ from services.routing.adapters.outbound.mongo_store import MongoRoutingStore
 from services.routing.core.agents import Agent, Capacity, ChannelLimit, WorkItem, WorkState
 from services.routing.core.cases import CaseState
 from services.routing.core.flow import Refusal
-from services.routing.core.presence import with_heartbeat, with_leave
+from services.routing.core.presence import with_heartbeat, with_leave, with_status
 from services.routing.core.schedule import Leave
 from services.routing.service import RoutingService
 from tests.routing.integration.routing_flow import case_opened, closed, present_agent
@@ -307,3 +307,64 @@ async def test_a_hold_left_by_a_router_that_crashed_between_its_two_writes_is_gi
     held = await store.agent("anna")
     assert held is not None
     assert held.work == ()
+
+
+def router_with_a_copy_kept_an_hour(
+    routing_db: AsyncDatabase[Document], publisher: AsyncEventPublisher, clock: Clock
+) -> RoutingService:
+    """A router whose planning copy of the agents never refreshes by itself during the test."""
+    return RoutingService(
+        MongoRoutingStore(routing_db),
+        KafkaAssignmentFeed(publisher),
+        KafkaStatsFeed(publisher),
+        clock,
+        agents_fresh_for=3600,
+    )
+
+
+async def test_an_agent_gone_away_since_the_routers_copy_gets_no_offer(
+    routing_db: AsyncDatabase[Document],
+    publisher: AsyncEventPublisher,
+    clock: Clock,
+    store: MongoRoutingStore,
+) -> None:
+    router = router_with_a_copy_kept_an_hour(routing_db, publisher, clock)
+    await present_agent(router, "anna", clock.now)
+    await router.match()  # the router's copy now holds anna, available
+    # Another process (the API, another router) records her going away.
+    elsewhere = router_with_a_copy_kept_an_hour(routing_db, publisher, clock)
+    await elsewhere.change_agent(
+        "anna", lambda agent: with_status(_known(agent), AgentStatus.AWAY, clock.now)
+    )
+
+    opened = case_opened(clock.now)
+    assert await router.handle_cases([opened]) == 0
+    waiting = await store.case(opened.case_id)
+    assert waiting is not None
+    assert waiting.state is CaseState.WAITING
+    anna = await store.agent("anna")
+    assert anna is not None
+    assert anna.work == ()
+
+
+async def test_an_agent_changed_harmlessly_since_the_routers_copy_is_offered_the_case_as_stored(
+    routing_db: AsyncDatabase[Document],
+    publisher: AsyncEventPublisher,
+    clock: Clock,
+    store: MongoRoutingStore,
+) -> None:
+    router = router_with_a_copy_kept_an_hour(routing_db, publisher, clock)
+    await present_agent(router, "anna", clock.now)
+    await router.match()
+    elsewhere = router_with_a_copy_kept_an_hour(routing_db, publisher, clock)
+    clock.advance(seconds=5)
+    beat = await elsewhere.change_agent("anna", lambda agent: with_heartbeat(_known(agent), clock.now))
+
+    opened = case_opened(clock.now)
+    assert await router.handle_cases([opened]) == 1
+    anna = await store.agent("anna")
+    assert anna is not None
+    # Written over the heartbeat (the stale copy's write was refused, the stored agent's taken).
+    assert anna.version == beat.version + 1
+    assert anna.heartbeat_at == clock.now
+    assert [item.case_id for item in anna.work] == [opened.case_id]
