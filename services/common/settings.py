@@ -15,6 +15,9 @@ class CommonSettings(BaseSettings):
     )
 
     service_name: str = "helhet"
+    # Unset, "development" or "test": services may fall back to their development secrets; anything else
+    # (e.g. "production") refuses to start without real ones.
+    environment: str | None = None
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None

@@ -36,8 +36,6 @@ class IngestSettings(CommonSettings):
     # Published keys each process remembers (≈ 200 bytes each), answering redeliveries without the database.
     dedupe_remembered_keys: int = 100_000
 
-    # Unset, "development" or "test" allow the development defaults of the secrets below.
-    environment: str | None = None
     # Twilio signs with the account's auth token; Meta signs with the app secret and checks the verify
     # token we gave it in the subscription handshake.
     twilio_auth_token: SecretStr = SecretStr("")

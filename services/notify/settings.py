@@ -71,8 +71,6 @@ class NotifySettings(CommonSettings):
     # and the secret its token is signed with (ingest verifies it with the same one).
     survey_url: str = "http://127.0.0.1:8001/v1/feedback/form"
     survey_secret: SecretStr = SecretStr(DEVELOPMENT_SURVEY_SECRET)
-    # Unset, "development" or "test" allow the development survey secret.
-    environment: str | None = None
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self) -> Self:

@@ -57,7 +57,6 @@ class ProfileSettings(CommonSettings):
 
     # The profile card (inside CRMs). Its links are signed with a key per integration derived from this
     # secret (HELHET_CARD_LINK_SECRET); the development default is refused outside development.
-    environment: str | None = None
     card_link_secret: SecretStr = SecretStr(DEVELOPMENT_CARD_LINK_SECRET)
     # A minted link lives this long unless the caller asks for less (never longer than the maximum).
     card_link_default_ttl_seconds: int = 300

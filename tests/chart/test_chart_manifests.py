@@ -16,6 +16,11 @@ import pytest
 import yaml
 
 from schemas.catalog import all_topics
+from services.common.settings import CommonSettings
+from services.ingest.settings import IngestSettings
+from services.notify.settings import NotifySettings
+from services.profile.settings import ProfileSettings
+from services.routing.settings import RoutingSettings
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "k8s" / "helhet"
@@ -267,3 +272,51 @@ def test_cpu_and_lag_autoscaling_together_is_refused() -> None:
     )
     assert result.returncode != 0
     assert "enable autoscaling (CPU) or keda (lag), not both" in result.stderr
+
+
+SETTINGS: dict[str, type[CommonSettings]] = {
+    "ingest": IngestSettings,
+    "profile": ProfileSettings,
+    "routing": RoutingSettings,
+    "notify": NotifySettings,
+    "provision": CommonSettings,
+}
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_every_setting_the_chart_gives_is_one_the_service_reads(value_set: str) -> None:
+    """Settings ignore unknown variables, so a misspelt one would be lost silently: each HELHET_ variable
+    on a container must name a field of its component's settings."""
+    for name, template in workloads(rendered(value_set)):
+        component = template["metadata"]["labels"]["app.kubernetes.io/component"]
+        known = {f"HELHET_{field.upper()}" for field in SETTINGS[component].model_fields}
+        for container in template["spec"]["containers"]:
+            given = {variable for variable in env_of(container) if variable.startswith("HELHET_")}
+            assert given <= known, (name, sorted(given - known))
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_every_role_starts_with_the_settings_the_chart_gives(
+    value_set: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside development a service refuses to start without its real secrets: the chart must hand each
+    one over (a Secret's value stands in here)."""
+    for name, template in workloads(rendered(value_set)):
+        component = template["metadata"]["labels"]["app.kubernetes.io/component"]
+        [container] = template["spec"]["containers"]
+        with monkeypatch.context() as patch:
+            for variable in [variable for variable in os.environ if variable.startswith("HELHET_")]:
+                patch.delenv(variable)
+            for variable, entry in env_of(container).items():
+                patch.setenv(variable, entry.get("value", f"secret-from-{name}-{variable}".lower()))
+            settings = SETTINGS[component]()
+            assert settings.environment == container_env_value(container, "HELHET_ENVIRONMENT"), name
+            assert settings.kafka_bootstrap_servers == container_env_value(
+                container, "HELHET_KAFKA_BOOTSTRAP_SERVERS"
+            ), name
+
+
+def container_env_value(container: Manifest, variable: str) -> str:
+    value = env_of(container)[variable]["value"]
+    assert isinstance(value, str)
+    return value
