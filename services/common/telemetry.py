@@ -12,13 +12,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry import propagate, trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.settings import CommonSettings
 
@@ -61,13 +62,44 @@ def _blank_raw_url(span: Span, scope: dict[str, Any]) -> None:
 
 
 def instrument_fastapi(app: FastAPI) -> None:
-    """Server spans for every request, joined to the caller's trace, without raw URLs."""
+    """Server spans for every request, joined to the caller's trace, without raw URLs, when spans are
+    recorded. Otherwise only the caller's trace context is carried on (the instrumentation's middleware
+    cost 12 % of a single intake request's CPU even with nothing to record)."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        app.add_middleware(TraceContextMiddleware)
+        return
     FastAPIInstrumentor.instrument_app(
         app,
         server_request_hook=_blank_raw_url,
         exclude_spans=["receive", "send"],
         excluded_urls="healthz,readyz,metrics",
     )
+
+
+class TraceContextMiddleware:
+    """The caller's ``traceparent``/``tracestate`` as the current context while the request is handled,
+    so what it publishes stays in the caller's trace; nothing is recorded."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in (b"traceparent", b"tracestate")
+        }
+        if not carrier:
+            await self.app(scope, receive, send)
+            return
+        token = attach(propagate.extract(carrier))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            detach(token)
 
 
 def trace_headers() -> dict[str, str]:

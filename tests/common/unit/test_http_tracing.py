@@ -8,10 +8,11 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.types import Message, Receive, Scope, Send
 
 from services.common.http import create_app
 from services.common.settings import CommonSettings
-from services.common.telemetry import configure_telemetry
+from services.common.telemetry import TraceContextMiddleware, configure_telemetry, trace_headers
 
 CANARY = "kari.canary@example.no"
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -57,3 +58,28 @@ def test_without_an_exporter_no_tracer_provider_is_installed() -> None:
 
     assert installed is None
     assert trace.get_tracer_provider() is before
+
+
+async def test_without_recording_the_callers_trace_context_is_carried_on() -> None:
+    """What a request publishes (``trace_headers`` on its messages) stays in the caller's trace."""
+    seen: list[dict[str, str]] = []
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(trace_headers())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = TraceContextMiddleware(endpoint)
+    parent = f"00-{CALLER_TRACE}-b7ad6b7169203331-01"
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        return None
+
+    for headers in ([(b"traceparent", parent.encode())], []):
+        await app({"type": "http", "headers": headers}, receive, send)
+    assert seen[0]["traceparent"] == parent
+    assert "traceparent" not in seen[1]
+    assert "traceparent" not in trace_headers()  # the request's context ended with it
