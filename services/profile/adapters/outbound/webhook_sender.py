@@ -2,7 +2,10 @@
 ``webhook-timestamp``, ``webhook-signature`` over the structured-mode CloudEvent body).
 
 Redirects are not followed (a receiver must name its final URL; following would let it point us at any
-host) and the response body is never read (a hostile receiver could send without end). A refused or
+host). The host is resolved once per attempt and the request goes to the address that was checked (with
+the URL's Host header and, for TLS, its name for SNI and certificate checks): a name that answers a
+public address to the check and an internal one to the connection (DNS rebinding) reaches nothing
+inside. The response body is never read (a hostile receiver could send without end). A refused or
 lost connection and 429/502/503/504 are tried again within the call (tenacity, a few seconds at most);
 the long schedule (hours) is the core's. URLs and secrets never reach a log line: receivers put tokens in
 them.
@@ -14,8 +17,9 @@ import asyncio
 import ipaddress
 import logging
 import socket
+from dataclasses import dataclass
 from math import floor
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from standardwebhooks import Webhook
@@ -31,6 +35,7 @@ from services.profile.core.webhooks import CONTENT_TYPE
 from services.profile.ports import AttemptResult, WebhookRequest
 
 _log = logging.getLogger(__name__)
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 USER_AGENT = "Helhet-Webhooks/1"
 # Answers that say "not now" rather than "no": worth one more try within the call.
@@ -68,28 +73,37 @@ class HttpWebhookSender:
     async def send(self, request: WebhookRequest) -> AttemptResult:
         try:
             async with asyncio.timeout(self._total_seconds):
-                if not await self._public_address(request.url):
+                address = await self._resolve(request.url)
+                if address is None:
+                    return AttemptResult(None, "connection")  # not resolvable now: the schedule retries
+                if not self._allowed(address):
                     return AttemptResult(None, "address_refused")
-                return await self._tries(request)
+                return await self._tries(_pinned(request, address))
         except TimeoutError:
             return AttemptResult(None, "timeout")
         except Exception as error:  # an unusable URL or an unexpected failure: a failed attempt, settled
             _log.warning("webhook attempt failed (%s)", type(error).__name__)
             return AttemptResult(None, "error")
 
-    async def _public_address(self, url: str) -> bool:
-        """Whether every address the URL's host resolves to is public (loopback too when allowed): a
-        name that resolves inside the network is not sent to."""
+    async def _resolve(self, url: str) -> _Address | None:
+        """The address to send to: the first the host resolves to, unless any of them is refused (a name
+        with one foot inside the network is not sent to); None when it does not resolve now."""
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
         try:
             found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError:
-            return True  # not resolvable now: the attempt fails as a connection error and is retried
-        addresses = {ipaddress.ip_address(info[4][0]) for info in found}
-        return all(a.is_global or (self._allow_loopback and a.is_loopback) for a in addresses)
+            return None
+        addresses = [ipaddress.ip_address(info[4][0]) for info in found]
+        if not addresses:
+            return None
+        refused = next((address for address in addresses if not self._allowed(address)), None)
+        return refused or addresses[0]
 
-    async def _tries(self, request: WebhookRequest) -> AttemptResult:
+    def _allowed(self, address: _Address) -> bool:
+        return address.is_global or (self._allow_loopback and address.is_loopback)
+
+    async def _tries(self, request: _PinnedRequest) -> AttemptResult:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_RetryableError),
             stop=stop_after_attempt(self._attempts),
@@ -106,8 +120,10 @@ class HttpWebhookSender:
             return error.result
         return result
 
-    async def _post(self, request: WebhookRequest) -> AttemptResult:
+    async def _post(self, pinned: _PinnedRequest) -> AttemptResult:
+        request = pinned.request
         headers = {
+            "host": pinned.host_header,
             "content-type": CONTENT_TYPE,
             "user-agent": USER_AGENT,
             "webhook-id": request.message_id,
@@ -118,7 +134,11 @@ class HttpWebhookSender:
         }
         try:
             async with self._client.stream(
-                "POST", request.url, content=request.body.encode(), headers=headers
+                "POST",
+                pinned.url,
+                content=request.body.encode(),
+                headers=headers,
+                extensions={"sni_hostname": pinned.hostname},
             ) as response:
                 code = response.status_code
         except httpx.TimeoutException:
@@ -129,6 +149,24 @@ class HttpWebhookSender:
         if code in _BUSY:
             raise _RetryableError(result)
         return result
+
+
+@dataclass(frozen=True)
+class _PinnedRequest:
+    request: WebhookRequest
+    url: str  # the receiver's URL with the checked address in place of its host
+    host_header: str
+    hostname: str  # for SNI and the certificate check
+
+
+def _pinned(request: WebhookRequest, address: _Address) -> _PinnedRequest:
+    parts = urlsplit(request.url)
+    userinfo, _, host_and_port = parts.netloc.rpartition("@")
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = (f"{userinfo}@" if userinfo else "") + literal + (f":{parts.port}" if parts.port else "")
+    return _PinnedRequest(
+        request, urlunsplit(parts._replace(netloc=netloc)), host_and_port, parts.hostname or ""
+    )
 
 
 def _log_retry(state: RetryCallState) -> None:
