@@ -335,6 +335,9 @@ class DeliveryRecord:
 class ClaimedDelivery:
     pending: PendingDelivery
     body: str
+    # This claim's own mark: only its holder settles the delivery, and only while nothing (a replay, a
+    # cancel, another dispatcher after the lease ran out) has claimed or reset it since.
+    claim: str
 
 
 class WebhookSubscriptions(Protocol):
@@ -379,8 +382,11 @@ class WebhookDeliveries(Protocol):
         when it is not pending or another one holds it."""
 
     async def settle(
-        self, delivery_id: str, settlement: Settlement, *, at: datetime, result: str | None
-    ) -> None: ...
+        self, claimed: ClaimedDelivery, settlement: Settlement, *, at: datetime, result: str | None
+    ) -> bool:
+        """Records the attempt's outcome; False when the claim was overtaken (the delivery stays as the
+        later claim, replay or cancel left it)."""
+        ...
 
     async def cancel_pending(self, subscription_id: str, at: datetime) -> int: ...
 

@@ -143,13 +143,14 @@ class WebhookDispatcher:
             )
             after = self._clock()
             settlement = settle(claimed.pending, outcome_of(result.status_code), after, self._schedule)
-            await self._deliveries.settle(head.delivery_id, settlement, at=after, result=result.reason)
-        if settlement.unsubscribe:
+            # False when replayed, cancelled or claimed again meanwhile: that stands.
+            settled = await self._deliveries.settle(claimed, settlement, at=after, result=result.reason)
+        if settlement.unsubscribe:  # the receiver is gone, whatever happened to this delivery meanwhile
             # Other lanes of the subscription may answer 410 in the same pass: the first one tells.
             if await self._subscriptions.unsubscribe(subscription.subscription_id, after):
                 _log.warning("webhook %s answered 410: unsubscribed", subscription.subscription_id)
             await self._deliveries.cancel_pending(subscription.subscription_id, after)
-        elif settlement.status is not DeliveryStatus.PENDING:
+        elif settled and settlement.status is not DeliveryStatus.PENDING:
             if settlement.status is DeliveryStatus.DEAD:
                 _log.warning(
                     "webhook delivery %s dead after %d attempts (%s)",

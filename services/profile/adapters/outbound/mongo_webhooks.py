@@ -8,6 +8,7 @@ attempt one delivery at once; a dispatcher that dies leaves a lease that simply 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
@@ -169,35 +170,47 @@ class MongoWebhookDeliveries:
             )
 
     async def claim(self, delivery_id: str, now: datetime, lease_until: datetime) -> ClaimedDelivery | None:
+        claim = uuid.uuid4().hex
         document = await self._deliveries.find_one_and_update(
             {"_id": delivery_id, "status": _PENDING, "lease_until": {"$lte": now}},
             # Not due again before the lease ends: a send that never settles (a crash) is retried then.
-            {"$set": {"lease_until": lease_until}, "$max": {"next_attempt_at": lease_until}},
+            {"$set": {"lease_until": lease_until, "claim": claim}, "$max": {"next_attempt_at": lease_until}},
             return_document=ReturnDocument.AFTER,
         )
-        return None if document is None else ClaimedDelivery(_pending(document), document["body"])
+        return None if document is None else ClaimedDelivery(_pending(document), document["body"], claim)
 
     async def settle(
-        self, delivery_id: str, settlement: Settlement, *, at: datetime, result: str | None
-    ) -> None:
+        self, claimed: ClaimedDelivery, settlement: Settlement, *, at: datetime, result: str | None
+    ) -> bool:
         fields: Document = {
             "status": settlement.status.value,
             "attempts": settlement.attempts,
             "last_attempt_at": at,
             "last_result": result,
             "lease_until": _NO_LEASE,
+            "claim": None,
         }
         if settlement.status is DeliveryStatus.PENDING:
             fields["next_attempt_at"] = settlement.next_attempt_at
         else:
             fields["finished_at"] = at
-        # Only while still pending: a replay or a cancel that came meanwhile stands.
-        await self._deliveries.update_one({"_id": delivery_id, "status": _PENDING}, {"$set": fields})
+        # Only under this very claim: a replay, a cancel or a later claim that came meanwhile stands.
+        outcome = await self._deliveries.update_one(
+            {"_id": claimed.pending.delivery_id, "status": _PENDING, "claim": claimed.claim}, {"$set": fields}
+        )
+        return outcome.matched_count == 1
 
     async def cancel_pending(self, subscription_id: str, at: datetime) -> int:
         result = await self._deliveries.update_many(
             {"subscription_id": subscription_id, "status": _PENDING},
-            {"$set": {"status": DeliveryStatus.CANCELLED.value, "finished_at": at, "lease_until": _NO_LEASE}},
+            {
+                "$set": {
+                    "status": DeliveryStatus.CANCELLED.value,
+                    "finished_at": at,
+                    "lease_until": _NO_LEASE,
+                    "claim": None,
+                }
+            },
         )
         return result.modified_count
 
@@ -241,6 +254,7 @@ class MongoWebhookDeliveries:
                     "pending_since": now,
                     "next_attempt_at": now,
                     "lease_until": _NO_LEASE,
+                    "claim": None,
                 },
                 "$unset": {"finished_at": ""},
             },
