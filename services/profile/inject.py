@@ -248,7 +248,7 @@ class WebhookDeliverer:
             await consumer.start()
             intake = WebhookConsumer(
                 consumer,
-                WebhookIntake(subscriptions, deliveries, utc_now),
+                WebhookIntake(subscriptions, deliveries, MongoPrivacyStore(db), utc_now),
                 KafkaDeadLetters(name, send_empty),
                 batch_size=settings.webhook_consume_batch_size,
                 retry=RetryPolicy(settings.worker_retry_initial_seconds, settings.worker_retry_max_seconds),

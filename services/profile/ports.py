@@ -189,6 +189,11 @@ class SuppressionReader(Protocol):
         """The erase time of each suppressed key hash among these (hash → erased_at)."""
 
 
+class ErasedCustomers(Protocol):
+    async def erased(self, customer_ids: Collection[str]) -> set[str]:
+        """Those of these customers that were erased."""
+
+
 class ChangeFeed(Protocol):
     async def publish(self, messages: Sequence[Outgoing]) -> None:
         """Publish, in order per key; return once the broker acknowledged every message."""

@@ -41,6 +41,7 @@ from services.profile.core.webhooks import (
 )
 from services.profile.ports import (
     DeliveryRecord,
+    ErasedCustomers,
     WebhookDeliveries,
     WebhookRequest,
     WebhookSender,
@@ -55,26 +56,45 @@ GENERATED_SECRET_BYTES = 32
 
 class WebhookIntake:
     def __init__(
-        self, subscriptions: WebhookSubscriptions, deliveries: WebhookDeliveries, clock: Clock
+        self,
+        subscriptions: WebhookSubscriptions,
+        deliveries: WebhookDeliveries,
+        erased: ErasedCustomers,
+        clock: Clock,
     ) -> None:
         self._subscriptions = subscriptions
         self._deliveries = deliveries
+        self._erased = erased
         self._clock = clock
 
     async def record(self, messages: Sequence[SourceMessage]) -> int:
         """Write the deliveries of these messages (in their order); returns how many were due."""
         subscriptions = await self._subscriptions.active()
         now = self._clock()
+        each = [new_deliveries(message, subscriptions) for message in messages]
+        # After "customer.erased" nothing more is told about that person: a case event of theirs can
+        # still arrive later (another topic, another partition).
+        told = {
+            delivery.customer_id
+            for deliveries in each
+            for delivery in deliveries
+            if delivery.event_type is not WebhookEventType.CUSTOMER_ERASED
+        }
+        erased = await self._erased.erased(told) if told else set()
         written = 0
         waiting: list[NewDelivery] = []
-        for message in messages:
+        for message, deliveries in zip(messages, each, strict=True):
             if message.event is None and message.topic == PROFILES_TOPIC:
                 await self._deliveries.add(waiting, now)
                 written, waiting = written + len(waiting), []
                 await self._deliveries.forget_customer(message.key)
-            waiting += new_deliveries(message, subscriptions)
+            waiting += [delivery for delivery in deliveries if _still_told(delivery, erased)]
         await self._deliveries.add(waiting, now)
         return written + len(waiting)
+
+
+def _still_told(delivery: NewDelivery, erased: Collection[str]) -> bool:
+    return delivery.customer_id not in erased or delivery.event_type is WebhookEventType.CUSTOMER_ERASED
 
 
 class WebhookDispatcher:

@@ -157,6 +157,11 @@ class MongoPrivacyStore:
         cursor = self._links.find({"_id": {"$in": list(keys)}}, {"customer_id": 1})
         return {document["_id"]: document["customer_id"] async for document in cursor}
 
+    async def erased(self, customer_ids: Collection[str]) -> set[str]:
+        pointers = [_CUSTOMER_PREFIX + customer_id for customer_id in customer_ids]
+        cursor = self._erasures.find({"_id": {"$in": pointers}}, {"_id": 1})
+        return {document["_id"].removeprefix(_CUSTOMER_PREFIX) async for document in cursor}
+
     async def erasure_of(self, customer_id: str) -> ErasureReceipt | None:
         pointer = await self._erasures.find_one({"_id": _CUSTOMER_PREFIX + customer_id})
         if pointer is None:
