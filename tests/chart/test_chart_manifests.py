@@ -18,8 +18,11 @@ import yaml
 from schemas.catalog import all_topics
 from services.common.settings import CommonSettings
 from services.ingest.settings import IngestSettings
+from services.notify.adapters.inbound.worker import NOTIFY_TOPICS
 from services.notify.settings import NotifySettings
+from services.profile.adapters.inbound.worker import PROFILE_TOPICS
 from services.profile.settings import ProfileSettings
+from services.routing.adapters.inbound.worker import ROUTING_TOPICS
 from services.routing.settings import RoutingSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -198,8 +201,8 @@ def test_autoscaled_roles_leave_replicas_to_the_autoscaler() -> None:
         assert "replicas" not in deployments[name]["spec"], name
     assert "replicas" in deployments["rel-helhet-routing-api"]["spec"]
     for scaled_object in of_kind(docs, "ScaledObject"):
-        [trigger] = scaled_object["spec"]["triggers"]
-        assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
+        for trigger in scaled_object["spec"]["triggers"]:
+            assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
     [auth] = of_kind(docs, "TriggerAuthentication")
     assert {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]} == {"password", "ca"}
 
@@ -252,6 +255,13 @@ def test_kafka_credentials_and_ca_are_wired_by_reference() -> None:
         # A secret in plain environment is refused: it belongs in secretEnv (a Secret reference).
         (["--set", "components.notify.env.HELHET_SMTP_PASSWORD=hunter2"], "HELHET_SMTP_PASSWORD"),
         (["--set", "components.ingest.roles.api.resources.limits.cpu=null"], "cpu"),
+        # An empty ports list would open every port; an empty peer is not a peer.
+        (["--set-json", "networkPolicy.internet.ports=[]"], "ports"),
+        (["--set-json", "networkPolicy.kafka.to=[{}]"], "kafka"),
+        # SASL without a mechanism, or a mechanism without SASL: the clients would disagree.
+        (["--set", "kafka.securityProtocol=PLAINTEXT"], "mechanism"),
+        (["--set", "kafka.sasl.mechanism="], "mechanism"),
+        (["--set", "podSecurityContext.seccompProfile.type=Unconfined"], "seccompProfile"),
     ],
 )
 def test_the_schema_refuses_unknown_keys_wrong_types_and_weakened_security(
@@ -320,3 +330,54 @@ def container_env_value(container: Manifest, variable: str) -> str:
     value = env_of(container)[variable]["value"]
     assert isinstance(value, str)
     return value
+
+
+# The consumer groups and topics each worker really reads (its settings and its agent's topics).
+WORKER_READS = {
+    "profile": (ProfileSettings().worker_app_id, PROFILE_TOPICS),
+    "routing": (RoutingSettings().worker_app_id, ROUTING_TOPICS),
+    "notify": (NotifySettings().worker_app_id, NOTIFY_TOPICS),
+}
+
+
+def test_lag_scaling_watches_every_topic_each_worker_reads() -> None:
+    """KEDA scales on the lag of the topics named: each worker's group on all of its topics, one trigger
+    each (the busiest decides), as the code consumes them."""
+    docs = rendered("production")
+    watched = {
+        doc["metadata"]["labels"]["app.kubernetes.io/component"]: [
+            (trigger["metadata"]["consumerGroup"], trigger["metadata"]["topic"])
+            for trigger in doc["spec"]["triggers"]
+        ]
+        for doc in of_kind(docs, "ScaledObject")
+    }
+    assert watched == {
+        component: [(group, topic) for topic in topics] for component, (group, topics) in WORKER_READS.items()
+    }
+
+
+def test_the_provisioning_job_has_its_own_way_to_kafka_and_mongodb_during_the_hook() -> None:
+    docs = rendered("strimzi-mongodb-operator")
+    policies = of_kind(docs, "NetworkPolicy")
+    [policy] = [doc for doc in policies if doc["metadata"]["name"].endswith("-provision-egress")]
+    assert policy["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    # Created before the Job (weight 0) and kept until the hooks succeeded.
+    assert int(policy["metadata"]["annotations"]["helm.sh/hook-weight"]) < 0
+    [job] = of_kind(docs, "Job")
+    selected = policy["spec"]["podSelector"]["matchLabels"]
+    assert selected.items() <= job["spec"]["template"]["metadata"]["labels"].items()
+    ports = {port["port"] for rule in policy["spec"]["egress"] for port in rule["ports"]}
+    assert ports == {53, 9093, 27017}
+
+
+def test_minimum_above_maximum_is_refused() -> None:
+    result = run_helm(
+        "--set",
+        "components.routing.roles.api.autoscaling.enabled=true",
+        "--set",
+        "components.routing.roles.api.autoscaling.minReplicas=5",
+        "--set",
+        "components.routing.roles.api.autoscaling.maxReplicas=2",
+    )
+    assert result.returncode != 0
+    assert "minReplicas is above maxReplicas" in result.stderr
