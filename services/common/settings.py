@@ -9,7 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class CommonSettings(BaseSettings):
     """Connection and runtime settings; each service subclasses this and adds its own fields."""
 
-    # A refused start must not print the secrets it was given (SASL password, MongoDB URI).
+    # A refused start must not print the secrets it was given (SASL password, MongoDB URI, provider
+    # tokens of the services' own settings).
     model_config = SettingsConfigDict(
         env_prefix="HELHET_", extra="ignore", frozen=True, hide_input_in_errors=True
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
 from services.common.survey_tokens import DEVELOPMENT_SURVEY_SECRET
@@ -22,9 +21,6 @@ DEVELOPMENT_SECRETS = {
 
 
 class IngestSettings(CommonSettings):
-    # A refused start must not print the secrets that were given.
-    model_config = SettingsConfigDict(hide_input_in_errors=True)
-
     service_name: str = "ingest"
     api_port: int = 8001
     # National numbers without +country are read as this region's.

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Literal, Self
 
 from pydantic import SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
 from services.common.survey_tokens import DEVELOPMENT_SURVEY_SECRET
@@ -16,9 +15,6 @@ from services.notify.service import NotifyRules
 
 
 class NotifySettings(CommonSettings):
-    # A refused value is not echoed in the error: it could be the SMTP password or a provider token.
-    model_config = SettingsConfigDict(hide_input_in_errors=True)
-
     service_name: str = "notify"
     api_port: int = 8004
     # The consumer group of cases.v1, assignments.v1 and queue-stats.v1: every notify worker shares it.
