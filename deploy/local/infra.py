@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
 from deploy.local import kafka_broker, mongo_server
 from deploy.local.config import StackConfig
 from deploy.local.fetch import KAFKA, MONGO
@@ -23,6 +25,7 @@ from deploy.local.procs import (
     tracked_names,
 )
 from services.common.bootstrap import bootstrap
+from services.common.settings import CommonSettings
 
 Say = Callable[[str], None]
 
@@ -139,7 +142,9 @@ def up(cfg: StackConfig, say: Say = _quiet) -> list[Component]:
 def provision(cfg: StackConfig, say: Say = _quiet) -> None:
     """Create topics and indexes once, from this one process (see field-notes on concurrent index builds)."""
     t0 = time.monotonic()
-    bootstrap(cfg.kafka_bootstrap, cfg.mongodb_uri)
+    bootstrap(
+        CommonSettings(kafka_bootstrap_servers=cfg.kafka_bootstrap, mongodb_uri=SecretStr(cfg.mongodb_uri))
+    )
     say(f"provisioned topics and indexes in {time.monotonic() - t0:.1f} s")
 
 

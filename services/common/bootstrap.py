@@ -14,7 +14,6 @@ import logging
 import pkgutil
 
 import typer
-from pydantic import SecretStr
 
 import services
 from services.common.kafka.admin import provision_topics
@@ -46,8 +45,7 @@ async def _bootstrap_indexes(settings: CommonSettings) -> None:
         await client.close()
 
 
-def bootstrap(kafka_bootstrap: str, mongodb_uri: str, *, topics: bool = True) -> None:
-    settings = CommonSettings(kafka_bootstrap_servers=kafka_bootstrap, mongodb_uri=SecretStr(mongodb_uri))
+def bootstrap(settings: CommonSettings, *, topics: bool = True) -> None:
     if topics:
         provision_topics(settings)
     asyncio.run(_bootstrap_indexes(settings))
@@ -64,8 +62,7 @@ def provision(
 ) -> None:
     """Create or align Kafka topics and MongoDB indexes from the HELHET_* environment; safe to repeat."""
     logging.basicConfig(level=logging.INFO)
-    from_env = CommonSettings()
-    bootstrap(from_env.kafka_bootstrap_servers, from_env.mongodb_uri.get_secret_value(), topics=topics)
+    bootstrap(CommonSettings(), topics=topics)
 
 
 if __name__ == "__main__":
