@@ -73,32 +73,28 @@ class HttpWebhookSender:
     async def send(self, request: WebhookRequest) -> AttemptResult:
         try:
             async with asyncio.timeout(self._total_seconds):
-                address = await self._resolve(request.url)
-                if address is None:
+                addresses = await self._resolve(request.url)
+                if not addresses:
                     return AttemptResult(None, "connection")  # not resolvable now: the schedule retries
-                if not self._allowed(address):
+                # A name with one foot inside the network is not sent to.
+                if not all(self._allowed(address) for address in addresses):
                     return AttemptResult(None, "address_refused")
-                return await self._tries(_pinned(request, address))
+                return await self._tries(_pinned(request, addresses[0]))
         except TimeoutError:
             return AttemptResult(None, "timeout")
         except Exception as error:  # an unusable URL or an unexpected failure: a failed attempt, settled
             _log.warning("webhook attempt failed (%s)", type(error).__name__)
             return AttemptResult(None, "error")
 
-    async def _resolve(self, url: str) -> _Address | None:
-        """The address to send to: the first the host resolves to, unless any of them is refused (a name
-        with one foot inside the network is not sent to); None when it does not resolve now."""
+    async def _resolve(self, url: str) -> list[_Address]:
+        """Every address the URL's host resolves to now (none when it does not resolve)."""
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
         try:
             found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError:
-            return None
-        addresses = [ipaddress.ip_address(info[4][0]) for info in found]
-        if not addresses:
-            return None
-        refused = next((address for address in addresses if not self._allowed(address)), None)
-        return refused or addresses[0]
+            return []
+        return [ipaddress.ip_address(info[4][0]) for info in found]
 
     def _allowed(self, address: _Address) -> bool:
         return address.is_global or (self._allow_loopback and address.is_loopback)
