@@ -1,13 +1,35 @@
 // Local MongoDB-wire server for Helhet: mongo-java-server with its H2 (MVStore) file backend.
 // Run as a single source file (Java 17, no build step):
-//   java -Xmx512m -cp '<libs>/*' deploy/local/MongoLauncher.java <port> <file.mv>
-// Production uses real MongoDB; this only serves local runs, tests and benchmarks.
+//   java -Xmx2g -cp '<libs>/*' deploy/local/MongoLauncher.java <port> <file.mv>
+// Production uses real MongoDB; this only serves local runs, tests and benchmarks. It replaces two of
+// H2's defaults that cost most of the server's CPU under load (see MongoKeyOrder and BsonDocuments).
 
+import de.bwaldvogel.mongo.MongoCollection;
+import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.backend.CollectionOptions;
+import de.bwaldvogel.mongo.backend.Index;
+import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.KeyValue;
+import de.bwaldvogel.mongo.backend.ValueComparator;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
+import de.bwaldvogel.mongo.backend.h2.H2Database;
+import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
+import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import org.h2.mvstore.DataUtils;
+import org.h2.mvstore.MVMap;
+import org.h2.mvstore.MVStore;
+import org.h2.mvstore.WriteBuffer;
+import org.h2.mvstore.type.BasicDataType;
+import org.h2.mvstore.type.ObjectDataType;
 
+import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 public final class MongoLauncher {
@@ -26,7 +48,168 @@ public final class MongoLauncher {
         }
     }
 
+    // The backend opens its databases from H2Backend's constructor, before a subclass could hold the store.
+    static MVStore STORE;
+
     private MongoLauncher() {
+    }
+
+    /**
+     * The order of keys in the documents' and the indexes' B-trees. H2's default key type compares any
+     * key that is not itself Comparable (the server's KeyValue, documents used as _id) by serialising
+     * both sides with Java serialization, on every step of every binary search: more than half of the
+     * server's CPU under a write load. This compares them by MongoDB's value order first and falls
+     * back to the default only for keys that order calls equal, so keys equal before are equal now.
+     * The order in the tree differs from the default's, so a file written without it is not readable
+     * with it (config.py names the file accordingly).
+     */
+    static final class MongoKeyOrder extends ObjectDataType {
+        private static final ValueComparator VALUES = ValueComparator.ascWithoutListHandling();
+
+        @Override
+        public int compare(Object a, Object b) {
+            if (a == b) {
+                return 0;
+            }
+            int order = a instanceof KeyValue left && b instanceof KeyValue right
+                ? compareKeyValues(left, right)
+                : VALUES.compare(a, b);
+            if (order != 0) {
+                return order;
+            }
+            if (a instanceof KeyValue left && left.equals(b) && isPlain(left)) {
+                return 0;
+            }
+            return super.compare(a, b);
+        }
+
+        private static int compareKeyValues(KeyValue left, KeyValue right) {
+            int shared = Math.min(left.size(), right.size());
+            for (int i = 0; i < shared; i++) {
+                int order = VALUES.compare(left.get(i), right.get(i));
+                if (order != 0) {
+                    return order;
+                }
+            }
+            return Integer.compare(left.size(), right.size());
+        }
+
+        /** Values whose equality is exactly equality of their serialised form. */
+        private static boolean isPlain(KeyValue key) {
+            for (Object value : key) {
+                if (!(value == null || value instanceof String || value instanceof Boolean
+                    || value instanceof Integer || value instanceof Long || value instanceof java.util.UUID
+                    || value instanceof java.time.Instant || value instanceof java.util.Date)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /**
+     * Stored documents as BSON, the format they arrived in. H2's default writes them with Java
+     * serialization, and every page read back from the file was deserialised that way: with keys
+     * ordered as above, that was most of what was left of a write load. Anything BSON cannot hold
+     * (nothing a client can send) is kept in the default format behind its own marker byte.
+     */
+    static final class BsonDocuments extends BasicDataType<Object> {
+        private static final byte BSON = 0;
+        private static final byte JAVA = 1;
+        private static final ObjectDataType FALLBACK = new ObjectDataType();
+
+        @Override
+        public int getMemory(Object value) {
+            return 64 + estimate(value);
+        }
+
+        private static int estimate(Object value) {
+            if (value instanceof Map<?, ?> map) {
+                int bytes = 48;
+                for (Map.Entry<?, ?> entry : map.entrySet()) {
+                    bytes += 48 + 2 * String.valueOf(entry.getKey()).length() + estimate(entry.getValue());
+                }
+                return bytes;
+            }
+            if (value instanceof java.util.Collection<?> values) {
+                int bytes = 32;
+                for (Object element : values) {
+                    bytes += 8 + estimate(element);
+                }
+                return bytes;
+            }
+            return value instanceof String text ? 40 + 2 * text.length() : 24;
+        }
+
+        @Override
+        public void write(WriteBuffer buffer, Object value) {
+            ByteBuf bson = Unpooled.buffer();
+            try {
+                BsonEncoder.encodeDocument((Document) value, bson);
+            } catch (IllegalArgumentException | ClassCastException unsupported) {
+                buffer.put(JAVA);
+                FALLBACK.write(buffer, value);
+                return;
+            }
+            buffer.put(BSON).putVarInt(bson.readableBytes()).put(bson.nioBuffer());
+        }
+
+        @Override
+        public Object read(ByteBuffer buffer) {
+            if (buffer.get() == JAVA) {
+                return FALLBACK.read(buffer);
+            }
+            int length = DataUtils.readVarInt(buffer);
+            ByteBuffer bson = buffer.slice();
+            bson.limit(length);
+            buffer.position(buffer.position() + length);
+            return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bson));
+        }
+
+        @Override
+        public Object[] createStorage(int size) {
+            return new Object[size];
+        }
+    }
+
+    static final class OrderedKeysBackend extends H2Backend {
+        OrderedKeysBackend(MVStore store) {
+            super(store);
+        }
+
+        @Override
+        protected MongoDatabase openOrCreateDatabase(String databaseName) {
+            return new OrderedKeysDatabase(databaseName, STORE, getCursorRegistry());
+        }
+    }
+
+    /** Opens each map with MongoKeyOrder first; H2Database's own openMap(name) then finds it open. */
+    static final class OrderedKeysDatabase extends H2Database {
+        OrderedKeysDatabase(String name, MVStore store, de.bwaldvogel.mongo.backend.CursorRegistry cursors) {
+            super(name, store, cursors);
+        }
+
+        private static void openIndex(String mapName) {
+            STORE.openMap(mapName, new MVMap.Builder<Object, Object>().keyType(new MongoKeyOrder()));
+        }
+
+        private static void openDocuments(String mapName) {
+            STORE.openMap(
+                mapName, new MVMap.Builder<Object, Object>().keyType(new MongoKeyOrder()).valueType(new BsonDocuments()));
+        }
+
+        @Override
+        protected Index<Object> openOrCreateUniqueIndex(
+            String collectionName, String indexName, java.util.List<IndexKey> keys, boolean sparse) {
+            openIndex(getFullCollectionNamespace(collectionName) + "._index_" + indexName);
+            return super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse);
+        }
+
+        @Override
+        protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
+            openDocuments("databases." + getFullCollectionNamespace(collectionName));
+            return super.openOrCreateCollection(collectionName, options);
+        }
     }
 
     public static void main(String[] args) throws InterruptedException {
@@ -37,7 +220,10 @@ public final class MongoLauncher {
         int port = Integer.parseInt(args[0]);
         String file = args[1];
 
-        H2Backend backend = new H2Backend(file);
+        // A page cache of 256 MB (H2's default is 16): the working set of a benchmark's 100k customers
+        // stays in memory instead of being read back from the file on every other write.
+        STORE = new MVStore.Builder().fileName(file).cacheSize(256).open();
+        H2Backend backend = new OrderedKeysBackend(STORE);
         backend.version(new Mongo60());
         MongoServer server = new MongoServer(backend);
         // Loopback only: the local server has no authentication.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bson import Binary, CodecOptions, Decimal128, Int64, ObjectId
 from pymongo import ASCENDING, MongoClient
 from pymongo.errors import DuplicateKeyError
 
@@ -61,3 +65,56 @@ def test_announces_a_wire_version_pymongo_accepts(mongo: StackConfig) -> None:
         # The server has no `hello` command; pymongo's handshake (isMaster) carries the wire version.
         servers = client.topology_description.server_descriptions().values()
         assert [server.max_wire_version for server in servers] == [17]
+
+
+def test_every_bson_type_and_many_keys_survive_a_restart(mongo: StackConfig) -> None:
+    """The launcher stores documents as BSON and orders B-tree keys by MongoDB's value order (not H2's
+    defaults): values come back as they went in, and thousands of keys of mixed types (enough to split
+    pages) stay findable by ``_id`` and by a unique index, before and after a restart."""
+    varied = {
+        "_id": {"customer": "c-1", "seq": 2},
+        "text": "blåbær",
+        "int": 7,
+        "long": Int64(2**40),
+        "double": 2.5,
+        "decimal": Decimal128("19.99"),
+        "flag": True,
+        "nothing": None,
+        "at": datetime(2026, 11, 24, 6, 0, 0, 123000, tzinfo=UTC),
+        "oid": ObjectId("6564a0c2f1e4b5a1c2d3e4f5"),
+        "uuid": Binary(uuid.UUID(int=5).bytes, 4),
+        "bytes": b"\x00\x01",
+        "list": [1, "two", {"three": 3.0}],
+        "nested": {"deeper": {"deepest": [True]}},
+    }
+    keys: list[Any] = [f"key-{n:05d}" for n in range(3000)] + list(range(1000)) + [
+        {"customer": f"c-{n}", "seq": n} for n in range(1000)
+    ]
+
+    def check(client: Client) -> None:
+        coll = client.get_database("helhet_test", codec_options=CodecOptions(tz_aware=True)).mixed
+        assert coll.find_one({"_id": varied["_id"]}) == varied
+        # Field order is part of an embedded document's identity, as in MongoDB.
+        assert coll.find_one({"_id": {"seq": 2, "customer": "c-1"}}) is None
+        for key in (keys[0], keys[2999], keys[3000], keys[3999], keys[4000], keys[-1]):
+            assert coll.find_one({"_id": key}) == {"_id": key, "unique": repr(key)}
+            assert coll.find_one({"unique": repr(key)}) == {"_id": key, "unique": repr(key)}
+        assert coll.count_documents({}) == len(keys) + 1
+        with pytest.raises(DuplicateKeyError):
+            coll.insert_one({"_id": "another", "unique": repr(keys[1234])})
+        with pytest.raises(DuplicateKeyError):
+            coll.insert_one({"_id": keys[4321]})
+
+    with _client(mongo) as client:
+        coll = client.helhet_test.mixed
+        coll.create_index([("unique", ASCENDING)], unique=True, name="unique_field")
+        coll.insert_one(varied)
+        shuffled = list(keys)
+        random.Random(7).shuffle(shuffled)
+        coll.insert_many([{"_id": key, "unique": repr(key)} for key in shuffled])
+        check(client)
+
+    assert infra.stop_component(mongo, infra.MONGO_COMPONENT)
+    _start(mongo)
+    with _client(mongo) as client:
+        check(client)
