@@ -1,8 +1,8 @@
 // Local MongoDB-wire server for Helhet: mongo-java-server with its H2 (MVStore) file backend.
 // Run as a single source file (Java 17, no build step):
 //   java -Xmx2g -cp '<libs>/*' deploy/local/MongoLauncher.java <port> <file.mv>
-// Production uses real MongoDB; this only serves local runs, tests and benchmarks. It replaces two of
-// H2's defaults that cost most of the server's CPU under load (see MongoKeyOrder and BsonDocuments).
+// Production uses real MongoDB; this only serves local runs, tests and benchmarks. It replaces H2's
+// default data type, which cost most of the server's CPU under load (see BsonValues).
 
 import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
@@ -55,16 +55,26 @@ public final class MongoLauncher {
     }
 
     /**
-     * The order of keys in the documents' and the indexes' B-trees. H2's default key type compares any
-     * key that is not itself Comparable (the server's KeyValue, documents used as _id) by serialising
-     * both sides with Java serialization, on every step of every binary search: more than half of the
-     * server's CPU under a write load. This compares them by MongoDB's value order first and falls
-     * back to the default only for keys that order calls equal, so keys equal before are equal now.
-     * The order in the tree differs from the default's, so a file written without it is not readable
-     * with it (config.py names the file accordingly).
+     * How the server's B-trees compare and store what they hold: document ids, index keys (KeyValue),
+     * the ids an index points to, and the documents themselves. H2's default (ObjectDataType) uses Java
+     * serialization for every one of them that is not a JDK type, and compares two such keys by
+     * serialising both, on every step of every binary search; under a write load that was most of the
+     * server's CPU. Here keys compare by MongoDB's value order and everything is stored as BSON, the
+     * format it arrived in. Anything BSON cannot hold (nothing a client can send) keeps the default's
+     * format behind its own marker byte.
+     *
+     * Keys that MongoDB's order calls equal fall back to the default's comparison, so exactly the keys
+     * that were equal before are equal now. The order in the tree differs from the default's, and so
+     * does the format: a file written without this type is not readable with it (config.py names the
+     * file accordingly).
      */
-    static final class MongoKeyOrder extends ObjectDataType {
+    static final class BsonValues extends BasicDataType<Object> {
         private static final ValueComparator VALUES = ValueComparator.ascWithoutListHandling();
+        private static final ObjectDataType JAVA_SERIALIZED = new ObjectDataType();
+        private static final byte DOCUMENT = 0;
+        private static final byte KEY = 1;
+        private static final byte VALUE = 2;
+        private static final byte JAVA = 3;
 
         @Override
         public int compare(Object a, Object b) {
@@ -80,7 +90,7 @@ public final class MongoLauncher {
             if (a instanceof KeyValue left && left.equals(b) && isPlain(left)) {
                 return 0;
             }
-            return super.compare(a, b);
+            return JAVA_SERIALIZED.compare(a, b);
         }
 
         private static int compareKeyValues(KeyValue left, KeyValue right) {
@@ -99,24 +109,12 @@ public final class MongoLauncher {
             for (Object value : key) {
                 if (!(value == null || value instanceof String || value instanceof Boolean
                     || value instanceof Integer || value instanceof Long || value instanceof java.util.UUID
-                    || value instanceof java.time.Instant || value instanceof java.util.Date)) {
+                    || value instanceof java.time.Instant)) {
                     return false;
                 }
             }
             return true;
         }
-    }
-
-    /**
-     * Stored documents as BSON, the format they arrived in. H2's default writes them with Java
-     * serialization, and every page read back from the file was deserialised that way: with keys
-     * ordered as above, that was most of what was left of a write load. Anything BSON cannot hold
-     * (nothing a client can send) is kept in the default format behind its own marker byte.
-     */
-    static final class BsonDocuments extends BasicDataType<Object> {
-        private static final byte BSON = 0;
-        private static final byte JAVA = 1;
-        private static final ObjectDataType FALLBACK = new ObjectDataType();
 
         @Override
         public int getMemory(Object value) {
@@ -131,7 +129,7 @@ public final class MongoLauncher {
                 }
                 return bytes;
             }
-            if (value instanceof java.util.Collection<?> values) {
+            if (value instanceof Iterable<?> values) {
                 int bytes = 32;
                 for (Object element : values) {
                     bytes += 8 + estimate(element);
@@ -143,27 +141,45 @@ public final class MongoLauncher {
 
         @Override
         public void write(WriteBuffer buffer, Object value) {
-            ByteBuf bson = Unpooled.buffer();
+            byte kind;
+            Document bson;
+            if (value instanceof Document document) {
+                kind = DOCUMENT;
+                bson = document;
+            } else if (value instanceof KeyValue key) {
+                kind = KEY;
+                bson = new Document("k", key.stream().toList());
+            } else {
+                kind = VALUE;
+                bson = new Document("v", value);
+            }
+            ByteBuf encoded = Unpooled.buffer();
             try {
-                BsonEncoder.encodeDocument((Document) value, bson);
-            } catch (IllegalArgumentException | ClassCastException unsupported) {
+                BsonEncoder.encodeDocument(bson, encoded);
+            } catch (IllegalArgumentException unsupported) {
                 buffer.put(JAVA);
-                FALLBACK.write(buffer, value);
+                JAVA_SERIALIZED.write(buffer, value);
                 return;
             }
-            buffer.put(BSON).putVarInt(bson.readableBytes()).put(bson.nioBuffer());
+            buffer.put(kind).putVarInt(encoded.readableBytes()).put(encoded.nioBuffer());
         }
 
         @Override
         public Object read(ByteBuffer buffer) {
-            if (buffer.get() == JAVA) {
-                return FALLBACK.read(buffer);
+            byte kind = buffer.get();
+            if (kind == JAVA) {
+                return JAVA_SERIALIZED.read(buffer);
             }
             int length = DataUtils.readVarInt(buffer);
-            ByteBuffer bson = buffer.slice();
-            bson.limit(length);
+            ByteBuffer encoded = buffer.slice();
+            encoded.limit(length);
             buffer.position(buffer.position() + length);
-            return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bson));
+            Document bson = BsonDecoder.decodeBson(Unpooled.wrappedBuffer(encoded));
+            return switch (kind) {
+                case DOCUMENT -> bson;
+                case KEY -> new KeyValue((List<?>) bson.get("k"));
+                default -> bson.get("v");
+            };
         }
 
         @Override
@@ -183,31 +199,27 @@ public final class MongoLauncher {
         }
     }
 
-    /** Opens each map with MongoKeyOrder first; H2Database's own openMap(name) then finds it open. */
+    /** Opens each map with BsonValues first; H2Database's own openMap(name) then finds it open. */
     static final class OrderedKeysDatabase extends H2Database {
         OrderedKeysDatabase(String name, MVStore store, de.bwaldvogel.mongo.backend.CursorRegistry cursors) {
             super(name, store, cursors);
         }
 
-        private static void openIndex(String mapName) {
-            STORE.openMap(mapName, new MVMap.Builder<Object, Object>().keyType(new MongoKeyOrder()));
-        }
-
-        private static void openDocuments(String mapName) {
-            STORE.openMap(
-                mapName, new MVMap.Builder<Object, Object>().keyType(new MongoKeyOrder()).valueType(new BsonDocuments()));
+        private static void openWithBsonValues(String mapName) {
+            BsonValues type = new BsonValues();
+            STORE.openMap(mapName, new MVMap.Builder<Object, Object>().keyType(type).valueType(type));
         }
 
         @Override
         protected Index<Object> openOrCreateUniqueIndex(
             String collectionName, String indexName, java.util.List<IndexKey> keys, boolean sparse) {
-            openIndex(getFullCollectionNamespace(collectionName) + "._index_" + indexName);
+            openWithBsonValues(getFullCollectionNamespace(collectionName) + "._index_" + indexName);
             return super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse);
         }
 
         @Override
         protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
-            openDocuments("databases." + getFullCollectionNamespace(collectionName));
+            openWithBsonValues("databases." + getFullCollectionNamespace(collectionName));
             return super.openOrCreateCollection(collectionName, options);
         }
     }
@@ -220,9 +232,7 @@ public final class MongoLauncher {
         int port = Integer.parseInt(args[0]);
         String file = args[1];
 
-        // A page cache of 256 MB (H2's default is 16): the working set of a benchmark's 100k customers
-        // stays in memory instead of being read back from the file on every other write.
-        STORE = new MVStore.Builder().fileName(file).cacheSize(256).open();
+        STORE = new MVStore.Builder().fileName(file).open();
         H2Backend backend = new OrderedKeysBackend(STORE);
         backend.version(new Mongo60());
         MongoServer server = new MongoServer(backend);

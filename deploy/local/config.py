@@ -79,8 +79,8 @@ class StackConfig:
 
     @property
     def mongo_file(self) -> Path:
-        # "-2": keys ordered by MongoLauncher.MongoKeyOrder; a file of the default order reads wrongly.
-        return self.var_dir / "mongo" / "helhet-2.mv"
+        # "-bson": written by MongoLauncher.BsonValues; a file of H2's default format reads wrongly with it.
+        return self.var_dir / "mongo" / "helhet-bson.mv"
 
     def child_env(self) -> dict[str, str]:
         """What every process we start needs to find the broker and the database."""

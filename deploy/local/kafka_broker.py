@@ -42,7 +42,11 @@ def _jvm(cfg: StackConfig, main_class: str) -> list[str]:
     return [
         java(),
         *HEAP,
+        # The GC flags Kafka's own start scripts pass (kafka-run-class.sh): short pauses, not G1's 200 ms.
         "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:InitiatingHeapOccupancyPercent=35",
+        "-XX:+ExplicitGCInvokesConcurrent",
         "-Djava.awt.headless=true",
         f"-Dlog4j.configuration=file:{LOG4J}",
         f"-Dkafka.logs.dir={cfg.log_dir}",
