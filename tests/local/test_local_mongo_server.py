@@ -87,9 +87,11 @@ def test_every_bson_type_and_many_keys_survive_a_restart(mongo: StackConfig) -> 
         "list": [1, "two", {"three": 3.0}],
         "nested": {"deeper": {"deepest": [True]}},
     }
-    keys: list[Any] = [f"key-{n:05d}" for n in range(3000)] + list(range(1000)) + [
-        {"customer": f"c-{n}", "seq": n} for n in range(1000)
-    ]
+    keys: list[Any] = (
+        [f"key-{n:05d}" for n in range(3000)]
+        + list(range(1000))
+        + [{"customer": f"c-{n}", "seq": n} for n in range(1000)]
+    )
 
     def check(client: Client) -> None:
         coll = client.get_database("helhet_test", codec_options=CodecOptions(tz_aware=True)).mixed
