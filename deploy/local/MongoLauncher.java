@@ -188,20 +188,20 @@ public final class MongoLauncher {
         }
     }
 
-    static final class OrderedKeysBackend extends H2Backend {
-        OrderedKeysBackend(MVStore store) {
+    static final class BsonValuesBackend extends H2Backend {
+        BsonValuesBackend(MVStore store) {
             super(store);
         }
 
         @Override
         protected MongoDatabase openOrCreateDatabase(String databaseName) {
-            return new OrderedKeysDatabase(databaseName, STORE, getCursorRegistry());
+            return new BsonValuesDatabase(databaseName, STORE, getCursorRegistry());
         }
     }
 
     /** Opens each map with BsonValues first; H2Database's own openMap(name) then finds it open. */
-    static final class OrderedKeysDatabase extends H2Database {
-        OrderedKeysDatabase(String name, MVStore store, de.bwaldvogel.mongo.backend.CursorRegistry cursors) {
+    static final class BsonValuesDatabase extends H2Database {
+        BsonValuesDatabase(String name, MVStore store, de.bwaldvogel.mongo.backend.CursorRegistry cursors) {
             super(name, store, cursors);
         }
 
@@ -233,7 +233,7 @@ public final class MongoLauncher {
         String file = args[1];
 
         STORE = new MVStore.Builder().fileName(file).open();
-        H2Backend backend = new OrderedKeysBackend(STORE);
+        H2Backend backend = new BsonValuesBackend(STORE);
         backend.version(new Mongo60());
         MongoServer server = new MongoServer(backend);
         // Loopback only: the local server has no authentication.
