@@ -84,10 +84,10 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
     figures += asyncio.run(mongo_rates(settings, documents, lookups))
     figures += sync_client_rates(settings, documents, lookups)
     if loadgen is not None:
-        with running_ingest(settings) as (base, token):
+        with running_ingest(settings) as api:
             for duplicates in (False, True):
-                figures += single_at_fixed_rate(loadgen, base, token, rate, 10, duplicates=duplicates)
-            batch = batch_closed_loop(loadgen, base, token, seconds=10, size=500, connections=4)
+                figures += single_at_fixed_rate(loadgen, api, rate, 10, duplicates=duplicates)
+            batch = batch_closed_loop(loadgen, api, seconds=10, size=500, connections=4)
         raw_produce = next(f.value for f in figures if f.name.startswith("aiokafka produce"))
         figures += [
             *batch,

@@ -89,9 +89,9 @@ def _load(
     settings: CommonSettings, loadgen: Path, integration_id: str, people: Sequence[Person], sizes: CardSizes
 ) -> dict[str, Any]:
     """Mint the links through the API, then GET them at the fixed rate; loadgen's report."""
-    with running_api(settings, "services.profile.main", "customers:read") as (base, token):
-        links = asyncio.run(_mint(base, token, integration_id, people))
-        urls = [f"{base}{link}" for link in links]
+    with running_api(settings, "services.profile.main", "customers:read") as api:
+        links = asyncio.run(_mint(api.base, api.token, integration_id, people))
+        urls = [f"{api.base}{link}" for link in links]
         random.shuffle(urls)
         with tempfile.NamedTemporaryFile("w", suffix=".urls") as listing:
             listing.write("\n".join(urls))

@@ -13,11 +13,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.cpu import cpu_shares, platform_pids
 from bench.report import Figure
 from services.common.settings import CommonSettings
 
@@ -42,11 +44,18 @@ def _wait_for(url: str, timeout_s: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+@dataclass(frozen=True)
+class RunningApi:
+    base: str  # the API's base URL
+    token: str  # a bearer token with the scope asked for
+    pid: int  # the API's process, for its CPU share
+
+
 @contextmanager
-def running_ingest(settings: CommonSettings) -> Iterator[tuple[str, str]]:
-    """Issuer and ingest API on free ports; yields (ingest base URL, bearer token)."""
-    with running_api(settings, "services.ingest.main", "interactions:write") as (base, token):
-        yield base, token
+def running_ingest(settings: CommonSettings) -> Iterator[RunningApi]:
+    """Issuer and ingest API on free ports."""
+    with running_api(settings, "services.ingest.main", "interactions:write") as api:
+        yield api
 
 
 def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
@@ -62,9 +71,9 @@ def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_api(settings: CommonSettings, module: str, scope: str) -> Iterator[tuple[str, str]]:
-    """A development token issuer and ``python -m <module> api`` on free ports; yields (the API's base
-    URL, a bearer token with ``scope``)."""
+def running_api(settings: CommonSettings, module: str, scope: str) -> Iterator[RunningApi]:
+    """A development token issuer and ``python -m <module> api`` on free ports, and a token with
+    ``scope``."""
     issuer_port, api_port = _free_port(), _free_port()
     issuer = f"http://127.0.0.1:{issuer_port}"
     env = service_env(
@@ -103,7 +112,7 @@ def running_api(settings: CommonSettings, module: str, scope: str) -> Iterator[t
             data={"grant_type": "client_credentials", "scope": scope},
             auth=("helhet-dev", "helhet-dev-secret"),
         ).json()["access_token"]
-        yield base, token
+        yield RunningApi(base, token, processes[1].pid)
     finally:
         for process in processes:
             process.terminate()
@@ -122,16 +131,17 @@ def run_loadgen(loadgen: Path, *flags: str) -> dict[str, Any]:
 
 
 def single_at_fixed_rate(
-    loadgen: Path, base: str, token: str, rate: int, seconds: int, *, duplicates: bool
+    loadgen: Path, api: RunningApi, rate: int, seconds: int, *, duplicates: bool
 ) -> list[Figure]:
     """Open loop at ``rate`` requests/s. Every request of the "all new" run is a different interaction
     (its own message id, phone and email: a dedupe claim and two normalisations each); the other run
     repeats one message, so every request after the first is a dedupe hit."""
     label = "ingest single POST, " + ("all duplicates" if duplicates else "all new")
     flags = ["-rate", str(rate), "-duration", f"{seconds}s", "-connections", "64"]
-    report = _loadgen(
-        loadgen, f"{base}/v1/interactions", token, *flags, *(["-duplicate"] if duplicates else [])
-    )
+    with cpu_shares(label, {"ingest": api.pid, **platform_pids()}) as cpu:
+        report = _loadgen(
+            loadgen, f"{api.base}/v1/interactions", api.token, *flags, *(["-duplicate"] if duplicates else [])
+        )
     not_accepted = sum(count for status, count in report["statuses"].items() if status != "202")
     return [
         Figure(f"{label}: offered ({seconds} s)", float(rate), "req/s"),
@@ -139,23 +149,23 @@ def single_at_fixed_rate(
         Figure(f"{label}: p50", report["p50_ms"], "ms"),
         Figure(f"{label}: p99", report["p99_ms"], "ms"),
         Figure(f"{label}: not 202 or not sent", float(not_accepted + report["unsent"]), "requests"),
+        *cpu.figures(),
     ]
 
 
 def batch_closed_loop(
-    loadgen: Path, base: str, token: str, *, seconds: int, size: int, connections: int
+    loadgen: Path, api: RunningApi, *, seconds: int, size: int, connections: int
 ) -> list[Figure]:
     """Closed loop over the batch endpoint: every item is a new interaction."""
     flags = ["-rate", "0", "-duration", f"{seconds}s", "-connections", str(connections), "-batch", str(size)]
-    report = _loadgen(loadgen, f"{base}/v1/interactions:batch", token, *flags)
+    label = f"ingest batch ({size}/request, {connections} connections)"
+    with cpu_shares(label, {"ingest": api.pid, **platform_pids()}) as cpu:
+        report = _loadgen(loadgen, f"{api.base}/v1/interactions:batch", api.token, *flags)
     failed = sum(count for status, count in report["statuses"].items() if status != "202")
     return [
-        Figure(
-            f"ingest batch ({size}/request, {connections} connections) rate",
-            report["achieved_items_per_s"],
-            "interactions/s",
-        ),
+        Figure(f"{label} rate", report["achieved_items_per_s"], "interactions/s"),
         Figure("ingest batch request p50", report["p50_ms"], "ms"),
         Figure("ingest batch request p99", report["p99_ms"], "ms"),
         Figure("ingest batch requests failed", float(failed), "requests"),
+        *cpu.figures(),
     ]

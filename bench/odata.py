@@ -34,10 +34,10 @@ def odata_figures(
     with running_worker(settings, f"bench-profile-odata-{run}"):
         asyncio.run(seed(settings, people))
     figures: list[Figure] = []
-    with running_api(settings, "services.profile.main", "customers:read") as (base, token):
-        for label, (urls, offered) in _queries(base, people, run, rate).items():
+    with running_api(settings, "services.profile.main", "customers:read") as api:
+        for label, (urls, offered) in _queries(api.base, people, run, rate).items():
             name = f"OData {label} over {customers:,} customers"
-            figures += _fixed_rate(loadgen, token, name, urls, rate=offered, seconds=seconds)
+            figures += _fixed_rate(loadgen, api.token, name, urls, rate=offered, seconds=seconds)
     return figures
 
 

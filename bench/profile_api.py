@@ -27,7 +27,8 @@ from urllib.parse import quote
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from bench.ingest import run_loadgen, running_api
+from bench.cpu import cpu_shares, platform_pids
+from bench.ingest import RunningApi, run_loadgen, running_api
 from bench.own_profile import running_role
 from bench.profile import event_of, mixed
 from bench.report import Figure
@@ -74,9 +75,9 @@ def read_side_figures(settings: CommonSettings, loadgen: Path | None, sizes: Rea
     with running_worker(settings, f"bench-profile-read-{run}"):
         asyncio.run(seed(settings, people))
         if loadgen is not None:
-            with running_api(settings, "services.profile.main", "customers:read") as (base, token):
-                urls = lookup_urls(base, people, sizes.lookup_misses, run)
-                figures += lookups(loadgen, token, urls, sizes)
+            with running_api(settings, "services.profile.main", "customers:read") as api:
+                urls = lookup_urls(api.base, people, sizes.lookup_misses, run)
+                figures += lookups(loadgen, api, urls, sizes)
         figures += asyncio.run(
             freshness(settings, people, sizes.freshness_rate, sizes.freshness_seconds, sizes.freshness_poll_s)
         )
@@ -260,16 +261,17 @@ def lookup_urls(base: str, people: Sequence[Person], misses: float, run: str) ->
     return [f"{base}/v1/customers:lookup?identifier={quote(key, safe='')}" for key in keys]
 
 
-def lookups(loadgen: Path, token: str, urls: Sequence[str], sizes: ReadSideSizes) -> list[Figure]:
+def lookups(loadgen: Path, api: RunningApi, urls: Sequence[str], sizes: ReadSideSizes) -> list[Figure]:
     with tempfile.NamedTemporaryFile("w", suffix=".urls") as listing:
         listing.write("\n".join(urls))
         listing.flush()
-        common = ["-urls-file", listing.name, "-token", token, "-duration", f"{sizes.lookup_seconds}s"]
+        common = ["-urls-file", listing.name, "-token", api.token, "-duration", f"{sizes.lookup_seconds}s"]
         fixed = run_loadgen(loadgen, *common, "-rate", str(sizes.lookup_rate), "-connections", "64")
-        closed = run_loadgen(
-            loadgen, *common, "-rate", "0", "-connections", str(sizes.closed_loop_connections)
-        )
-    label = f"profile lookup by email ({sizes.lookup_misses:.0%} unknown)"
+        label = f"profile lookup by email ({sizes.lookup_misses:.0%} unknown)"
+        with cpu_shares(f"{label}: closed loop", {"profile API": api.pid, **platform_pids()}) as cpu:
+            closed = run_loadgen(
+                loadgen, *common, "-rate", "0", "-connections", str(sizes.closed_loop_connections)
+            )
     return [
         Figure(f"{label}: offered ({sizes.lookup_seconds} s)", float(sizes.lookup_rate), "req/s"),
         Figure(f"{label}: achieved", fixed["achieved_requests_per_s"], "req/s"),
@@ -284,6 +286,7 @@ def lookups(loadgen: Path, token: str, urls: Sequence[str], sizes: ReadSideSizes
         Figure(f"{label}: closed loop p50", closed["p50_ms"], "ms"),
         Figure(f"{label}: closed loop p99", closed["p99_ms"], "ms"),
         Figure(f"{label}: closed loop not 200/404", _failed(closed), "requests"),
+        *cpu.figures(),
     ]
 
 

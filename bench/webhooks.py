@@ -68,10 +68,12 @@ def webhook_figures(settings: CommonSettings, *, events: int = 5_000, customers:
     ):
         start_group_at_the_end(own, group, WEBHOOK_TOPICS)
         with (
-            running_api(own, "services.profile.main", "admin:write") as (base, token),
+            running_api(own, "services.profile.main", "admin:write") as api,
             running_role(own, "webhooks", HELHET_WEBHOOK_GROUP_ID=group) as deliverer,
         ):
-            outcome = asyncio.run(_measure(own, base, token, deliverer, _burst(run, events, customers)))
+            outcome = asyncio.run(
+                _measure(own, api.base, api.token, deliverer, _burst(run, events, customers))
+            )
     return outcome.figures(f"profile webhooks ({events:,} events over {customers:,} customers, one burst)")
 
 

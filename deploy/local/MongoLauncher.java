@@ -75,6 +75,10 @@ public final class MongoLauncher {
         private static final byte KEY = 1;
         private static final byte VALUE = 2;
         private static final byte JAVA = 3;
+        // The common keys and ids, without a BSON document around them: a string id, and an index key
+        // of one string (every _id index of string ids, every unique index on one text field).
+        private static final byte STRING = 4;
+        private static final byte KEY_OF_ONE_STRING = 5;
 
         @Override
         public int compare(Object a, Object b) {
@@ -141,6 +145,14 @@ public final class MongoLauncher {
 
         @Override
         public void write(WriteBuffer buffer, Object value) {
+            if (value instanceof String text) {
+                buffer.put(STRING).putVarInt(text.length()).putStringData(text, text.length());
+                return;
+            }
+            if (value instanceof KeyValue key && key.size() == 1 && key.get(0) instanceof String text) {
+                buffer.put(KEY_OF_ONE_STRING).putVarInt(text.length()).putStringData(text, text.length());
+                return;
+            }
             byte kind;
             Document bson;
             if (value instanceof Document document) {
@@ -167,8 +179,15 @@ public final class MongoLauncher {
         @Override
         public Object read(ByteBuffer buffer) {
             byte kind = buffer.get();
-            if (kind == JAVA) {
-                return JAVA_SERIALIZED.read(buffer);
+            switch (kind) {
+                case JAVA:
+                    return JAVA_SERIALIZED.read(buffer);
+                case STRING:
+                    return DataUtils.readString(buffer, DataUtils.readVarInt(buffer));
+                case KEY_OF_ONE_STRING:
+                    return new KeyValue(DataUtils.readString(buffer, DataUtils.readVarInt(buffer)));
+                default:
+                    break;
             }
             int length = DataUtils.readVarInt(buffer);
             ByteBuffer encoded = buffer.slice();
