@@ -229,17 +229,34 @@ public final class MongoLauncher {
             STORE.openMap(mapName, new MVMap.Builder<Object, Object>().keyType(type).valueType(type));
         }
 
+        /**
+         * Fails loudly unless the map H2Database opened (its private field) is the one opened here: a
+         * server version that names its maps otherwise must not write H2's default format into this file.
+         */
+        private static <T> T requireBsonValues(T opened, String mapField) {
+            try {
+                java.lang.reflect.Field field = opened.getClass().getDeclaredField(mapField);
+                field.setAccessible(true);
+                if (((MVMap<?, ?>) field.get(opened)).getValueType() instanceof BsonValues) {
+                    return opened;
+                }
+            } catch (ReflectiveOperationException unexpected) {
+                throw new IllegalStateException("cannot check the map of " + opened.getClass(), unexpected);
+            }
+            throw new IllegalStateException(opened.getClass() + " opened a map without BsonValues");
+        }
+
         @Override
         protected Index<Object> openOrCreateUniqueIndex(
             String collectionName, String indexName, java.util.List<IndexKey> keys, boolean sparse) {
             openWithBsonValues(getFullCollectionNamespace(collectionName) + "._index_" + indexName);
-            return super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse);
+            return requireBsonValues(super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse), "mvMap");
         }
 
         @Override
         protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
             openWithBsonValues("databases." + getFullCollectionNamespace(collectionName));
-            return super.openOrCreateCollection(collectionName, options);
+            return requireBsonValues(super.openOrCreateCollection(collectionName, options), "dataMap");
         }
     }
 
