@@ -29,16 +29,11 @@ from schemas.cases import CaseChange, CaseChanged
 from schemas.routing import AssignmentChange, AssignmentChanged
 from services.common.settings import CommonSettings
 from tests.support.kafka import events_on
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def listening(port: int) -> bool:

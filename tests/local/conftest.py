@@ -4,20 +4,13 @@ so a running stack is never disturbed."""
 from __future__ import annotations
 
 import dataclasses
-import socket
 from pathlib import Path
 
 import pytest
 
 from deploy.local import infra
-from deploy.local.config import HOST, StackConfig
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+from deploy.local.config import StackConfig
+from tests.support.network import free_port
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from schemas.interactions import Channel
 from services.common.http.testing import serve
 from services.notify.adapters.outbound.senders import ChatCallbackSender, MetaSendApiSender, TwilioSmsSender
 from services.notify.ports import Outgoing
-from tests.local.conftest import free_port
+from tests.support.network import free_port
 
 TEXT = "Hei Kari! Vi har fått saken din: æøå."
 

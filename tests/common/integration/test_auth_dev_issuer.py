@@ -7,7 +7,6 @@ service under uvicorn in a thread, and everything talks real HTTP.
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from deploy.local.dev_issuer import check_environment, load_or_create_signing_ke
 from services.common.http import ALL_SCOPES, Principal, create_app, require_scopes
 from services.common.http.testing import serve
 from services.common.settings import CommonSettings
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +31,6 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 DEV_CLIENT = ("helhet-dev", "helhet-dev-secret")
 CC = {"grant_type": "client_credentials"}
 InteractionsWriter = Annotated[Principal, Depends(require_scopes("interactions:write"))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _issuer_command(port: int) -> list[str]:
@@ -49,7 +42,7 @@ def _issuer_command(port: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def issuer_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -197,7 +190,7 @@ def test_discovery_and_jwks(issuer_url: str) -> None:
 def test_issuer_refuses_to_start_in_production() -> None:
     env = {**os.environ, "HELHET_ENVIRONMENT": "production"}
     result = subprocess.run(
-        _issuer_command(_free_port()), cwd=REPO_ROOT, env=env, capture_output=True, timeout=30, check=False
+        _issuer_command(free_port()), cwd=REPO_ROOT, env=env, capture_output=True, timeout=30, check=False
     )
     assert result.returncode != 0
     assert b"HELHET_ENVIRONMENT" in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from services.common.kafka.groups import start_group_at_the_end
 from services.common.settings import CommonSettings
 from services.profile.adapters.inbound.webhook_consumer import WEBHOOK_TOPICS
 from services.routing.adapters.inbound.worker import ROUTING_TOPICS
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +28,6 @@ ROLES = {
     "routing-worker": (("services.routing.main", "worker"), "HELHET_WORKER_APP_ID", ROUTING_TOPICS),
     "profile-webhooks": (("services.profile.main", "webhooks"), "HELHET_WEBHOOK_GROUP_ID", WEBHOOK_TOPICS),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> httpx.Response:

@@ -21,8 +21,8 @@ from services.common.settings import CommonSettings
 from services.ingest.settings import IngestSettings
 from tests.ingest.integration.conftest import ingest_app
 from tests.ingest.integration.test_rest_intake import an_interaction, headers
-from tests.local.conftest import free_port
 from tests.support.kafka import events_on
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.integration
 

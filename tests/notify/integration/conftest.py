@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -33,6 +32,7 @@ from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
 from tests.support.clock import Clock
 from tests.support.databases import own_database
+from tests.support.network import free_port
 
 
 @dataclass
@@ -56,16 +56,9 @@ class MailServer:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def mail_server() -> Iterator[MailServer]:
-    server = MailServer(port=_free_port())
+    server = MailServer(port=free_port())
     controller = Controller(server, hostname="127.0.0.1", port=server.port)
     controller.start()
     try:

@@ -31,17 +31,11 @@ from services.notify.adapters.outbound.senders import (
     TwilioSmsSender,
 )
 from services.notify.ports import Outgoing, PermanentSendError, Sender, TransientSendError
+from tests.support.network import free_port
 
 HOST = "127.0.0.1"
 FROM = "Helhet kundeservice <support@helhet.no>"
 BODY = "Hei Kari! Vi har fått saken din og svarer innen to timer. Blåbærsyltetøy: æøå ÆØÅ."
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def fast_retry(inner: Sender, attempts: int) -> RetryingSender:

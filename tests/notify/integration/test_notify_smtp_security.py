@@ -5,7 +5,6 @@ No broker and no database."""
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from services.notify.inject import build_sender
 from services.notify.ports import Outgoing, PermanentSendError, Sender, TransientSendError
 from services.notify.settings import NotifySettings
 from tests.support.certificates import Certificate, self_signed
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,6 @@ TO = "kari.nordmann@example.no"
 BODY = "Hei Kari! Vi har fått saken din."
 USER = "helhet-relay"
 PASSWORD = "s3cret-relay-password"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def mail() -> Outgoing:
