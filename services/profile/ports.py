@@ -129,8 +129,11 @@ class ProfileStore(Protocol):
         """How many identifiers of each kind link to each customer, counted from the links (for documents
         written before the counts were kept with the customer)."""
 
-    async def customers(self, customer_ids: Collection[str]) -> dict[str, StoredCustomer]:
-        """The stored customers among these ids."""
+    async def customers(
+        self, customer_ids: Collection[str], events: Collection[str] = ()
+    ) -> dict[str, StoredCustomer]:
+        """The stored customers among these ids. Their outboxes' messages are there only for the outboxes
+        that name one of ``events`` (asking for them when nothing else does is reading for nothing)."""
 
     async def add_case_owners(self, owners: Mapping[str, str]) -> None:
         """Remember which customer opened each case (case id → customer id), so a case is found by its id

@@ -197,7 +197,7 @@ class ProfileService:
 
     async def _unmerge_attempt(self, request: ObservedEvent, record: MergeRecord) -> tuple[int, int] | None:
         ids = [record.survivor_id, record.merged_away_id]
-        stored = await self._store.customers(ids)
+        stored = await self._store.customers(ids, [request.event_id])
         if len(stored) < len(ids) or stored[record.survivor_id].merged_into is not None:
             raise _NotUndoableError
         now = self._clock()
@@ -394,7 +394,8 @@ class ProfileService:
             c for event in pending if event.customer_id for c in (event.customer_id, *event.merge_with)
         }
         customers = await self._load(
-            {link.customer_id for link in stored_links.values()} | also_load | addressed
+            {link.customer_id for link in stored_links.values()} | also_load | addressed,
+            [event.event_id for event in pending],
         )
         links = {key: final_of(customers, link.customer_id) for key, link in stored_links.items()}
         for customer_id in set(links.values()) - customers.keys():
@@ -418,14 +419,14 @@ class ProfileService:
                 counts[customer_id] = Counter(by_kind)
         return counts
 
-    async def _load(self, customer_ids: set[str]) -> dict[str, PlannedCustomer]:
+    async def _load(self, customer_ids: set[str], events: list[str]) -> dict[str, PlannedCustomer]:
         """The customers and, for merged-away ones, their survivors."""
         loaded: dict[str, PlannedCustomer] = {}
         wanted = set(customer_ids)
         for _ in range(MERGE_CHAIN_LIMIT):
             if not wanted:
                 break
-            found = await self._store.customers(list(wanted))
+            found = await self._store.customers(list(wanted), events)
             for customer_id, stored in found.items():
                 loaded[customer_id] = from_stored(stored)
             wanted = {c.merged_into for c in loaded.values() if c.merged_into} - loaded.keys()

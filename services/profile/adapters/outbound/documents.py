@@ -6,6 +6,8 @@ since an id may hold ``.`` or ``$``), amounts are decimal text (never floats), i
 
 from __future__ import annotations
 
+import json
+import zlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -370,17 +372,23 @@ def case_from_document(raw: Document) -> Case:
 
 
 def outbox_document(entry: OutboxEntry) -> Document:
+    """The messages as one compressed JSON list of ``[type, event]`` pairs: they are read back only after a
+    crash, yet every write of the customer rewrites them, and compressed they are a third of the size."""
+    pairs = [[message.type, message.model_dump_json()] for message in entry.messages]
     return {
         "event_ids": sorted(entry.event_ids),
-        "messages": [
-            {"type": message.type, "event": message.model_dump_json()} for message in entry.messages
-        ],
+        "messages": zlib.compress(json.dumps(pairs, separators=(",", ":")).encode()),
     }
 
 
 def outbox_from_document(raw: Document) -> KeptOutbox:
     def messages() -> tuple[Outgoing, ...]:
-        return tuple(_event(message["type"], message["event"]) for message in raw["messages"])
+        packed = raw.get("messages")
+        if packed is None:
+            raise ValueError("outbox read without its messages (see MongoProfileStore.customers)")
+        if isinstance(packed, list):  # written before 2026-11-24, uncompressed
+            return tuple(_event(message["type"], message["event"]) for message in packed)
+        return tuple(_event(type_name, text) for type_name, text in json.loads(zlib.decompress(packed)))
 
     return KeptOutbox(frozenset(raw["event_ids"]), messages)
 

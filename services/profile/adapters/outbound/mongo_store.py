@@ -91,10 +91,23 @@ class MongoProfileStore:
             by_kind[kind] = by_kind.get(kind, 0) + 1
         return counts
 
-    async def customers(self, customer_ids: Collection[str]) -> dict[str, StoredCustomer]:
+    async def customers(
+        self, customer_ids: Collection[str], events: Collection[str] = ()
+    ) -> dict[str, StoredCustomer]:
         if not customer_ids:
             return {}
-        found = await find_by_ids(self._customers, customer_ids)
+        # Without the outbox messages (most of a customer document), then with them for the few whose
+        # outbox names one of these events: a batch delivered again, which may have to publish them again.
+        found = await find_by_ids(self._customers, customer_ids, {"outbox.messages": 0})
+        wanted = set(events)
+        again = [
+            document["_id"]
+            for document in found
+            if any(wanted.intersection(entry["event_ids"]) for entry in document.get("outbox", []))
+        ]
+        if again:
+            whole = {document["_id"]: document for document in await find_by_ids(self._customers, again)}
+            found = [whole.get(document["_id"], document) for document in found]
         return {document["_id"]: stored_customer(document) for document in found}
 
     async def add_case_owners(self, owners: Mapping[str, str]) -> None:
