@@ -20,7 +20,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -101,6 +101,15 @@ class _NotUndoableError(Exception):
 
 
 @dataclass(frozen=True)
+class _Written:
+    """A batch segment written, not yet finished: the messages it caused and its timeline entries."""
+
+    customers: int
+    messages: list[Outgoing]
+    entries: list[TimelineEntry]
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     applied: int  # events newly recorded
     already_recorded: int  # events skipped: recorded before (replay, redelivery, repeated in the batch)
@@ -108,6 +117,9 @@ class BatchOutcome:
     attempts: int
     published: int = 0  # case and profile changes published (again, for a redelivered batch)
     erased: int = 0  # events of erased people, dropped (a replay must not bring them back)
+
+
+Finish = Callable[[], Awaitable[BatchOutcome]]
 
 
 class ProfileService:
@@ -131,8 +143,21 @@ class ProfileService:
         self._profile = profile or ProfileConfig()
         self._cases = cases or CaseConfig()
         self._max_attempts = max_attempts
+        # Resolved when the last batch applied is finished (see ``apply_batch``).
+        self._finished: asyncio.Future[None] | None = None
 
     async def handle_batch(self, events: Sequence[ProfileEvent]) -> BatchOutcome:
+        """Apply the batch and finish it: returns once its events are on the timeline."""
+        finish = await self.apply_batch(events)
+        return await finish()
+
+    async def apply_batch(self, events: Sequence[ProfileEvent]) -> Finish:
+        """Write what the batch changes (links, cases, customers with their outboxes) and return what
+        finishes it: publishing those messages, then the timeline entries that mark its events done.
+
+        The next batch may be applied while this one finishes (the worker overlaps them): finishes run
+        in the order their batches were applied, and a step that reads the timeline (a merge's record,
+        an unmerge) first waits for the finish before it. A finish that failed may be called again."""
         observed: dict[str, ObservedEvent] = {}
         for event in events:
             observed.setdefault(event.id, to_millis(observe(event)))
@@ -143,30 +168,62 @@ class ProfileService:
         pending = [event for event in unrecorded if event.event_id in kept]
         skipped = len(events) - len(unrecorded)
         erased = len(unrecorded) - len(pending)
-        if not pending:
-            return BatchOutcome(0, skipped, 0, 0, erased=erased)
-        written = published = attempts = 0
+        outcome = BatchOutcome(len(pending), skipped, 0, 0, erased=erased)
+        written: _Written | None = None
         for segment in in_segments(pending):
+            if written is not None:  # an earlier segment: finished before the next one is applied
+                outcome = await self._chain(outcome, written)()
+                written = None
             if segment[0].unmerge is not None:
-                done, tries = await self._unmerge(segment[0]), 1
+                customers, published = await self._unmerge(segment[0])
+                outcome = replace(
+                    outcome,
+                    customers_written=outcome.customers_written + customers,
+                    attempts=max(outcome.attempts, 1),
+                    published=outcome.published + published,
+                )
             else:
-                done, tries = await self._apply(segment)
-            written, published, attempts = written + done[0], published + done[1], max(attempts, tries)
-        return BatchOutcome(len(pending), skipped, written, attempts, published, erased)
+                written, tries = await self._apply(segment)
+                outcome = replace(
+                    outcome,
+                    customers_written=outcome.customers_written + written.customers,
+                    attempts=max(outcome.attempts, tries),
+                )
+        return self._chain(outcome, written)
 
-    async def _apply(self, pending: list[ObservedEvent]) -> tuple[tuple[int, int], int]:
+    def _chain(self, outcome: BatchOutcome, written: _Written | None) -> Finish:
+        """The finish of a batch, after the finish of the batch applied before it."""
+        previous, mine = self._finished, asyncio.get_running_loop().create_future()
+        self._finished = mine
+
+        async def finish() -> BatchOutcome:
+            if previous is not None:
+                await asyncio.shield(previous)
+            published = 0 if written is None else await self._finish(written)
+            if not mine.done():
+                mine.set_result(None)
+            return replace(outcome, published=outcome.published + published)
+
+        return finish
+
+    async def _settled(self) -> None:
+        """Wait until every batch applied so far is on the timeline."""
+        if self._finished is not None:
+            await asyncio.shield(self._finished)
+
+    async def _apply(self, pending: list[ObservedEvent]) -> tuple[_Written, int]:
         also_load: set[str] = set()
         for attempt in range(1, self._max_attempts + 1):
-            done = await self._attempt(pending, also_load)
-            if done is not None:
-                return done, attempt
+            written = await self._attempt(pending, also_load)
+            if written is not None:
+                return written, attempt
             _log.info("profile batch lost a race; re-planning (attempt %d)", attempt)
             # An erase deletes the customer document, so a batch that read the person before it loses
             # its compare-and-set here: asking again keeps it from writing the person back.
             kept = await self._not_erased(pending)
             pending = [event for event in pending if event.event_id in kept]
             if not pending:
-                return (0, 0), attempt
+                return _Written(0, [], []), attempt
         raise ConcurrentUpdateError(f"batch of {len(pending)} events lost {self._max_attempts} races")
 
     async def _unmerge(self, request: ObservedEvent) -> tuple[int, int]:
@@ -174,6 +231,7 @@ class ProfileService:
         request (a redelivery after a crash half-way) computes the same split and finishes it."""
         assert request.unmerge is not None
         assert request.customer_id is not None
+        await self._settled()  # the split reads both timelines
         stored = await self._store.merge(request.unmerge)
         entry = TimelineEntry(request, request.customer_id)
         if stored is None or stored.undone_at is not None or stored.record.survivor_id != request.customer_id:
@@ -256,9 +314,8 @@ class ProfileService:
             if not suppressed or not is_suppressed(subjects[event.event_id], event.occurred_at, suppressed)
         }
 
-    async def _attempt(self, pending: list[ObservedEvent], also_load: set[str]) -> tuple[int, int] | None:
-        """Plan, write and publish; None when a race was lost (``also_load`` then names what to re-read).
-        Returns the customers written and the messages published."""
+    async def _attempt(self, pending: list[ObservedEvent], also_load: set[str]) -> _Written | None:
+        """Plan and write; None when a race was lost (``also_load`` then names what to re-read)."""
         now = self._clock()
         plan = await self._plan(pending, also_load, now)
         conflicts = await self._store.add_links(plan.new_links)
@@ -269,6 +326,7 @@ class ProfileService:
             {s.case.case_id: s.case.customer_id for s in plan.case_steps if s.change is CaseChange.OPENED}
         )
         if plan.merge_drafts:
+            await self._settled()  # a merge's record lists the events on both timelines
             await self._store.save_merges(await self._merge_records(plan))
         writes = self._writes(plan, now)
         lost = await self._store.save_customers(writes, uuid.uuid4().hex)
@@ -281,7 +339,6 @@ class ProfileService:
             await self._store.hold_for_review(plan.holds)
         messages = [m for write in writes if write.outbox for m in write.outbox.messages]
         messages += unpublished(plan)
-        await self._feed.publish(messages)
         entries = [
             TimelineEntry(
                 without_personal_text(event) if event.event_id in plan.unheld else event,
@@ -290,9 +347,14 @@ class ProfileService:
             )
             for event in pending
         ]
-        await self._store.record_timeline(entries)
-        await self._follow_concurrent_merges(entries)
-        return len(writes), len(messages)
+        return _Written(len(writes), messages, entries)
+
+    async def _finish(self, written: _Written) -> int:
+        """Publish what a written batch caused, then mark its events done; returns the messages published."""
+        await self._feed.publish(written.messages)
+        await self._store.record_timeline(written.entries)
+        await self._follow_concurrent_merges(written.entries)
+        return len(written.messages)
 
     async def _follow_concurrent_merges(self, entries: list[TimelineEntry]) -> None:
         """Another consumer may have merged one of this batch's customers away after this batch planned;

@@ -18,6 +18,7 @@ from services.common.codec import InvalidEventError, decode
 
 _log = logging.getLogger(__name__)
 OutcomeT_co = TypeVar("OutcomeT_co", covariant=True)
+T = TypeVar("T")
 
 
 class BatchHandler(Protocol[OutcomeT_co]):
@@ -56,6 +57,16 @@ async def process_batch(
 ) -> OutcomeT_co | None:
     """Decode, dead-letter what does not decode or is not accepted, and hand the rest to the service until
     it succeeds."""
+    events = await decoded(messages, dead_letters, accepts)
+    if not events:
+        return None
+    return await until_done(lambda: handler.handle_batch(events), retry, len(events))
+
+
+async def decoded(
+    messages: Sequence[RawMessage], dead_letters: DeadLetters, accepts: tuple[type[Payload], ...]
+) -> list[Event[Any]]:
+    """The events of these messages; what does not decode, or is not accepted, goes to the dead letters."""
     events: list[Event[Any]] = []
     for message in messages:
         try:
@@ -74,15 +85,18 @@ async def process_batch(
             await dead_letters.send(message.topic, message.partition, message.offset, error)
             continue
         events.append(event)
-    if not events:
-        return None
+    return events
+
+
+async def until_done(call: Callable[[], Awaitable[T]], retry: RetryPolicy, size: int) -> T:
+    """Call until it returns, with growing pauses between tries."""
     delay = retry.initial_seconds
     while True:
         try:
-            return await handler.handle_batch(events)
+            return await call()
         except Exception as error:  # the batch must not be acked before it is written
             # Redelivering the batch is safe (the service is idempotent); skipping it would lose it.
-            _log.error("batch of %d failed (%s); retrying in %.1fs", len(events), type(error).__name__, delay)
+            _log.error("batch of %d failed (%s); retrying in %.1fs", size, type(error).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, retry.max_seconds)
 

@@ -1,17 +1,24 @@
 """The profile worker: a faust agent over the channel topics, profile's requests, routing's assignments,
 notify's notifications and customers' survey answers, in batches (``services.common.kafka.batches`` says
-how a batch is decoded, dead-lettered, retried and acked)."""
+how a batch is decoded, dead-lettered and retried).
+
+A batch is applied while the one before it finishes (publishes what it caused, goes on the timeline):
+the worker waits on the database either way, and overlapping the two keeps it busy. Its offsets are
+committed only once it has finished."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import faust
 
-from services.common.kafka.batches import BatchHandler, DeadLetters, RetryPolicy, process_batch, raw_message
+from schemas.envelope import Event
+from services.common.kafka.batches import DeadLetters, RetryPolicy, decoded, raw_message, until_done
 from services.profile.core.observe import PROFILE_PAYLOADS
-from services.profile.service import BatchOutcome
+from services.profile.service import Finish
 
 PROFILE_TOPICS = (
     "interactions.v1",
@@ -26,10 +33,14 @@ PROFILE_TOPICS = (
 )
 
 
+class AppliesBatches(Protocol):
+    async def apply_batch(self, events: Sequence[Event[Any]]) -> Finish: ...
+
+
 def register_profile_agent(
     app: faust.App,
     *,
-    handler_factory: Callable[[], Awaitable[BatchHandler[BatchOutcome]]],
+    handler_factory: Callable[[], Awaitable[AppliesBatches]],
     dead_letters: DeadLetters,
     batch_size: int,
     within_seconds: float,
@@ -39,9 +50,29 @@ def register_profile_agent(
     source = app.topic(*topics, key_type=bytes, value_type=bytes)
 
     async def profile_events(stream: Any) -> None:
-        handler = await handler_factory()
-        async for batch in stream.take_events(batch_size, within_seconds):
-            messages = [raw_message(event) for event in batch]
-            await process_batch(messages, handler, dead_letters, retry, PROFILE_PAYLOADS)
+        service = await handler_factory()
+        finishing: asyncio.Task[None] | None = None
+        try:
+            async for batch in stream.take_events(batch_size, within_seconds):
+                # faust acks a batch when the loop asks for the next one, while this one may still be
+                # finishing: one more reference per message keeps its offset uncommitted until then.
+                for event in batch:
+                    event.message.incref()
+                events = await decoded(
+                    [raw_message(event) for event in batch], dead_letters, PROFILE_PAYLOADS
+                )
+                finish = await until_done(partial(service.apply_batch, events), retry, len(events))
+                if finishing is not None:
+                    await finishing  # one batch finishing at a time
+                finishing = asyncio.create_task(finish_then_ack(finish, batch, retry))
+        finally:
+            if finishing is not None:
+                finishing.cancel()  # stopping: what did not finish is redelivered
 
     return app.agent(source, name="profile-events")(profile_events)
+
+
+async def finish_then_ack(finish: Finish, batch: Sequence[Any], retry: RetryPolicy) -> None:
+    await until_done(finish, retry, len(batch))
+    for event in batch:
+        event.ack()
