@@ -27,7 +27,8 @@ import httpx
 
 from bench.ingest import run_loadgen, running_api
 from bench.own_profile import own_database
-from bench.profile_api import Person, bench_people, running_worker, seed
+from bench.profile import running_worker
+from bench.profile_api import Person, bench_people, seed
 from bench.report import Figure
 from services.common.mongo import create_mongo_client, database
 from services.common.settings import CommonSettings

@@ -19,7 +19,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bench.ingest import run_loadgen, running_api
-from bench.profile_api import Person, bench_people, running_worker, seed
+from bench.profile import running_worker
+from bench.profile_api import Person, bench_people, seed
 from bench.report import Figure
 from services.common.settings import CommonSettings
 

@@ -1,34 +1,40 @@
-"""Profile's sustained rate: a worker caught up on the topics, then a burst of mixed events (web activity,
-interactions, orders) over many customers published at once; the rate is events until the last one is
-on the timeline, beside the database's raw bulk-upsert rate from the same run."""
+"""Profile's sustained rate: a worker (a process of its own, as deployed) caught up on the topics, then a
+burst of mixed events (web activity, interactions, orders) over many customers published at once; the
+rate is events until the last one is on the timeline, beside the database's raw bulk-upsert rate from
+the same run and the CPU of the worker, database and broker processes."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import random
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.collection import AsyncCollection
 
+from bench.cpu import cpu_shares, platform_pids
+from bench.own_profile import running_role
 from bench.report import Figure
 from schemas.catalog import event_type_of
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityKind, WebActivityRecorded
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionReceived
+from services.common.codec import KafkaRecord, encode
+from services.common.kafka.connection import aiokafka_options
 from services.common.kafka.groups import start_group_at_the_end
-from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database
 from services.common.settings import CommonSettings
 from services.profile.adapters.inbound.worker import PROFILE_TOPICS
 from services.profile.core.observe import ProfilePayload
 from services.profile.indexes import TIMELINE_COLLECTION
-from services.profile.inject import create_worker
-from services.profile.settings import ProfileSettings
 
 _AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 # Event ids per timeline lookup while waiting.
@@ -83,44 +89,58 @@ async def profile_rate(settings: CommonSettings, events: int, customers: int) ->
         )
         for n in range(customers)
     ]
-    burst = [event_of(mixed(*random.choice(people), random.random())) for _ in range(events)]
-    worker_settings = ProfileSettings(
-        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-        mongodb_uri=settings.mongodb_uri,
-        worker_app_id=f"bench-profile-{run}",
-        log_level="WARNING",
-    )
-    start_group_at_the_end(settings, worker_settings.worker_app_id, PROFILE_TOPICS)
-    runtime = create_worker(worker_settings, telemetry=False)
-    publisher = AsyncEventPublisher(settings)
+    burst = by_topic([event_of(mixed(*random.choice(people), random.random())) for _ in range(events)])
+    # Encoded before the clock starts: this process publishes, the worker is a process of its own (as
+    # deployed), and only the worker's work is measured.
+    records = {topic: [encode(event) for event in batch] for topic, batch in burst.items()}
+    producer = AIOKafkaProducer(acks="all", linger_ms=5, **aiokafka_options(settings))
     client = create_mongo_client(settings)
     timeline = database(client, settings)[TIMELINE_COLLECTION]
-    await publisher.start()
-    await runtime.app.start()
+    await producer.start()
     try:
-        # Caught up: a marker published now is processed after everything already on the topic.
-        marker = event_of(mixed(*people[0], 0.95))
-        await publisher.publish(event_type_of(type(marker.data)).topic, marker)
-        await until_on_timeline(timeline, [marker.id], timeout_s=600)
-        started = time.perf_counter()
-        by_topic: dict[str, list[Event[ProfilePayload]]] = {}
-        for event in burst:
-            by_topic.setdefault(event_type_of(type(event.data)).topic, []).append(event)
-        await asyncio.gather(*(publisher.publish_many(topic, batch) for topic, batch in by_topic.items()))
-        await until_on_timeline(timeline, [event.id for event in burst], timeout_s=600)
-        elapsed = time.perf_counter() - started
+        with running_worker(settings, f"bench-profile-{run}") as worker:
+            # Caught up: a marker published now is processed after everything already on the topic.
+            marker = event_of(mixed(*people[0], 0.95))
+            await send_all(producer, {event_type_of(type(marker.data)).topic: [encode(marker)]})
+            await until_on_timeline(timeline, [marker.id], timeout_s=600)
+            label = f"profile sustained ({events} mixed events, {customers} customers)"
+            with cpu_shares(label, {"profile worker": worker.pid, **platform_pids()}) as cpu:
+                started = time.perf_counter()
+                await send_all(producer, records)
+                await until_on_timeline(
+                    timeline, [event.id for batch in burst.values() for event in batch], timeout_s=600
+                )
+                elapsed = time.perf_counter() - started
     finally:
-        await runtime.app.stop()
-        await runtime.aclose()
-        await publisher.stop()
+        await producer.stop()
         await client.close()
-    return [
-        Figure(
-            f"profile sustained ({events} mixed events, {customers} customers, publish to timeline)",
-            events / elapsed,
-            "events/s",
-        )
+    return [Figure(f"{label}, publish to timeline", events / elapsed, "events/s"), *cpu.figures()]
+
+
+async def send_all(producer: AIOKafkaProducer, records: dict[str, list[KafkaRecord]]) -> None:
+    """Send and wait until the broker acknowledged every record."""
+    sent = [
+        await producer.send(topic, record.value, key=record.key, headers=record.headers)
+        for topic, batch in records.items()
+        for record in batch
     ]
+    await asyncio.gather(*sent)
+
+
+@contextmanager
+def running_worker(settings: CommonSettings, group: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``services.profile.main worker`` in group ``group``, which starts at the current end of the topics
+    (earlier benchmarks' events are not this one's business)."""
+    start_group_at_the_end(settings, group, PROFILE_TOPICS)
+    with running_role(settings, "worker", HELHET_WORKER_APP_ID=group) as process:
+        yield process
+
+
+def by_topic(events: Sequence[Event[ProfilePayload]]) -> dict[str, list[Event[ProfilePayload]]]:
+    topics: dict[str, list[Event[ProfilePayload]]] = {}
+    for event in events:
+        topics.setdefault(event_type_of(type(event.data)).topic, []).append(event)
+    return topics
 
 
 async def until_on_timeline(timeline: AsyncCollection[Document], ids: list[str], timeout_s: float) -> None:

@@ -18,8 +18,7 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,17 +28,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.cpu import cpu_shares, platform_pids
 from bench.ingest import RunningApi, run_loadgen, running_api
-from bench.own_profile import running_role
-from bench.profile import event_of, mixed
+from bench.profile import by_topic, event_of, mixed, running_worker
 from bench.report import Figure
-from schemas.catalog import event_type_of
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
-from services.common.kafka.groups import start_group_at_the_end
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, database
 from services.common.settings import CommonSettings
-from services.profile.adapters.inbound.worker import PROFILE_TOPICS
 from services.profile.core.observe import ProfilePayload
 from services.profile.indexes import TIMELINE_COLLECTION
 
@@ -95,22 +90,6 @@ def bench_people(run: str, count: int) -> list[Person]:
 
 
 # ---- a profile worker of its own ----------------------------------------------------------------------
-
-
-@contextmanager
-def running_worker(settings: CommonSettings, group: str) -> Iterator[None]:
-    """``services.profile.main worker`` in group ``group``, which starts at the current end of the topics
-    (earlier benchmarks' events are not this one's business)."""
-    start_group_at_the_end(settings, group, PROFILE_TOPICS)
-    with running_role(settings, "worker", HELHET_WORKER_APP_ID=group):
-        yield
-
-
-def by_topic(events: Sequence[Event[ProfilePayload]]) -> dict[str, list[Event[ProfilePayload]]]:
-    topics: dict[str, list[Event[ProfilePayload]]] = {}
-    for event in events:
-        topics.setdefault(event_type_of(type(event.data)).topic, []).append(event)
-    return topics
 
 
 async def seed(settings: CommonSettings, people: Sequence[Person]) -> None:

@@ -14,7 +14,6 @@ from services.profile.core.attributes import AttributeName
 from services.profile.core.delivery import Delivery
 from services.profile.core.ids import stable_id
 from services.profile.core.profile import Profile
-from services.profile.core.snapshot import customer_snapshot
 from services.profile.plan import CaseStep
 
 SOURCE = "/profile"
@@ -56,7 +55,7 @@ def profile_event(
 ) -> Event[ProfileChanged]:
     identifiers = sorted(profile.facts.identifiers, key=lambda i: (i.key, i.unparsed))
     payload = ProfileChanged(
-        customer=customer_snapshot(profile),
+        customer=profile.view,
         name=profile.attribute(AttributeName.NAME),
         identifiers=identifiers[:PUBLISHED_IDENTIFIERS],
         merged_into=merged_into,

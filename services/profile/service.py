@@ -20,7 +20,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -119,7 +119,7 @@ class BatchOutcome:
     erased: int = 0  # events of erased people, dropped (a replay must not bring them back)
 
 
-Finish = Callable[[], Awaitable[BatchOutcome]]
+Finish = Callable[[], Coroutine[Any, Any, BatchOutcome]]
 
 
 class ProfileService:

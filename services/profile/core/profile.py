@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TypeVar
 
-from schemas.customers import LifecycleStage, Purpose
+from schemas.customers import CustomerView, LifecycleStage, Purpose
 from schemas.identifiers import CustomerIdentifier
 from services.profile.core.attributes import Attribute, AttributeName, newest
 from services.profile.core.consent import ConsentDecision, newest_decision
@@ -100,6 +101,25 @@ class Profile:
     def attribute(self, name: AttributeName) -> str | None:
         found = self.facts.attributes.get(name)
         return found.value if found else None
+
+    @cached_property
+    def view(self) -> CustomerView:
+        """What other services see of the customer (routing and notify in every case change, everyone on
+        ``profiles.v1``). Kept once made: a write publishes and stores it several times."""
+        return CustomerView(
+            customer_id=self.customer_id,
+            tier=self.value.tier,
+            historic_value=self.value.historic_value,
+            predicted_lifetime_value=self.value.predicted_lifetime_value,
+            lifecycle=self.lifecycle,
+            needs_recovery=self.ledger.needs_recovery,
+            recovery_reason=self.ledger.reason,
+            language=self.attribute(AttributeName.LANGUAGE),
+            preferred_channel=self.attribute(AttributeName.PREFERRED_CHANNEL),
+            last_agent=self.attribute(AttributeName.LAST_AGENT),
+            consent={purpose: decision.granted for purpose, decision in sorted(self.facts.consent.items())},
+            as_of=self.as_of,
+        )
 
 
 def evaluate(customer_id: str, facts: ProfileFacts, config: ProfileConfig, now: datetime) -> Profile:

@@ -8,7 +8,6 @@ from typing import Any
 
 from schemas.cases import CaseChange, CaseChanged, CaseContact
 from schemas.commerce import OrderDelivered
-from schemas.customers import CustomerView
 from services.profile.core.attributes import AttributeName
 from services.profile.core.cases import Case
 from services.profile.core.delivery import Delivery
@@ -16,27 +15,10 @@ from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import Profile
 
 
-def customer_snapshot(profile: Profile) -> CustomerView:
-    return CustomerView(
-        customer_id=profile.customer_id,
-        tier=profile.value.tier,
-        historic_value=profile.value.historic_value,
-        predicted_lifetime_value=profile.value.predicted_lifetime_value,
-        lifecycle=profile.lifecycle,
-        needs_recovery=profile.ledger.needs_recovery,
-        recovery_reason=profile.ledger.reason,
-        language=profile.attribute(AttributeName.LANGUAGE),
-        preferred_channel=profile.attribute(AttributeName.PREFERRED_CHANNEL),
-        last_agent=profile.attribute(AttributeName.LAST_AGENT),
-        consent={purpose: decision.granted for purpose, decision in sorted(profile.facts.consent.items())},
-        as_of=profile.as_of,
-    )
-
-
 def published_fields(profile: Profile, merged_into: str | None) -> dict[str, Any]:
     """The fields of ``ProfileChanged`` that can change, as comparable JSON values (``as_of`` left out:
     it moves with every write)."""
-    view = customer_snapshot(profile).model_dump(mode="json", exclude={"customer_id", "as_of"})
+    view = profile.view.model_dump(mode="json", exclude={"customer_id", "as_of"})
     return {
         **view,
         "name": profile.attribute(AttributeName.NAME),
@@ -77,7 +59,7 @@ def case_contact(event: ObservedEvent) -> CaseContact | None:
 def case_changed(
     change: CaseChange, case: Case, profile: Profile, contact: CaseContact | None
 ) -> CaseChanged:
-    customer = customer_snapshot(profile)
+    customer = profile.view
     return CaseChanged(
         change=change,
         case_id=case.case_id,
@@ -104,5 +86,5 @@ def order_delivered(delivery: Delivery, profile: Profile) -> OrderDelivered:
         customer_id=profile.customer_id,
         delivered_at=delivery.delivered_at,
         identifiers=list(delivery.identifiers),
-        customer=customer_snapshot(profile),
+        customer=profile.view,
     )

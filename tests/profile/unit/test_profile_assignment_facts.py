@@ -13,7 +13,6 @@ from services.profile.adapters.outbound.documents import observed_from_timeline,
 from services.profile.core.attributes import AttributeName
 from services.profile.core.observe import PROFILE_PAYLOADS, Assignment, FactKind
 from services.profile.core.profile import ProfileConfig, fold
-from services.profile.core.snapshot import customer_snapshot
 from services.profile.service import to_millis
 from tests.profile.unit.profile_builders import NOW, assignment, message
 
@@ -79,7 +78,7 @@ def test_the_newest_acceptance_wins_whatever_the_arrival_order() -> None:
 
     for ordered in (events, events[::-1], [events[0], events[2], events[1], events[4], events[3]]):
         profile = fold("kari", ordered, ProfileConfig(), NOW)
-        assert customer_snapshot(profile).last_agent == "agent-2"
+        assert profile.view.last_agent == "agent-2"
         assert profile.facts.attributes[AttributeName.LAST_AGENT].event_id == "a-new"
 
 

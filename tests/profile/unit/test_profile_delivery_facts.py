@@ -33,7 +33,7 @@ from services.profile.core.experience import Experience, Feeling
 from services.profile.core.ids import stable_id
 from services.profile.core.observe import FactKind, Feedback, without_personal_text
 from services.profile.core.profile import ProfileConfig, fold
-from services.profile.core.snapshot import case_changed, customer_snapshot, order_delivered
+from services.profile.core.snapshot import case_changed, order_delivered
 from services.profile.outgoing import case_event, delivery_event
 from services.profile.plan import CaseStep
 from services.profile.ports import OutboxEntry
@@ -136,7 +136,7 @@ def test_the_delivery_is_published_with_the_customers_view_keyed_by_the_customer
         customer_id="kari",
         delivered_at=NOW,
         identifiers=[KARI, KARI_PHONE],
-        customer=customer_snapshot(profile),
+        customer=profile.view,
     )
     assert payload.customer.language == "nb"  # the same view a case change carries
     assert (event.id, event.key, event.subject, event.source) == (

@@ -22,7 +22,6 @@ from services.profile.core.observe import (
     Notification,
 )
 from services.profile.core.profile import ProfileConfig, fold
-from services.profile.core.snapshot import customer_snapshot
 from services.profile.service import to_millis
 from tests.profile.unit.profile_builders import (
     NOW,
@@ -147,7 +146,7 @@ def test_notifications_leave_attributes_value_lifecycle_and_the_experience_ledge
         without.value,
         without.ledger,
     )
-    assert customer_snapshot(with_them) == customer_snapshot(without)
+    assert with_them.view == without.view
 
 
 def test_a_redelivered_notification_changes_nothing() -> None:

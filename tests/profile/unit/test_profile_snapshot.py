@@ -15,7 +15,6 @@ from services.profile.core.snapshot import (
     case_changed,
     case_contact,
     changed_fields,
-    customer_snapshot,
     published_fields,
 )
 from tests.profile.unit.profile_builders import NOW, message, order
@@ -59,7 +58,7 @@ def test_a_case_without_its_own_language_takes_the_customers() -> None:
 
 
 def test_a_prospect_has_no_value_and_no_agent() -> None:
-    customer = customer_snapshot(fold("anna", [message("m1")], ProfileConfig(), NOW))
+    customer = fold("anna", [message("m1")], ProfileConfig(), NOW).view
 
     assert (customer.tier, customer.lifecycle, customer.last_agent) == (
         Tier.STANDARD,

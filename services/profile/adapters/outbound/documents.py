@@ -38,7 +38,6 @@ from services.profile.core.observe import (
     ObservedEvent,
 )
 from services.profile.core.profile import Profile, ProfileFacts
-from services.profile.core.snapshot import customer_snapshot
 from services.profile.core.value import OrderChange
 from services.profile.core.wording import Language
 from services.profile.ports import (
@@ -54,7 +53,7 @@ from services.profile.ports import (
 def facts_document(profile: Profile) -> Document:
     """The stored part of a profile: its facts (without event ids) and the views at ``as_of``."""
     facts = profile.facts
-    snapshot = customer_snapshot(profile)
+    snapshot = profile.view
     return {
         "identifiers": [
             identifier.model_dump(mode="json")
