@@ -85,6 +85,7 @@ from services.profile.ports import (
     Outgoing,
     ProfileStore,
     ReviewHold,
+    StoredLink,
     SuppressionReader,
     TimelineEntry,
 )
@@ -161,8 +162,12 @@ class ProfileService:
         observed: dict[str, ObservedEvent] = {}
         for event in events:
             observed.setdefault(event.id, to_millis(observe(event)))
-        recorded, kept = await asyncio.gather(
-            self._store.recorded(list(observed)), self._not_erased(list(observed.values()))
+        # The links too, at once: the plan of a batch without unmerges needs no other read before them.
+        keys = {identifier.key for event in observed.values() for identifier in event.identifiers}
+        recorded, kept, links = await asyncio.gather(
+            self._store.recorded(list(observed)),
+            self._not_erased(list(observed.values())),
+            self._store.links(keys),
         )
         unrecorded = [event for event_id, event in observed.items() if event_id not in recorded]
         pending = [event for event in unrecorded if event.event_id in kept]
@@ -170,7 +175,8 @@ class ProfileService:
         erased = len(unrecorded) - len(pending)
         outcome = BatchOutcome(len(pending), skipped, 0, 0, erased=erased)
         written: _Written | None = None
-        for segment in in_segments(pending):
+        segments = in_segments(pending)
+        for segment in segments:
             if written is not None:  # an earlier segment: finished before the next one is applied
                 outcome = await self._chain(outcome, written)()
                 written = None
@@ -183,7 +189,7 @@ class ProfileService:
                     published=outcome.published + published,
                 )
             else:
-                written, tries = await self._apply(segment)
+                written, tries = await self._apply(segment, links if len(segments) == 1 else None)
                 outcome = replace(
                     outcome,
                     customers_written=outcome.customers_written + written.customers,
@@ -211,10 +217,13 @@ class ProfileService:
         if self._finished is not None:
             await asyncio.shield(self._finished)
 
-    async def _apply(self, pending: list[ObservedEvent]) -> tuple[_Written, int]:
+    async def _apply(
+        self, pending: list[ObservedEvent], links: dict[str, StoredLink] | None
+    ) -> tuple[_Written, int]:
+        """``links``: read for this batch just before, if nothing wrote links since (a retry reads again)."""
         also_load: set[str] = set()
         for attempt in range(1, self._max_attempts + 1):
-            written = await self._attempt(pending, also_load)
+            written = await self._attempt(pending, also_load, links if attempt == 1 else None)
             if written is not None:
                 return written, attempt
             _log.info("profile batch lost a race; re-planning (attempt %d)", attempt)
@@ -314,22 +323,28 @@ class ProfileService:
             if not suppressed or not is_suppressed(subjects[event.event_id], event.occurred_at, suppressed)
         }
 
-    async def _attempt(self, pending: list[ObservedEvent], also_load: set[str]) -> _Written | None:
+    async def _attempt(
+        self, pending: list[ObservedEvent], also_load: set[str], links: dict[str, StoredLink] | None
+    ) -> _Written | None:
         """Plan and write; None when a race was lost (``also_load`` then names what to re-read)."""
         now = self._clock()
-        plan = await self._plan(pending, also_load, now)
+        plan = await self._plan(pending, also_load, now, links)
         conflicts = await self._store.add_links(plan.new_links)
         if conflicts:
             also_load.update(conflicts.values())
             return None
-        await self._store.add_case_owners(
-            {s.case.case_id: s.case.customer_id for s in plan.case_steps if s.change is CaseChange.OPENED}
-        )
         if plan.merge_drafts:
             await self._settled()  # a merge's record lists the events on both timelines
             await self._store.save_merges(await self._merge_records(plan))
         writes = self._writes(plan, now)
-        lost = await self._store.save_customers(writes, uuid.uuid4().hex)
+        # Case owners beside the customers, not before them: either way a lost race leaves the owners of
+        # the plan that lost (the first owner written stays; a merge is followed from it).
+        lost, _ = await asyncio.gather(
+            self._store.save_customers(writes, uuid.uuid4().hex),
+            self._store.add_case_owners(
+                {s.case.case_id: s.case.customer_id for s in plan.case_steps if s.change is CaseChange.OPENED}
+            ),
+        )
         if lost:
             also_load.update(lost)
             return None
@@ -445,9 +460,18 @@ class ProfileService:
             for c in changed
         ]
 
-    async def _plan(self, pending: list[ObservedEvent], also_load: set[str], now: datetime) -> Plan:
+    async def _plan(
+        self,
+        pending: list[ObservedEvent],
+        also_load: set[str],
+        now: datetime,
+        known_links: dict[str, StoredLink] | None,
+    ) -> Plan:
         keys = {identifier.key for event in pending for identifier in event.identifiers}
-        stored_links = await self._store.links(keys)
+        if known_links is None:
+            stored_links = await self._store.links(keys)
+        else:
+            stored_links = {key: link for key, link in known_links.items() if key in keys}
         link_times: dict[str, datetime] = {}
         for link in stored_links.values():
             first = link_times.get(link.customer_id)
