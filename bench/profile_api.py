@@ -89,7 +89,7 @@ def bench_people(run: str, count: int) -> list[Person]:
     ]
 
 
-# ---- a profile worker of its own ----------------------------------------------------------------------
+# ---- seeding through a profile worker -------------------------------------------------------------------
 
 
 async def seed(settings: CommonSettings, people: Sequence[Person]) -> None:

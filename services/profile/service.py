@@ -148,9 +148,13 @@ class ProfileService:
         self._finished: asyncio.Future[None] | None = None
 
     async def handle_batch(self, events: Sequence[ProfileEvent]) -> BatchOutcome:
-        """Apply the batch and finish it: returns once its events are on the timeline."""
+        """Apply the batch and finish it: returns once its events are on the timeline. A batch that fails
+        here is given up (to be delivered again), so the batches after it do not wait for it."""
         finish = await self.apply_batch(events)
-        return await finish()
+        try:
+            return await finish()
+        finally:
+            self._finished = None  # one batch at a time: nothing else is left to finish
 
     async def apply_batch(self, events: Sequence[ProfileEvent]) -> Finish:
         """Write what the batch changes (links, cases, customers with their outboxes) and return what
@@ -178,7 +182,8 @@ class ProfileService:
         segments = in_segments(pending)
         for segment in segments:
             if written is not None:  # an earlier segment: finished before the next one is applied
-                outcome = await self._chain(outcome, written)()
+                await self._settled()
+                outcome = replace(outcome, published=outcome.published + await self._finish(written))
                 written = None
             if segment[0].unmerge is not None:
                 customers, published = await self._unmerge(segment[0])

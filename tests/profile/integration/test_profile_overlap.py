@@ -1,6 +1,7 @@
 """A batch applied while the one before it is still finishing (the worker overlaps them), against the
-real database: finishes publish and record in the order the batches were applied, and a merge waits
-for the batch before it to be on the timeline, so its record lists that batch's events."""
+real database: finishes publish and record in the order the batches were applied, a merge waits for
+the batch before it to be on the timeline, so its record lists that batch's events, and a batch given
+up after a failure holds up none after it."""
 
 from __future__ import annotations
 
@@ -91,4 +92,32 @@ async def test_a_merge_waits_for_the_batch_before_it_to_be_on_the_timeline(
     [record] = await db[MERGES_COLLECTION].find({"cause_event_id": both.id}).to_list()
     listed = set(record["survivor_event_ids"]) | set(record["merged_away_event_ids"])
     assert by_phone.id in listed
+    assert len(await customers_of(db, [email.key, phone.key])) == 1
+
+
+class DownOnce(RecordingFeed):
+    """The broker is unreachable for the first publish only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("broker unreachable")
+        await super().publish(messages)
+
+
+async def test_a_batch_given_up_holds_up_no_later_batch(db: AsyncDatabase[Document]) -> None:
+    service = service_on(db, DownOnce())
+    with pytest.raises(ConnectionError):
+        await service.handle_batch([interaction(fresh_email())])
+
+    email, phone = fresh_email(), fresh_phone()
+    await asyncio.wait_for(service.handle_batch([interaction(email)]), timeout=30)
+    await asyncio.wait_for(service.handle_batch([interaction(phone)]), timeout=30)
+    merged = await asyncio.wait_for(service.handle_batch([interaction(email, phone)]), timeout=30)
+
+    assert merged.applied == 1
     assert len(await customers_of(db, [email.key, phone.key])) == 1
