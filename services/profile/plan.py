@@ -135,11 +135,12 @@ def links_made_for(plan: Plan, customer_id: str) -> tuple[Link, ...]:
 
 def unpublished(plan: Plan) -> list[Outgoing]:
     """Messages of earlier writes caused by events of this batch: the batch was delivered before, its
-    writes landed, and whether their messages were published is unknown. Publishing again is safe."""
+    writes landed, and whether their messages were published is unknown. Publishing again is safe. A
+    customer this batch changes as well (a redelivery with new events beside the old) counts too."""
     caused = set(plan.owner)
     again: list[Outgoing] = []
     for customer in plan.customers.values():
-        if customer.touched and not customer.changed:
+        if customer.touched:
             for entry in customer.outbox:
                 if entry.event_ids & caused:
                     again.extend(entry.messages())

@@ -308,8 +308,8 @@ class ProfileService:
                 if case.customer_id == record.merged_away_id
             }
         )
-        messages = [m for write in writes if write.outbox for m in write.outbox.messages]
-        messages += unpublished(plan)
+        # Earlier writes' messages first: on compacted profiles.v1 the last message of a key is the one kept.
+        messages = unpublished(plan) + [m for write in writes if write.outbox for m in write.outbox.messages]
         await self._feed.publish(messages)
         return len(writes), len(messages)
 
@@ -338,18 +338,16 @@ class ProfileService:
         if conflicts:
             also_load.update(conflicts.values())
             return None
+        # Before the customers: once a case is stored with its customer, a batch applied again no longer
+        # opens it, and would not write its owner.
+        await self._store.add_case_owners(
+            {s.case.case_id: s.case.customer_id for s in plan.case_steps if s.change is CaseChange.OPENED}
+        )
         if plan.merge_drafts:
             await self._settled()  # a merge's record lists the events on both timelines
             await self._store.save_merges(await self._merge_records(plan))
         writes = self._writes(plan, now)
-        # Case owners beside the customers, not before them: either way a lost race leaves the owners of
-        # the plan that lost (the first owner written stays; a merge is followed from it).
-        lost, _ = await asyncio.gather(
-            self._store.save_customers(writes, uuid.uuid4().hex),
-            self._store.add_case_owners(
-                {s.case.case_id: s.case.customer_id for s in plan.case_steps if s.change is CaseChange.OPENED}
-            ),
-        )
+        lost = await self._store.save_customers(writes, uuid.uuid4().hex)
         if lost:
             also_load.update(lost)
             return None
@@ -357,8 +355,8 @@ class ProfileService:
             await self._store.repoint(plan.merged)
         if plan.holds:
             await self._store.hold_for_review(plan.holds)
-        messages = [m for write in writes if write.outbox for m in write.outbox.messages]
-        messages += unpublished(plan)
+        # Earlier writes' messages first: on compacted profiles.v1 the last message of a key is the one kept.
+        messages = unpublished(plan) + [m for write in writes if write.outbox for m in write.outbox.messages]
         entries = [
             TimelineEntry(
                 without_personal_text(event) if event.event_id in plan.unheld else event,
@@ -370,11 +368,16 @@ class ProfileService:
         return _Written(len(writes), messages, entries)
 
     async def _finish(self, written: _Written) -> int:
-        """Publish what a written batch caused, then mark its events done; returns the messages published."""
-        await self._feed.publish(written.messages)
-        await self._store.record_timeline(written.entries)
-        await self._follow_concurrent_merges(written.entries)
-        return len(written.messages)
+        """Publish what a written batch caused, then mark its events done; returns the messages published.
+        A person erased since the batch was written is left out of both (the erase removed the write)."""
+        kept = await self._not_erased([entry.event for entry in written.entries])
+        erased = {entry.customer_id for entry in written.entries if entry.event.event_id not in kept}
+        messages = [message for message in written.messages if message.key not in erased]
+        entries = [entry for entry in written.entries if entry.event.event_id in kept]
+        await self._feed.publish(messages)
+        await self._store.record_timeline(entries)
+        await self._follow_concurrent_merges(entries)
+        return len(messages)
 
     async def _follow_concurrent_merges(self, entries: list[TimelineEntry]) -> None:
         """Another consumer may have merged one of this batch's customers away after this batch planned;

@@ -123,6 +123,31 @@ async def test_a_crash_between_the_write_and_the_publish_loses_no_message(
     assert await db[TIMELINE_COLLECTION].find_one({"_id": event.id}) is not None
 
 
+async def test_a_redelivery_with_new_events_beside_the_old_publishes_the_old_messages_too(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    store = MongoProfileStore(db)
+    email = fresh_email()
+    first = interaction(email, at=datetime(2026, 11, 3, 9, tzinfo=UTC))
+    with pytest.raises(ConnectionError):
+        await ProfileService(store, BrokerDown(), MongoPrivacyStore(db), clock).handle_batch([first])
+    [customer_id] = await customers_of(db, [email.key])
+    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert stored is not None
+    [kept] = stored["outbox"]
+    unpublished = {message.model_dump_json() for message in outbox_from_document(kept).messages()}
+    service = ProfileService(store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
+
+    # Delivered again with a follow-up the first delivery never reached: the customer changes again.
+    follow_up = interaction(email, text="Har dere sendt den?", at=datetime(2026, 11, 3, 10, tzinfo=UTC))
+    redelivered = await service.handle_batch([first, follow_up])
+
+    assert (redelivered.applied, redelivered.customers_written) == (2, 1)
+    on_cases = await published(infra, "cases.v1", customer_id, at_least=2)
+    on_profiles = await published(infra, "profiles.v1", customer_id, at_least=1)
+    assert unpublished <= {event.model_dump_json() for event in on_cases + on_profiles}
+
+
 async def test_a_merge_moves_the_merged_away_customers_open_case_to_the_survivor(
     infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
 ) -> None:

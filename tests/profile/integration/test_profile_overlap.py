@@ -1,7 +1,7 @@
 """A batch applied while the one before it is still finishing (the worker overlaps them), against the
 real database: finishes publish and record in the order the batches were applied, a merge waits for
 the batch before it to be on the timeline, so its record lists that batch's events, and a batch given
-up after a failure holds up none after it."""
+up after a failure holds up none after it; a person erased before the finish is left out of it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
+from services.profile.adapters.outbound.kafka_tombstones import KafkaTombstones
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.indexes import MERGES_COLLECTION, TIMELINE_COLLECTION
 from services.profile.ports import Outgoing
+from services.profile.privacy import PrivacyService
 from services.profile.service import ProfileService
 from tests.profile.integration.profile_flow import AT, customers_of, fresh_email, fresh_phone, interaction
 
@@ -121,3 +124,25 @@ async def test_a_batch_given_up_holds_up_no_later_batch(db: AsyncDatabase[Docume
 
     assert merged.applied == 1
     assert len(await customers_of(db, [email.key, phone.key])) == 1
+
+
+async def test_a_person_erased_while_the_batch_finishes_is_neither_published_nor_recorded(
+    db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    feed = RecordingFeed()
+    service = service_on(db, feed)
+    email, other_email = fresh_email(), fresh_email()
+    event, other = interaction(email), interaction(other_email)
+    finish = await service.apply_batch([event, other])
+    [customer_id] = await customers_of(db, [email.key])
+    [other_customer] = await customers_of(db, [other_email.key])
+
+    erasing = PrivacyService(MongoPrivacyStore(db), KafkaTombstones(publisher))
+    assert await erasing.erase(customer_id, clock()) is not None
+    outcome = await finish()
+
+    assert customer_id not in feed.keys
+    assert set(feed.keys) == {other_customer}
+    assert outcome.published == len(feed.keys)
+    assert await db[TIMELINE_COLLECTION].count_documents({"_id": event.id}) == 0
+    assert await db[TIMELINE_COLLECTION].count_documents({"_id": other.id}) == 1

@@ -58,8 +58,10 @@ def register_profile_agent(
                 # finishing: one more reference per message keeps its offset uncommitted until then.
                 for event in batch:
                     event.message.incref()
-                events = await decoded(
-                    [raw_message(event) for event in batch], dead_letters, PROFILE_PAYLOADS
+                messages = [raw_message(event) for event in batch]
+                # Retried like the rest: a dead letter the broker refused must not end the agent.
+                events = await until_done(
+                    partial(decoded, messages, dead_letters, PROFILE_PAYLOADS), retry, len(messages)
                 )
                 finish = await until_done(partial(service.apply_batch, events), retry, len(events))
                 if finishing is not None:
