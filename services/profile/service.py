@@ -308,8 +308,7 @@ class ProfileService:
                 if case.customer_id == record.merged_away_id
             }
         )
-        # Earlier writes' messages first: on compacted profiles.v1 the last message of a key is the one kept.
-        messages = unpublished(plan) + [m for write in writes if write.outbox for m in write.outbox.messages]
+        messages = _messages(plan, writes)
         await self._feed.publish(messages)
         return len(writes), len(messages)
 
@@ -355,8 +354,7 @@ class ProfileService:
             await self._store.repoint(plan.merged)
         if plan.holds:
             await self._store.hold_for_review(plan.holds)
-        # Earlier writes' messages first: on compacted profiles.v1 the last message of a key is the one kept.
-        messages = unpublished(plan) + [m for write in writes if write.outbox for m in write.outbox.messages]
+        messages = _messages(plan, writes)
         entries = [
             TimelineEntry(
                 without_personal_text(event) if event.event_id in plan.unheld else event,
@@ -716,3 +714,9 @@ def to_millis(event: ObservedEvent) -> ObservedEvent:
         phone_step=step,
         notification=notification,
     )
+
+
+def _messages(plan: Plan, writes: list[CustomerWrite]) -> list[Outgoing]:
+    """What a written batch publishes: earlier writes' messages first (on compacted ``profiles.v1`` the
+    last message of a key is the one kept), then those of its own writes."""
+    return unpublished(plan) + [m for write in writes if write.outbox for m in write.outbox.messages]
