@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -169,8 +170,14 @@ def require_free(port: int, what: str, env_var: str) -> None:
         )
 
 
+_JAVA_FRAME = re.compile(r"\s+(at \S+\(.*\)|\.\.\. \d+ more)$")
+
+
 def log_tail(log: Path, lines: int = 15) -> str:
+    """The log's last lines, without Java stack frames: they would push the exception itself out of view."""
     try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        text = log.read_text(errors="replace")
     except FileNotFoundError:
         return "(no log written)"
+    kept = [line for line in text.splitlines() if not _JAVA_FRAME.match(line)]
+    return "\n".join(kept[-lines:])
