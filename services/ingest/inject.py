@@ -75,6 +75,7 @@ def create_api(settings: IngestSettings) -> FastAPI:
         finally:
             smtp.close()  # no new mail first, then the clients the open sessions still need
             await smtp.wait_closed()
+            await dedupe.settle()
             await publisher.stop()
             await client.close()
 

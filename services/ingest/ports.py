@@ -33,7 +33,8 @@ class DedupeStore(Protocol):
         publish gets its first event id back."""
 
     async def confirm(self, claim_id: str, claimed: Sequence[tuple[str, str]], now: datetime) -> None:
-        """The broker acknowledged the claim's (key, event id)s: later deliveries are duplicates."""
+        """The broker acknowledged the claim's (key, event id)s: later deliveries are duplicates. The
+        store may record that after returning; a redelivery meanwhile is at worst "in flight"."""
 
     async def release(self, claim_id: str, keys: Sequence[str], now: datetime) -> None:
         """Publishing failed: the keys may be claimed again at once (keeping their event ids)."""

@@ -8,11 +8,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.mongo import Document
 from services.ingest.adapters.outbound.mongo_dedupe import MongoDedupeStore
-from services.ingest.indexes import DEDUPE_COLLECTION
+from services.ingest.indexes import DEDUPE_COLLECTION, RECEIPTS_COLLECTION
 from services.ingest.ports import ClaimState
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,7 @@ async def test_first_claim_wins_and_later_ones_see_it_in_flight_then_published(
     in_flight = await second.claim_many(f"{key}-c2", [(key, "e2")], NOW)
     assert (in_flight[0].state, in_flight[0].event_id) == (ClaimState.IN_FLIGHT, "e1")
     await first.confirm(f"{key}-c1", [(key, "e1")], NOW)
+    await first.settle()
     published = await second.claim_many(f"{key}-c3", [(key, "e3")], NOW + timedelta(hours=1))
     assert (published[0].state, published[0].event_id) == (ClaimState.PUBLISHED, "e1")
 
@@ -100,6 +102,7 @@ async def test_a_stale_claim_with_a_receipt_is_published_not_taken_over(db: Asyn
     first = store(db)
     await first.claim_many(f"{key}-c1", [(key, "e1")], NOW)
     await first.confirm(f"{key}-c1", [(key, "e1")], NOW)
+    await first.settle()
     claim = await store(db).claim_many(f"{key}-c2", [(key, "e2")], NOW + timedelta(days=1))
     assert (claim[0].state, claim[0].event_id) == (ClaimState.PUBLISHED, "e1")
 
@@ -109,6 +112,43 @@ async def test_remembered_keys_are_answered_without_the_database(db: AsyncDataba
     remembering = store(db, remembered=10)
     await remembering.claim_many(f"{key}-c1", [(key, "e1")], NOW)
     await remembering.confirm(f"{key}-c1", [(key, "e1")], NOW)
+    await remembering.settle()
     await db[DEDUPE_COLLECTION].delete_one({"_id": key})  # only the memory can still know it
     claim = await remembering.claim_many(f"{key}-c2", [(key, "e2")], NOW)
     assert (claim[0].state, claim[0].event_id) == (ClaimState.PUBLISHED, "e1")
+
+
+async def test_a_receipt_stored_twice_is_one_receipt_and_no_failure(
+    db: AsyncDatabase[Document], caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a retry after a lost answer does: the second insert finds the receipt and counts it stored."""
+    key = a_key()
+    one = store(db)
+    await one.claim_many(f"{key}-c1", [(key, "e1")], NOW)
+    await one.confirm(f"{key}-c1", [(key, "e1")], NOW)
+    await one.settle()
+    await one.confirm(f"{key}-c1", [(key, "e1")], NOW + timedelta(seconds=1))
+    await one.settle()
+    assert await db[RECEIPTS_COLLECTION].count_documents({"_id": f"{key}-c1"}) == 1
+    assert "not stored" not in caplog.text
+
+
+async def test_a_receipt_the_database_refuses_leaves_the_answer_alone_and_is_logged_without_keys(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The delivery was acknowledged by the broker: a receipt that cannot be stored does not fail it.
+    Its claim goes stale, and a redelivery then publishes the same event id again."""
+    unreachable: AsyncMongoClient[Document] = AsyncMongoClient(
+        "mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=50
+    )
+    try:
+        down = store(unreachable["helhet"], remembered=10)
+        key = f"email:{a_key()}@example.no"
+        await down.confirm("claim-1", [(key, "e1")], NOW)  # returns: nothing is awaited on the database
+        claim = await down.claim_many("claim-2", [(key, "e2")], NOW)  # the memory knows it meanwhile
+        assert (claim[0].state, claim[0].event_id) == (ClaimState.PUBLISHED, "e1")
+        await down.settle()
+    finally:
+        await unreachable.close()
+    assert "receipt of claim claim-1 not stored after 5 attempts" in caplog.text
+    assert key not in caplog.text

@@ -5,10 +5,18 @@ belongs to; one receipt per claim says the broker acknowledged its events. So a 
 document write per new key plus one per request, not two per key, and concurrent requests share their
 round trips (group commit). Keys known to be published are remembered in memory as well: a redelivery
 storm is answered without the database.
+
+Receipts are written behind the answer: the broker's acknowledgement is what makes a delivery accepted,
+and the receipt round trip on the request path cost a third of the single-request latency. Until its
+receipt is stored, another process answers a redelivery "in flight" (409, retry shortly); should this
+process die first, the claim goes stale and a redelivery publishes the same event id again, which
+consumers dedupe - as when a process died between the acknowledgement and the receipt before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +24,8 @@ from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from services.common.coalescer import Coalescer
 from services.common.mongo import Document, find_by_ids
@@ -25,6 +34,9 @@ from services.ingest.ports import Claim, ClaimState
 
 DUPLICATE_KEY = 11000
 _MAX_ITEMS_PER_WRITE = 1000
+_RECEIPT_ATTEMPTS = 5
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class MongoDedupeStore:
         self._confirming: Coalescer[tuple[str, datetime], None] = Coalescer(
             self._write_receipts, max_items=_MAX_ITEMS_PER_WRITE
         )
+        self._storing: set[asyncio.Task[None]] = set()
+        self._receipt_wait = wait_random_exponential(multiplier=0.05, max=2.0)
 
     async def claim_many(
         self, claim_id: str, wanted: Sequence[tuple[str, str]], now: datetime
@@ -83,11 +97,39 @@ class MongoDedupeStore:
         return [claim if claim is not None else next(answers) for claim in claims]
 
     async def confirm(self, claim_id: str, claimed: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Remembers the keys at once; the receipt is stored behind the answer (see the module doc)."""
         if not claimed:
             return
-        await self._confirming.submit([(claim_id, now)])
         for key, event_id in claimed:
             self._published.add(key, event_id)
+        task = asyncio.create_task(self._store_receipt(claim_id, now))
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+
+    async def settle(self) -> None:
+        """Return once every receipt confirmed so far is stored or given up: before shutting down."""
+        while self._storing:
+            await asyncio.gather(*self._storing)
+
+    async def _store_receipt(self, claim_id: str, now: datetime) -> None:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(PyMongoError),
+            stop=stop_after_attempt(_RECEIPT_ATTEMPTS),
+            wait=self._receipt_wait,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._confirming.submit([(claim_id, now)])
+        except PyMongoError as error:
+            # The claim id is a random uuid, no personal data. Its keys go stale, see the module doc.
+            _log.warning(
+                "receipt of claim %s not stored after %d attempts: %s",
+                claim_id,
+                _RECEIPT_ATTEMPTS,
+                type(error).__name__,
+            )
 
     async def release(self, claim_id: str, keys: Sequence[str], now: datetime) -> None:
         if keys:
@@ -137,9 +179,14 @@ class MongoDedupeStore:
         return Claim(ClaimState.NEW if result.modified_count == 1 else ClaimState.IN_FLIGHT, event_id)
 
     async def _write_receipts(self, receipts: list[tuple[str, datetime]]) -> list[None]:
-        await self._receipts.insert_many(
-            [{"_id": claim_id, "published_at": now} for claim_id, now in receipts], ordered=False
-        )
+        try:
+            await self._receipts.insert_many(
+                [{"_id": claim_id, "published_at": now} for claim_id, now in receipts], ordered=False
+            )
+        except BulkWriteError as error:
+            # A retry after a lost answer finds some receipts stored already: that is success.
+            if any(entry.get("code") != DUPLICATE_KEY for entry in error.details.get("writeErrors", [])):
+                raise
         return [None] * len(receipts)
 
     @staticmethod
