@@ -42,6 +42,8 @@ class Component:
     prepare: Callable[[StackConfig], ProcessSpec]
     healthy: Callable[[StackConfig], bool]
     stop_timeout_s: float
+    # What to do about a start-up failure, judged from the log's last lines; None when it has no idea.
+    advice: Callable[[StackConfig, str], str | None] = lambda _cfg, _tail: None
 
 
 KAFKA_COMPONENT = Component(
@@ -63,6 +65,7 @@ MONGO_COMPONENT = Component(
     prepare=mongo_server.prepare,
     healthy=mongo_server.healthy,
     stop_timeout_s=15.0,
+    advice=mongo_server.start_up_advice,
 )
 INFRA = (KAFKA_COMPONENT, MONGO_COMPONENT)
 
@@ -90,7 +93,12 @@ def wait_healthy(cfg: StackConfig, comp: Component, pid: int, deadline: float) -
     log = log_path(cfg.log_dir, comp.name)
     while not comp.healthy(cfg):
         if not is_alive(pid):
-            raise StackError(f"{comp.label} exited during start-up. Last lines of {log}:\n{log_tail(log)}")
+            tail = log_tail(log)
+            advice = comp.advice(cfg, tail)
+            raise StackError(
+                f"{comp.label} exited during start-up. Last lines of {log}:\n{tail}"
+                + (f"\n{advice}" if advice else "")
+            )
         if time.monotonic() > deadline:
             raise StackError(
                 f"{comp.label} did not become healthy within {cfg.health_timeout_s:.0f} s "

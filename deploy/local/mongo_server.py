@@ -48,3 +48,14 @@ def healthy(cfg: StackConfig) -> bool:
     finally:
         client.close()
     return True
+
+
+def start_up_advice(cfg: StackConfig, log_tail: str) -> str | None:
+    """H2 refusing its own file (e.g. "Chunk … not found", seen once after a clean stop) needs a person:
+    the data in it cannot be served, and only they know whether it matters."""
+    if "MVStoreException" not in log_tail:
+        return None
+    return (
+        f"The database file {cfg.mongo_file} cannot be read. Move it away (to keep it for H2's recovery "
+        f"tool) or delete {cfg.mongo_file.parent} to start with an empty database."
+    )

@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from deploy.local import infra
 from deploy.local.config import StackConfig
+from deploy.local.procs import StackError
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +121,19 @@ def test_every_bson_type_and_many_keys_survive_a_restart(mongo: StackConfig) -> 
     _start(mongo)
     with _client(mongo) as client:
         check(client)
+
+
+def test_a_database_file_h2_cannot_read_fails_start_up_with_what_to_do(
+    fetched: None, isolated_cfg: StackConfig
+) -> None:
+    isolated_cfg.mongo_file.parent.mkdir(parents=True, exist_ok=True)
+    isolated_cfg.mongo_file.write_bytes(bytes(range(256)) * 256)  # no H2 header anywhere
+    try:
+        with pytest.raises(StackError) as failed:
+            _start(isolated_cfg)
+    finally:
+        infra.stop_component(isolated_cfg, infra.MONGO_COMPONENT)
+    message = str(failed.value)
+    assert "MVStoreException" in message
+    assert f"The database file {isolated_cfg.mongo_file} cannot be read" in message
+    assert "\tat org.h2" not in message  # the exception, not its stack frames
