@@ -27,7 +27,7 @@ from urllib.parse import quote
 from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.cpu import cpu_shares, platform_pids
-from bench.ingest import RunningApi, run_loadgen, running_api
+from bench.ingest import WARM_UP_S, RunningApi, run_loadgen, running_api
 from bench.profile import by_topic, event_of, mixed, running_worker
 from bench.report import Figure
 from schemas.envelope import Event
@@ -245,6 +245,9 @@ def lookups(loadgen: Path, api: RunningApi, urls: Sequence[str], sizes: ReadSide
         listing.write("\n".join(urls))
         listing.flush()
         common = ["-urls-file", listing.name, "-token", api.token, "-duration", f"{sizes.lookup_seconds}s"]
+        # Not counted: a started API first grows its connection pools (see ``single_at_fixed_rate``).
+        warm_up = ["-urls-file", listing.name, "-token", api.token, "-duration", f"{WARM_UP_S}s"]
+        run_loadgen(loadgen, *warm_up, "-rate", str(sizes.lookup_rate), "-connections", "64")
         fixed = run_loadgen(loadgen, *common, "-rate", str(sizes.lookup_rate), "-connections", "64")
         label = f"profile lookup by email ({sizes.lookup_misses:.0%} unknown)"
         with cpu_shares(f"{label}: closed loop", {"profile API": api.pid, **platform_pids()}) as cpu:
