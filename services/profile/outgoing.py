@@ -23,8 +23,10 @@ PUBLISHED_IDENTIFIERS = 1000
 
 
 def case_event(payload: CaseChanged, step: CaseStep, now: datetime) -> Event[CaseChanged]:
-    cause = "" if step.cause is None else step.cause.event_id
-    basis = f"{step.case.case_id}\x00{step.change.value}\x00{cause}\x00{step.case.customer_id}"
+    """The change as a CloudEvent. Its id comes from the case, the change, the event behind it and the
+    customer: a redelivered batch publishes the same id (consumers drop it), a second close after a
+    reopening (or a second move) another one, so it is not taken for the first."""
+    basis = f"{step.case.case_id}\x00{step.change.value}\x00{step.occasion}\x00{step.case.customer_id}"
     return Event[CaseChanged](
         id=stable_id("case-change", basis),
         source=SOURCE,

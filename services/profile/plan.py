@@ -63,6 +63,15 @@ class CaseStep:
     change: CaseChange
     case: Case  # as the step left it
     cause: ObservedEvent | None  # the contact that opened or joined it, the answer that reopened it
+    # Without a cause: the request that made the step (the close request, the merge or the unmerge). A
+    # case can close or move again later (closed, reopened, closed), so this tells the occurrences apart.
+    request_id: str | None = None
+
+    @property
+    def occasion(self) -> str:
+        """The id of the event behind this step: the same for a redelivered batch, another for a later
+        step of the same kind."""
+        return self.cause.event_id if self.cause is not None else self.request_id or ""
 
 
 @dataclass(frozen=True)

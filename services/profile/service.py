@@ -295,7 +295,7 @@ class ProfileService:
             plan.link_counts[profile.customer_id] = Counter(link.kind for link in links)
         for case in split.cases:
             if case.customer_id == record.merged_away_id and case.status is CaseStatus.OPEN:
-                plan.case_steps.append(CaseStep(CaseChange.MOVED, case, None))
+                plan.case_steps.append(CaseStep(CaseChange.MOVED, case, None, request.event_id))
         writes = self._writes(plan, now)
         if await self._store.save_customers(writes, uuid.uuid4().hex):
             return None
@@ -603,7 +603,7 @@ class ProfileService:
         if close is not None and case is not None and case.status is CaseStatus.OPEN:
             closed = close_case(case, event.occurred_at, close.reason)
             customer.cases[case.case_id] = closed
-            plan.case_steps.append(CaseStep(CaseChange.CLOSED, closed, None))
+            plan.case_steps.append(CaseStep(CaseChange.CLOSED, closed, None, event.event_id))
             plan.case_of[event.event_id] = case.case_id
         # A negative survey answer about a closed case: reopened, published with the answer as its cause
         # (so the change's id is the same for a redelivered answer, and differs for a later one).
@@ -647,7 +647,7 @@ class ProfileService:
             )
         )
         survivor.facts = combine(survivor.facts, merged_away.facts)
-        self._move_cases(plan, merged_away, survivor)
+        self._move_cases(plan, merged_away, survivor, cause.event_id)
         merged_away.merged_into = survivor_id
         merged_away.touched = survivor.touched = True
         plan.merged[away_id] = survivor_id
@@ -670,12 +670,14 @@ class ProfileService:
         plan.case_steps.append(CaseStep(change, case, event))
 
     @staticmethod
-    def _move_cases(plan: Plan, merged_away: PlannedCustomer, survivor: PlannedCustomer) -> None:
+    def _move_cases(
+        plan: Plan, merged_away: PlannedCustomer, survivor: PlannedCustomer, merged_by: str
+    ) -> None:
         for case in merged_away.cases.values():
             now_theirs = moved(case, survivor.customer_id)
             survivor.cases[case.case_id] = now_theirs
             if case.status is CaseStatus.OPEN:
-                plan.case_steps.append(CaseStep(CaseChange.MOVED, now_theirs, None))
+                plan.case_steps.append(CaseStep(CaseChange.MOVED, now_theirs, None, merged_by))
 
 
 def _ms(at: datetime) -> datetime:

@@ -287,6 +287,34 @@ async def test_a_redelivered_answer_changes_nothing(
     assert [c.change for c in changes] == [CaseChange.OPENED, CaseChange.CLOSED, CaseChange.REOPENED]
 
 
+async def test_a_second_close_after_a_reopening_is_published_with_an_id_of_its_own(
+    infra: CommonSettings, service: ProfileService, db: AsyncDatabase[Document], api: httpx.AsyncClient
+) -> None:
+    # Webhook deliveries (and consumers deduplicating) go by the message id: a second close published
+    # under the first one's id would never reach the CRM.
+    email = fresh_email()
+    await service.handle_batch([interaction(email)])
+    [customer_id] = await customers_of(db, [email.key])
+    [case] = await cases(api, customer_id)
+    await service.handle_batch([close_requested(customer_id, case["case_id"], just_now() - 2 * SECOND)])
+    await service.handle_batch([answered(customer_id, case["case_id"], 1, just_now() - SECOND)])
+    second_close = close_requested(customer_id, case["case_id"], just_now())
+    await service.handle_batch([second_close])
+
+    again = await service.handle_batch([second_close])  # redelivered: nothing new to publish
+
+    assert again.published == 0
+    found = await published(infra, "cases.v1", customer_id, at_least=4)
+    changes = [(event.id, event.data.change) for event in found if isinstance(event.data, CaseChanged)]
+    assert [change for _, change in changes] == [
+        CaseChange.OPENED,
+        CaseChange.CLOSED,
+        CaseChange.REOPENED,
+        CaseChange.CLOSED,
+    ]
+    assert len({event_id for event_id, _ in changes}) == 4
+
+
 async def test_an_answer_about_another_customers_case_reopens_nothing(
     service: ProfileService, db: AsyncDatabase[Document], api: httpx.AsyncClient
 ) -> None:

@@ -274,6 +274,19 @@ def test_the_reopened_change_carries_no_contact_and_a_stable_id_per_answer() -> 
     assert case_event(payload, other, NOW).id != same  # a later answer's reopening is a change of its own
 
 
+def test_a_close_or_move_without_a_cause_has_an_id_per_request() -> None:
+    profile = fold("kari", [message("m1", at=NOW - 2 * DAY)], CONFIG, NOW)
+    case = closed_case()
+    for change in (CaseChange.CLOSED, CaseChange.MOVED):
+        payload = case_changed(change, case, profile, None)
+        first = CaseStep(change, case, None, "request-1")
+        again = CaseStep(change, case, None, "request-1")
+        later = CaseStep(change, case, None, "request-2")
+
+        assert case_event(payload, again, NOW + HOUR).id == case_event(payload, first, NOW).id
+        assert case_event(payload, later, NOW).id != case_event(payload, first, NOW).id
+
+
 # --- what is recorded ---------------------------------------------------------------------------------
 
 
