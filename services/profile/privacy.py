@@ -86,7 +86,7 @@ class PersonRecords:
     timeline: Sequence[TimelineDocument] = ()  # oldest first
     reviews: Sequence[ReviewDocument] = ()
     cases: Sequence[OtherDocument] = ()  # case owners (``_id`` = case id) of these customers
-    merges: Sequence[OtherDocument] = ()  # merges these customers took part in
+    merges: Sequence[OtherDocument] = ()  # merges these customers took part in (their own side only)
 
 
 class PrivacyStore(SuppressionReader, Protocol):

@@ -246,6 +246,47 @@ async def test_export_holds_everything_about_the_person_and_nothing_about_anyone
     assert sorted(entry["event_id"] for entry in ola["timeline"]) == sorted(people.ola_events)
 
 
+@pytest.mark.usefixtures("worker")
+async def test_after_an_undone_merge_each_export_holds_only_its_own_side_of_the_merge(
+    db: AsyncDatabase[Document], publisher: AsyncEventPublisher, api: httpx.AsyncClient
+) -> None:
+    # Kari's email and Ola's phone were taken for one person (one contact named both), then split again.
+    kari_email, ola_phone = fresh_email(), fresh_phone()
+    kari_first = interaction(kari_email, at=AT - timedelta(days=3), text="Kari skriver om sko")
+    ola_first = interaction(ola_phone, at=AT - timedelta(days=2), text="Ola spør om jakke")
+    bridge = interaction(kari_email, ola_phone, at=AT - timedelta(days=1), text="Felles tråd")
+    for event in (kari_first, ola_first, bridge):
+        await publisher.publish(topic_of(event), event)
+        await eventually(_recorded(db, [event.id]), what="the event on the timeline")
+    [kari] = await customers_of(db, [kari_email.key])
+    merge = await db[MERGES_COLLECTION].find_one({"survivor_id": kari})
+    assert merge is not None
+    ola = merge["merged_away_id"]
+    undo = await api.post(f"/v1/merges/{merge['_id']}:undo")
+    assert undo.status_code == 202, undo.text
+
+    async def undone() -> bool:
+        stored = await db[MERGES_COLLECTION].find_one({"_id": merge["_id"]})
+        return stored is not None and stored["undone_at"] is not None
+
+    await eventually(undone, what="the unmerge applied")
+    assert await customers_of(db, [ola_phone.key]) == {ola}
+
+    for own, own_event, other, other_identifier, other_event in (
+        (kari, kari_first.id, ola, ola_phone, ola_first.id),
+        (ola, ola_first.id, kari, kari_email, kari_first.id),
+    ):
+        response = await api.get(f"/v1/customers/{own}/export")
+        assert response.status_code == 200, response.text
+        [record] = response.json()["merges"]
+        assert (record["merge_id"], record["undone_at"] is not None) == (merge["_id"], True)
+        assert own in (record.get("survivor_id"), record.get("merged_away_id"))
+        assert own_event in json.dumps(record)
+        # Nothing of the other person: not their id, identifiers or events, not in kept_apart either.
+        for foreign in (other, other_identifier.value, other_identifier.key, other_event):
+            assert foreign not in response.text, foreign
+
+
 async def test_erase_removes_the_person_everywhere_tombstones_them_and_repeats_with_the_same_receipt(
     infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher, api: httpx.AsyncClient
 ) -> None:

@@ -73,7 +73,11 @@ _CUSTOMER_LEFT_OUT = (
     "link_counts",
     "published",
     "outbox",
+    "kept_apart",  # the customers an unmerge split from this one: other people
 )
+# A merge record keeps each side's customer id, events, identifier links and cases under these names.
+_MERGE_SIDES = ("survivor", "merged_away")
+_MERGE_SIDE_FIELDS = ("id", "event_ids", "links", "case_ids")
 
 
 class MongoPrivacyStore:
@@ -146,7 +150,7 @@ class MongoPrivacyStore:
             async for document in db[CASE_OWNERS_COLLECTION].find({"customer_id": {"$in": ids}})
         ]
         merges = [
-            OtherDocument(str(_plain(document["_id"])), _plain_fields(document, ("_id",)))
+            OtherDocument(str(_plain(document["_id"])), _plain_fields(document, _other_sides(document, ids)))
             async for document in db[MERGES_COLLECTION].find(_merges_of(ids))
         ]
         return PersonRecords(customers, links, timeline, reviews, cases, merges)
@@ -256,6 +260,15 @@ class MongoPrivacyStore:
 
 def _merges_of(customer_ids: list[str]) -> Document:
     return {"$or": [{"survivor_id": {"$in": customer_ids}}, {"merged_away_id": {"$in": customer_ids}}]}
+
+
+def _other_sides(merge: Document, customer_ids: Collection[str]) -> tuple[str, ...]:
+    """The fields of a merge record to leave out of the export of ``customer_ids``: ``_id`` (exported as
+    the merge id) and every side that is not theirs. A merge in place joined two customers of one person;
+    an undone one joined two people, and the other side's id, identifiers, events and cases are the other
+    person's."""
+    others = [side for side in _MERGE_SIDES if merge.get(f"{side}_id") not in customer_ids]
+    return ("_id", *(f"{side}_{field}" for side in others for field in _MERGE_SIDE_FIELDS))
 
 
 def _plain_fields(document: Document, leave_out: Collection[str]) -> dict[str, Any]:
