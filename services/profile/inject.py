@@ -51,7 +51,6 @@ from services.profile.adapters.outbound.mongo_webhooks import (
 )
 from services.profile.adapters.outbound.webhook_sender import HttpWebhookSender
 from services.profile.card import CardService
-from services.profile.core.identity import IdentityConfig
 from services.profile.core.value import ValueConfig
 from services.profile.core.webhooks import RetrySchedule
 from services.profile.integrations import IntegrationService
@@ -87,7 +86,8 @@ class WorkerRuntime:
             KafkaChangeFeed(publisher),
             MongoPrivacyStore(db),
             utc_now,
-            identity=IdentityConfig(blocked_keys=self.settings.blocked_identifier_keys),
+            identity=self.settings.identity_config(),
+            profile=self.settings.profile_config(),
         )
 
     async def aclose(self) -> None:

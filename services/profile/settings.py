@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from schemas.customers import Tier
+from schemas.identifiers import IdentifierKind
 from services.common.settings import CommonSettings
+from services.profile.core.identity import IdentityConfig, default_caps
+from services.profile.core.lifecycle import LifecycleConfig
+from services.profile.core.profile import ProfileConfig
+from services.profile.core.value import ValueConfig, default_exchange_rates, default_tiers
 
 # The profile card's development link secret: public knowledge, refused outside development.
 DEVELOPMENT_CARD_LINK_SECRET = "helhet-dev-card-link-secret-0123456789abcdef"  # noqa: S105 - documented dev default
@@ -30,6 +38,24 @@ class ProfileSettings(CommonSettings):
     worker_retry_max_seconds: float = 30.0
     # Shared identifiers that must never link customers, e.g. "phone:+4722000000" (a shop's phone).
     blocked_identifier_keys: frozenset[str] = frozenset()
+    # Most identifiers of a kind one customer links, as JSON naming only the kinds to change (the others
+    # keep services/profile/core/identity.py's caps), e.g. HELHET_IDENTIFIER_CAPS='{"cookie": 100}'.
+    identifier_caps: dict[IdentifierKind, int] = {}
+
+    # Customer value is reckoned in NOK. The smallest historic value of a tier, as JSON naming the tiers
+    # to change (silver 5000, gold 20000, platinum 75000 by default): HELHET_TIER_THRESHOLDS='{"gold": 25000}'
+    tier_thresholds: dict[Tier, Decimal] = {}
+    # NOK per unit of another currency, as JSON naming the rates to change, e.g.
+    # HELHET_EXCHANGE_RATES='{"SEK": 1.02}'. The defaults (SEK, DKK, EUR, USD, GBP in
+    # services/profile/core/value.py) are approximate: set current ones. An order in a currency without a
+    # rate adds nothing to value and tier, and is counted in the summary's ``orders_without_rate``.
+    exchange_rates: dict[str, Decimal] = {}
+    # Lifecycle, in days: new this long after the first purchase; at risk, then churned, this long without
+    # one (a purchase after a churned-long gap is a comeback); won back this long after a comeback.
+    lifecycle_new_days: int = Field(default=90, ge=1)
+    lifecycle_at_risk_days: int = Field(default=180, ge=1)
+    lifecycle_churned_days: int = Field(default=365, ge=1)
+    lifecycle_won_back_days: int = Field(default=180, ge=1)
     # Rows per OData page before @odata.nextLink (Salesforce Connect reads at most 2,000).
     odata_page_size: int = Field(default=2_000, ge=1, le=2_000)
     # OData reads not narrowed by a key (Id, CustomerId, Email, Phone) may read every document: this
@@ -65,6 +91,48 @@ class ProfileSettings(CommonSettings):
     card_default_language: str = "nb"
     # Times on the card are shown in this zone.
     card_time_zone: str = "Europe/Oslo"
+
+    def identity_config(self) -> IdentityConfig:
+        return IdentityConfig(
+            blocked_keys=self.blocked_identifier_keys, caps={**default_caps(), **self.identifier_caps}
+        )
+
+    def profile_config(self) -> ProfileConfig:
+        return ProfileConfig(
+            value=ValueConfig(
+                exchange_rates=self._exchange_rates(),
+                tiers=tuple(sorted(self._tier_thresholds().items(), key=lambda tier: tier[1])),
+            ),
+            lifecycle=LifecycleConfig(
+                new_for=timedelta(days=self.lifecycle_new_days),
+                at_risk_after=timedelta(days=self.lifecycle_at_risk_days),
+                churned_after=timedelta(days=self.lifecycle_churned_days),
+                won_back_for=timedelta(days=self.lifecycle_won_back_days),
+            ),
+        )
+
+    def _exchange_rates(self) -> dict[str, Decimal]:
+        return {**default_exchange_rates(), **{code.upper(): r for code, r in self.exchange_rates.items()}}
+
+    def _tier_thresholds(self) -> dict[Tier, Decimal]:
+        return {**dict(default_tiers()), **self.tier_thresholds}
+
+    @model_validator(mode="after")
+    def _sensible_value_and_identity_settings(self) -> Self:
+        if Tier.STANDARD in self.tier_thresholds:
+            raise ValueError("HELHET_TIER_THRESHOLDS: standard is every customer below silver; it has none")
+        thresholds = self._tier_thresholds()
+        ordered = [thresholds[tier] for tier in (Tier.SILVER, Tier.GOLD, Tier.PLATINUM)]
+        if ordered != sorted(ordered) or ordered[0] < 0:
+            raise ValueError("HELHET_TIER_THRESHOLDS: 0 <= silver <= gold <= platinum")
+        rates = self._exchange_rates()
+        if rates["NOK"] != 1 or any(rate <= 0 for rate in rates.values()):
+            raise ValueError("HELHET_EXCHANGE_RATES: NOK per unit of each currency, above 0 (NOK itself 1)")
+        if any(cap < 1 for cap in self.identifier_caps.values()):
+            raise ValueError("HELHET_IDENTIFIER_CAPS: each cap is at least 1")
+        if self.lifecycle_at_risk_days >= self.lifecycle_churned_days:
+            raise ValueError("HELHET_LIFECYCLE_AT_RISK_DAYS must be below HELHET_LIFECYCLE_CHURNED_DAYS")
+        return self
 
     @model_validator(mode="after")
     def _real_card_secret_outside_development(self) -> Self:

@@ -59,7 +59,7 @@ ROLE_MAILBOXES = frozenset(
 )
 
 
-def _default_caps() -> Mapping[IdentifierKind, int]:
+def default_caps() -> Mapping[IdentifierKind, int]:
     return {
         IdentifierKind.CUSTOMER_NUMBER: 2,
         IdentifierKind.EMAIL: 5,
@@ -74,7 +74,7 @@ def _default_caps() -> Mapping[IdentifierKind, int]:
 class IdentityConfig:
     blocked_keys: frozenset[str] = frozenset()  # exact identifier keys, e.g. "phone:+4722000000"
     blocked_mailboxes: frozenset[str] = ROLE_MAILBOXES  # local parts of shared email addresses
-    caps: Mapping[IdentifierKind, int] = field(default_factory=_default_caps)  # most links per kind
+    caps: Mapping[IdentifierKind, int] = field(default_factory=default_caps)  # most links per kind
     weak_kinds: frozenset[IdentifierKind] = frozenset({IdentifierKind.COOKIE})
     max_customers_per_merge: int = 2  # an event bridging more customers than this is held for review
 

@@ -45,8 +45,21 @@ class OrderChange:
         return (self.occurred_at, self.event_id)
 
 
-def _default_tiers() -> tuple[tuple[Tier, Decimal], ...]:
+def default_tiers() -> tuple[tuple[Tier, Decimal], ...]:
     return ((Tier.SILVER, Decimal(5_000)), (Tier.GOLD, Decimal(20_000)), (Tier.PLATINUM, Decimal(75_000)))
+
+
+def default_exchange_rates() -> Mapping[str, Decimal]:
+    """NOK per unit of each currency the shops sell in. Approximate (late 2025) and meant to be configured
+    (``HELHET_VALUE_EXCHANGE_RATES``): they only rank customers, so a few percent off moves little."""
+    return {
+        "NOK": Decimal(1),
+        "SEK": Decimal("1.05"),
+        "DKK": Decimal("1.57"),
+        "EUR": Decimal("11.70"),
+        "USD": Decimal("10.10"),
+        "GBP": Decimal("13.50"),
+    }
 
 
 def _default_retention() -> Mapping[LifecycleStage, Decimal]:
@@ -56,10 +69,11 @@ def _default_retention() -> Mapping[LifecycleStage, Decimal]:
 @dataclass(frozen=True)
 class ValueConfig:
     currency: str = "NOK"  # value, lifetime value and tier are reckoned in this currency
-    # Major units of ``currency`` per major unit of another; orders in other currencies count only here.
-    exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    # Major units of ``currency`` per major unit of another. An order in a currency without a rate adds
+    # nothing to value or tier; it is counted in ``CustomerValue.orders_without_rate``.
+    exchange_rates: Mapping[str, Decimal] = field(default_factory=default_exchange_rates)
     # The smallest historic value (in ``currency``) of each tier above standard.
-    tiers: tuple[tuple[Tier, Decimal], ...] = field(default_factory=_default_tiers)
+    tiers: tuple[tuple[Tier, Decimal], ...] = field(default_factory=default_tiers)
     horizon_years: Decimal = Decimal(3)
     # Expected share of future purchases per stage; stages not listed keep 1.
     retention: Mapping[LifecycleStage, Decimal] = field(default_factory=_default_retention)
@@ -74,6 +88,7 @@ class CustomerValue:
     historic_by_currency: Mapping[str, Decimal]  # net per order currency, before conversion
     predicted_lifetime_value: Decimal
     tier: Tier
+    orders_without_rate: int = 0  # orders in a currency without an exchange rate: not in value nor tier
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,7 @@ def customer_value(
     orders = _orders(changes)
     by_currency: dict[str, Decimal] = defaultdict(Decimal)
     converted: list[Decimal] = []
+    without_rate = 0
     for order in orders:
         by_currency[order.placed.currency] += order.net
         rate = (
@@ -130,7 +146,9 @@ def customer_value(
             if order.placed.currency == config.currency
             else config.exchange_rates.get(order.placed.currency)
         )
-        if rate is not None:
+        if rate is None:
+            without_rate += 1
+        else:
             converted.append(order.net * rate)
     historic = sum(converted, Decimal(0))
     average = historic / len(converted) if converted else Decimal(0)
@@ -148,4 +166,5 @@ def customer_value(
         historic_by_currency=dict(by_currency),
         predicted_lifetime_value=predicted.quantize(_CENT, ROUND_HALF_EVEN),
         tier=tier_of(historic, config),
+        orders_without_rate=without_rate,
     )

@@ -79,6 +79,20 @@ def test_other_currencies_count_by_the_configured_rate_and_are_kept_apart() -> N
     assert value.historic_value == Decimal("1980.00")
     assert value.historic_by_currency == {"NOK": Decimal(1000), "SEK": Decimal(1000), "EUR": Decimal(1000)}
     assert value.frequency == 3
+    assert value.orders_without_rate == 1  # the EUR order: not in value, but not lost from sight
+
+
+def test_swedish_and_danish_orders_count_by_default_and_an_unknown_currency_is_counted_apart() -> None:
+    value = value_of(
+        order("e1", "o1", OrderStatus.PLACED, "1000", currency="SEK"),
+        order("e2", "o2", OrderStatus.PLACED, "1000", currency="DKK"),
+        order("e3", "o3", OrderStatus.PLACED, "1000", currency="CHF"),
+    )
+
+    rates = ValueConfig().exchange_rates
+    assert value.historic_value == (1000 * rates["SEK"] + 1000 * rates["DKK"]).quantize(Decimal("0.01"))
+    assert value.historic_value > Decimal(2000)
+    assert (value.frequency, value.orders_without_rate) == (3, 1)
 
 
 def test_predicted_lifetime_value_follows_the_documented_formula() -> None:
