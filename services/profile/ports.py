@@ -216,6 +216,12 @@ class CustomerSummary:
     preferred_channel: str | None
     last_agent: str | None
     as_of: datetime
+    # Recency (days since the latest purchase, as of ``as_of``), frequency (orders) and monetary (average
+    # net order value); None in a summary written before they were kept.
+    recency_days: int | None = None
+    frequency: int | None = None
+    monetary: Decimal | None = None
+    orders_without_rate: int = 0  # orders in a currency without an exchange rate: not in the value
 
 
 @dataclass(frozen=True)

@@ -90,14 +90,14 @@ def interaction(
 
 
 def order(
-    *identifiers: CustomerIdentifier, amount: str = "1499.00", at: datetime = AT
+    *identifiers: CustomerIdentifier, amount: str = "1499.00", at: datetime = AT, currency: str = "NOK"
 ) -> Event[ProfilePayload]:
     payload = OrderRecorded(
         order_id=f"order-{uuid.uuid4().hex[:8]}",
         status=OrderStatus.PLACED,
         identifiers=list(identifiers),
         amount=Decimal(amount),
-        currency="NOK",
+        currency=currency,
         occurred_at=at - timedelta(days=3),
     )
     return envelope(payload)

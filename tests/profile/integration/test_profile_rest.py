@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.observe import ProfilePayload
+from services.profile.core.value import ValueConfig
 from services.profile.indexes import CUSTOMERS_COLLECTION
 from services.profile.service import ProfileService
 from tests.profile.integration.conftest import api_client
@@ -85,6 +87,32 @@ async def test_lookup_by_email_or_phone_finds_the_profile_with_its_identifiers_a
         found = await api.get("/v1/customers:lookup", params={"identifier": identifier})
         assert found.status_code == 200, found.text
         assert found.json() == profile
+
+
+async def test_the_profile_shows_recency_frequency_and_monetary_and_orders_left_out_of_the_value(
+    service: ProfileService, db: AsyncDatabase[Document], api: httpx.AsyncClient
+) -> None:
+    email = fresh_email()
+    now = clock()  # an order is placed three days before ``at``
+    customer_id = await stored(
+        service,
+        db,
+        interaction(email),
+        order(email, amount="1000.00", at=now - timedelta(days=7)),
+        order(email, amount="1000.00", at=now, currency="SEK"),
+        order(email, amount="500.00", at=now, currency="CHF"),  # no rate for it
+    )
+
+    profile = (await api.get(f"/v1/customers/{customer_id}")).json()
+
+    sek = ValueConfig().exchange_rates["SEK"]
+    historic = (1000 + 1000 * sek).quantize(Decimal("0.01"))
+    assert (profile["recency_days"], profile["frequency"], profile["orders_without_rate"]) == (3, 3, 1)
+    assert Decimal(profile["historic_value"]) == historic
+    assert Decimal(profile["monetary"]) == (historic / 2).quantize(Decimal("0.01"))
+    summary = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id}, {"summary": 1})
+    assert summary is not None
+    assert (summary["summary"]["frequency"], summary["summary"]["monetary"]) == (3, profile["monetary"])
 
 
 async def test_lookup_by_customer_number_and_page_scoped_id(

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.common.http import Principal, problem, require_scopes
 from services.profile.core.observe import FactKind
@@ -68,6 +68,12 @@ class ProfileOut(BaseModel):
     tier: str | None
     historic_value: Decimal | None
     predicted_lifetime_value: Decimal | None
+    recency_days: int | None = Field(description="Days since the latest purchase, as of summary_as_of.")
+    frequency: int | None = Field(description="Orders placed.")
+    monetary: Decimal | None = Field(description="Average net order value, in the value currency (NOK).")
+    orders_without_rate: int = Field(
+        description="Orders in a currency without an exchange rate: left out of the value and tier."
+    )
     lifecycle: str | None
     needs_recovery: bool
     recovery_reason: str | None
@@ -113,6 +119,10 @@ def profile_out(record: CustomerRecord) -> ProfileOut:
         tier=summary.tier if summary else None,
         historic_value=summary.historic_value if summary else None,
         predicted_lifetime_value=summary.predicted_lifetime_value if summary else None,
+        recency_days=summary.recency_days if summary else None,
+        frequency=summary.frequency if summary else None,
+        monetary=summary.monetary if summary else None,
+        orders_without_rate=summary.orders_without_rate if summary else 0,
         lifecycle=summary.lifecycle if summary else None,
         needs_recovery=summary.needs_recovery if summary else False,
         recovery_reason=summary.recovery_reason if summary else None,

@@ -54,6 +54,7 @@ def facts_document(profile: Profile) -> Document:
     """The stored part of a profile: its facts (without event ids) and the views at ``as_of``."""
     facts = profile.facts
     snapshot = profile.view
+    value = profile.value
     return {
         "identifiers": [
             identifier.model_dump(mode="json")
@@ -75,6 +76,10 @@ def facts_document(profile: Profile) -> Document:
             # Numbers for comparisons and sorting in queries (OData $filter); the text stays exact.
             "historic_value_amount": float(snapshot.historic_value),
             "predicted_lifetime_value_amount": float(snapshot.predicted_lifetime_value),
+            "recency_days": value.recency_days,
+            "frequency": value.frequency,
+            "monetary": str(value.monetary),
+            "orders_without_rate": value.orders_without_rate,
             "lifecycle": snapshot.lifecycle.value,
             "needs_recovery": snapshot.needs_recovery,
             "recovery_reason": snapshot.recovery_reason.value if snapshot.recovery_reason else None,

@@ -130,6 +130,10 @@ def _summary(raw: Document | None) -> CustomerSummary | None:
         preferred_channel=raw.get("preferred_channel"),
         last_agent=raw.get("last_agent"),
         as_of=raw["as_of"],
+        recency_days=raw.get("recency_days"),
+        frequency=raw.get("frequency"),
+        monetary=None if raw.get("monetary") is None else Decimal(raw["monetary"]),
+        orders_without_rate=raw.get("orders_without_rate", 0),
     )
 
 
