@@ -22,7 +22,10 @@ EVENT_TYPE_PATTERN = r"^helhet(\.[a-z][a-z0-9_]*)+\.v[1-9][0-9]*$"
 
 def to_utc(value: datetime) -> datetime:
     """Store every instant in UTC so comparisons and sort order never depend on the sender's zone."""
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC instant in Python's range
+        raise ValueError("date-time is out of range once moved to UTC") from None
 
 
 def _text_only(value: object) -> object:

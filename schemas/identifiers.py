@@ -8,7 +8,7 @@ from typing import Self
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.envelope import Payload
 
@@ -33,6 +33,28 @@ _CANONICAL = {
 
 # Page-scoped ids (Meta) only mean something together with the page that issued them.
 SCOPED_KINDS = frozenset({IdentifierKind.MESSENGER, IdentifierKind.INSTAGRAM})
+SCOPE_RULE = "scope is required for page-scoped ids and not allowed for other kinds"
+
+
+def _check_scope(kind: IdentifierKind, scope: str | None) -> None:
+    if (kind in SCOPED_KINDS) != (scope is not None):
+        raise ValueError(SCOPE_RULE)
+
+
+class RawIdentifier(BaseModel):
+    """An identifier as a sending system has it, before ``identify`` normalises it (or keeps it raw and
+    flagged when it won't parse). Only the scope rule is checked here: it is the sender's to get right."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    kind: IdentifierKind
+    value: str = Field(min_length=1, max_length=320)
+    scope: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _scope_matches_kind(self) -> Self:
+        _check_scope(self.kind, self.scope)
+        return self
 
 
 class CustomerIdentifier(Payload):
@@ -66,8 +88,7 @@ class CustomerIdentifier(Payload):
 
     @model_validator(mode="after")
     def _scope_matches_kind(self) -> Self:
-        if (self.kind in SCOPED_KINDS) != (self.scope is not None):
-            raise ValueError("scope is required for page-scoped ids and not allowed for other kinds")
+        _check_scope(self.kind, self.scope)
         return self
 
     @property
@@ -82,8 +103,10 @@ def identify(
 ) -> CustomerIdentifier:
     """The normalised identifier, or the value as received flagged ``unparsed`` when it does not parse.
 
-    ``phone_region`` lets national numbers ("912 34 567") parse as that country's.
+    ``phone_region`` lets national numbers ("912 34 567") parse as that country's. A scope that does
+    not fit the kind is the sender's mistake, not an unparsable value: ``ValueError`` (``SCOPE_RULE``).
     """
+    _check_scope(kind, scope)
     try:
         return normalised_identifier(kind, value, scope, phone_region=phone_region)
     except ValueError:  # pydantic's ValidationError is one too

@@ -16,7 +16,7 @@ from services.common.telemetry import configure_telemetry
 from services.ingest.adapters.inbound.commerce import commerce_router
 from services.ingest.adapters.inbound.contact_channels import contact_channels_router
 from services.ingest.adapters.inbound.feedback import feedback_router
-from services.ingest.adapters.inbound.rest import interactions_router
+from services.ingest.adapters.inbound.rest import interactions_router, too_large
 from services.ingest.adapters.inbound.smtp import (
     INTAKE_TRANSIENT_ERRORS,
     InboundMailHandler,
@@ -27,7 +27,7 @@ from services.ingest.adapters.inbound.smtp import (
 from services.ingest.adapters.inbound.webhooks import channels_router
 from services.ingest.adapters.outbound.kafka_publisher import KafkaEventPublisher
 from services.ingest.adapters.outbound.mongo_dedupe import MongoDedupeStore
-from services.ingest.service import FeedbackService, IntakeService
+from services.ingest.service import FeedbackService, IntakeService, ItemTooLargeError
 from services.ingest.settings import IngestSettings
 
 
@@ -79,7 +79,7 @@ def create_api(settings: IngestSettings) -> FastAPI:
             await publisher.stop()
             await client.close()
 
-    return create_app(
+    app = create_app(
         settings,
         title="Helhet ingest",
         readiness=connections.readiness(),
@@ -92,3 +92,5 @@ def create_api(settings: IngestSettings) -> FastAPI:
         ],
         lifespan=lifespan,
     )
+    app.add_exception_handler(ItemTooLargeError, too_large)
+    return app

@@ -37,12 +37,14 @@ class DedupeStore(Protocol):
         store may record that after returning; a redelivery meanwhile is at worst "in flight"."""
 
     async def release(self, claim_id: str, keys: Sequence[str], now: datetime) -> None:
-        """Publishing failed: the keys may be claimed again at once (keeping their event ids)."""
+        """Publishing these keys failed: they may be claimed again at once (keeping their event ids), and
+        a later ``confirm`` of the same claim (for keys of it that were published) does not cover them."""
 
 
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[Event[IngestPayload]]) -> None:
-        """Return only after the broker acknowledged every event; raise ``PublishFailedError`` otherwise."""
+        """Return only after the broker acknowledged every event; raise ``PublishFailedError`` otherwise,
+        or ``EventTooLargeError`` before sending anything."""
 
 
 class FeedbackPublisher(Protocol):
@@ -51,4 +53,17 @@ class FeedbackPublisher(Protocol):
 
 
 class PublishFailedError(Exception):
-    """The broker did not acknowledge in time; nothing may be reported as accepted."""
+    """The broker did not acknowledge in time; nothing may be reported as accepted. ``acknowledged``: the
+    positions of the events it did store (a batch can be stored in part)."""
+
+    def __init__(self, reason: str, acknowledged: frozenset[int] = frozenset()) -> None:
+        super().__init__(reason)
+        self.acknowledged = acknowledged
+
+
+class EventTooLargeError(Exception):
+    """The event at ``position`` would be over the broker's message size limit; nothing was sent."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(f"event {position} is over the message size limit")
+        self.position = position

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.common.survey_tokens import InvalidSurveyTokenError, SurveyClaims, verify
+from services.ingest.core.errors import InvalidInputError
 from services.ingest.core.feedback import (
     ClaimsOutOfContractError,
     Subject,
@@ -22,13 +23,28 @@ from services.ingest.ports import (
     ClaimState,
     DedupeStore,
     EventPublisher,
+    EventTooLargeError,
     FeedbackPublisher,
     PublishFailedError,
 )
 
 
 class BrokerUnavailableError(Exception):
-    """Nothing was accepted; the caller should retry later (HTTP 503, SMTP 451)."""
+    """Not everything was accepted; the caller should retry later (HTTP 503, SMTP 451). A retry is answered
+    as a duplicate for whatever was (``accepted``: positions in the submissions)."""
+
+    def __init__(self, accepted: frozenset[int] = frozenset()) -> None:
+        super().__init__(f"{len(accepted)} accepted")
+        self.accepted = accepted
+
+
+class ItemTooLargeError(InvalidInputError):
+    """The submission at ``position`` would be a Kafka message over the broker's size limit: never
+    publishable as it is (HTTP 413, SMTP 550); nothing of the request was published."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__("body", "becomes an event over the 1 MiB message size limit")
+        self.position = position
 
 
 # The reason ``survey_tokens.verify`` gives a well-signed token past its time (answered with 410, not 401).
@@ -107,9 +123,19 @@ class IntakeService:
         ]
         try:
             await self._publisher.publish(events)
-        except PublishFailedError:
+        except EventTooLargeError as error:
             await self._dedupe.release(claim_id, [key for key, _ in claimed], now)
-            raise BrokerUnavailableError from None
+            raise ItemTooLargeError(to_publish[error.position]) from None
+        except PublishFailedError as error:
+            # A batch stored in part: the stored ones are published (a retry gets them as duplicates),
+            # the others free to claim again. Released first: the confirm must not cover them.
+            stored = {to_publish[position] for position in error.acknowledged}
+            await self._dedupe.release(
+                claim_id, [key for i in to_publish if i not in stored and (key := keys[i]) is not None], now
+            )
+            published = [(key, outcomes[i].event_id) for i in sorted(stored) if (key := keys[i]) is not None]
+            await self._dedupe.confirm(claim_id, published, now)
+            raise BrokerUnavailableError(frozenset(stored)) from None
         await self._dedupe.confirm(claim_id, claimed, now)
         return outcomes
 

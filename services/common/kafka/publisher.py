@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from kafka import KafkaProducer
 from opentelemetry import trace
 
@@ -23,6 +25,28 @@ from services.common.telemetry import trace_headers
 
 _tracer = trace.get_tracer(__name__)
 _LINGER_MS = 0
+# aiokafka's default request limit, stated so the check before sending uses the same number. The broker
+# refuses larger messages too (message.max.bytes defaults to about 1 MiB).
+MAX_RECORD_BYTES = 1_048_576
+
+
+class RecordTooLargeError(MessageSizeTooLargeError):  # type: ignore[misc]  # aiokafka's errors are untyped
+    """The message at ``position`` (in the events given) would be over ``MAX_RECORD_BYTES``."""
+
+    def __init__(self, position: int, size: int) -> None:
+        super().__init__(f"message {position} is {size} bytes, over {MAX_RECORD_BYTES}")
+        self.position = position
+        self.size = size
+
+
+class PartlyAcknowledgedError(KafkaError):  # type: ignore[misc]  # aiokafka's errors are untyped
+    """Some messages of a batch were not acknowledged. ``acknowledged``: the positions (in the events
+    given) of those that were, which are on the topic now."""
+
+    def __init__(self, acknowledged: frozenset[int], cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}; {len(acknowledged)} acknowledged")
+        self.acknowledged = acknowledged
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -34,9 +58,12 @@ class Acknowledged:
     offset: int
 
 
-def _encode_in_span(topic: str, events: Sequence[Event[DataT]]) -> list[KafkaRecord]:
+def records_for(topic: str, events: Sequence[Event[DataT]]) -> list[KafkaRecord]:
     """One producer span per batch (OTel messaging conventions allow it): a span per message cost more
-    CPU than encoding the message itself. Every message carries the span's trace context."""
+    CPU than encoding the message itself. Every message carries the span's trace context.
+
+    Raises ``RecordTooLargeError`` before anything is sent when one message would be over
+    ``MAX_RECORD_BYTES``: aiokafka checks each as it sends, after the ones before it have left."""
     with _tracer.start_as_current_span(
         f"send {topic}",
         kind=trace.SpanKind.PRODUCER,
@@ -48,7 +75,12 @@ def _encode_in_span(topic: str, events: Sequence[Event[DataT]]) -> list[KafkaRec
         },
     ):
         headers = trace_headers()
-        return [encode(event, headers) for event in events]
+        records = [encode(event, headers) for event in events]
+    for position, record in enumerate(records):
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(record.key, record.value, record.headers)
+        if size > MAX_RECORD_BYTES:
+            raise RecordTooLargeError(position, size)
+    return records
 
 
 class AsyncEventPublisher:
@@ -70,6 +102,7 @@ class AsyncEventPublisher:
             enable_idempotence=not expire_undelivered,
             linger_ms=_LINGER_MS,
             request_timeout_ms=settings.kafka_publish_timeout_ms,
+            max_request_size=MAX_RECORD_BYTES,
             **aiokafka_options(settings),
         )
 
@@ -80,20 +113,40 @@ class AsyncEventPublisher:
         await self._producer.stop()
 
     async def publish(self, topic: str, event: Event[DataT]) -> Acknowledged:
-        [record] = _encode_in_span(topic, [event])
+        [record] = records_for(topic, [event])
         metadata = await self._producer.send_and_wait(
             topic, record.value, key=record.key, headers=record.headers
         )
         return Acknowledged(metadata.topic, metadata.partition, metadata.offset)
 
     async def publish_many(self, topic: str, events: Sequence[Event[DataT]]) -> list[Acknowledged]:
-        """Publish a batch; returns once every message is acknowledged (raises if any failed)."""
-        records = _encode_in_span(topic, events)
-        futures = [
-            await self._producer.send(topic, record.value, key=record.key, headers=record.headers)
-            for record in records
-        ]
-        results: list[Any] = await asyncio.gather(*futures)
+        """Publish a batch; returns once every message is acknowledged. Raises ``PartlyAcknowledgedError``
+        (a ``KafkaError``) when one was not, once every send has an answer."""
+        return await self.send_records(topic, self.records(topic, events))
+
+    def records(self, topic: str, events: Sequence[Event[DataT]]) -> list[KafkaRecord]:
+        """The messages ``events`` become, checked against the size limit (nothing is sent)."""
+        return records_for(topic, events)
+
+    async def send_records(self, topic: str, records: Sequence[KafkaRecord]) -> list[Acknowledged]:
+        """``publish_many`` for messages encoded by ``records``."""
+        futures = []
+        try:
+            for record in records:
+                futures.append(
+                    await self._producer.send(topic, record.value, key=record.key, headers=record.headers)
+                )
+        except KafkaError as error:  # refused before sending (e.g. no metadata): the rest are not sent
+            answered = await asyncio.gather(*futures, return_exceptions=True)
+            sent = frozenset(i for i, result in enumerate(answered) if not isinstance(result, BaseException))
+            raise PartlyAcknowledgedError(sent, error) from error
+        results: list[Any] = await asyncio.gather(*futures, return_exceptions=True)
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            acknowledged = frozenset(
+                i for i, result in enumerate(results) if not isinstance(result, BaseException)
+            )
+            raise PartlyAcknowledgedError(acknowledged, failures[0]) from failures[0]
         return [Acknowledged(result.topic, result.partition, result.offset) for result in results]
 
     async def publish_tombstone(self, topic: str, key: str) -> Acknowledged:
@@ -132,7 +185,7 @@ class SyncEventPublisher:
         )
 
     def publish(self, topic: str, event: Event[DataT], timeout_s: float = 30.0) -> Acknowledged:
-        [record] = _encode_in_span(topic, [event])
+        [record] = records_for(topic, [event])
         metadata = self._producer.send(topic, record.value, key=record.key, headers=record.headers).get(
             timeout=timeout_s
         )

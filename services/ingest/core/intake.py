@@ -33,12 +33,14 @@ def customer_key(identifiers: list[CustomerIdentifier]) -> str:
 
 
 def dedupe_key(payload: IngestPayload, *, idempotency_key: str | None, client_id: str | None) -> str | None:
-    """What makes two deliveries one: the client's Idempotency-Key (scoped to that client), else the
-    source's own id of the message or change. Hashed: the stored key must not hold personal data."""
-    if idempotency_key:
-        basis = f"idempotency\x00{client_id or ''}\x00{idempotency_key}"
-    elif (own_id := source_identity(payload)) is not None:
+    """What makes two deliveries one: the source's own id of the message or change, whichever way and
+    with whatever Idempotency-Key it comes (the same mail by SMTP and by the webhook is one); else the
+    client's Idempotency-Key, scoped to that client and to the kind of payload (one key reused for an
+    order and an interaction names two things). Hashed: the stored key must not hold personal data."""
+    if (own_id := source_identity(payload)) is not None:
         basis = own_id
+    elif idempotency_key:
+        basis = f"idempotency\x00{client_id or ''}\x00{type(payload).__name__}\x00{idempotency_key}"
     else:
         return None
     return hashlib.sha256(basis.encode()).hexdigest()

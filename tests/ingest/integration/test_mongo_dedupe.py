@@ -152,3 +152,18 @@ async def test_a_receipt_the_database_refuses_leaves_the_answer_alone_and_is_log
         await unreachable.close()
     assert "receipt of claim claim-1 not stored after 5 attempts" in caplog.text
     assert key not in caplog.text
+
+
+async def test_released_keys_of_a_claim_stay_claimable_after_the_rest_of_it_is_confirmed(
+    db: AsyncDatabase[Document],
+) -> None:
+    """A batch the broker stored in part: its receipt covers the stored keys, not the released ones."""
+    stored, failed = a_key(), a_key()
+    first = store(db)
+    await first.claim_many(f"{stored}-c1", [(stored, "e1"), (failed, "e2")], NOW)
+    await first.release(f"{stored}-c1", [failed], NOW)
+    await first.confirm(f"{stored}-c1", [(stored, "e1")], NOW)
+    await first.settle()
+    later = NOW + timedelta(seconds=1)
+    retry = await store(db).claim_many(f"{stored}-c2", [(stored, "x"), (failed, "y")], later)
+    assert [(c.state, c.event_id) for c in retry] == [(ClaimState.PUBLISHED, "e1"), (ClaimState.NEW, "e2")]

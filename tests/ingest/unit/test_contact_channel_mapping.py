@@ -292,7 +292,7 @@ def test_the_adapter_submits_the_mapped_interaction_with_key_and_client() -> Non
 
 
 def test_broker_down_is_503_with_retry_after() -> None:
-    client, auth = _client(_FakeIntake(BrokerUnavailableError("down")))
+    client, auth = _client(_FakeIntake(BrokerUnavailableError()))
     response = client.post("/v1/channels/store/visits", json=_VISIT, headers=auth)
     assert response.status_code == 503
     assert response.headers["Retry-After"]

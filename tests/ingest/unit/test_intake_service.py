@@ -11,8 +11,8 @@ from schemas.envelope import Event
 from schemas.identifiers import IdentifierKind, identify
 from schemas.interactions import Channel, Direction, InteractionReceived
 from services.ingest.core.intake import IngestPayload
-from services.ingest.ports import Claim, ClaimState, PublishFailedError
-from services.ingest.service import BrokerUnavailableError, IntakeService, Submission
+from services.ingest.ports import Claim, ClaimState, EventTooLargeError, PublishFailedError
+from services.ingest.service import BrokerUnavailableError, IntakeService, ItemTooLargeError, Submission
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -50,10 +50,17 @@ class FakePublisher:
     def __init__(self) -> None:
         self.published: list[Event[IngestPayload]] = []
         self.down = False
+        self.storing_only: set[int] | None = None  # the broker acknowledges only these positions
+        self.too_large: int | None = None  # this position is over the message size limit
 
     async def publish(self, events: Sequence[Event[IngestPayload]]) -> None:
+        if self.too_large is not None:
+            raise EventTooLargeError(self.too_large)
         if self.down:
             raise PublishFailedError("KafkaTimeoutError")
+        if self.storing_only is not None:
+            self.published.extend(events[i] for i in sorted(self.storing_only))
+            raise PublishFailedError("KafkaTimeoutError", frozenset(self.storing_only))
         self.published.extend(events)
 
 
@@ -149,3 +156,39 @@ async def test_a_batch_dedupes_within_itself_and_against_earlier_deliveries(
     assert outcomes[0].event_id == earlier.event_id
     assert outcomes[3].event_id == outcomes[1].event_id
     assert len(publisher.published) == 4
+
+
+async def test_a_batch_the_broker_stored_in_part_is_kept_as_published_in_part(
+    parts: tuple[IntakeService, FakeDedupe, FakePublisher],
+) -> None:
+    """The stored items are published (a retry gets them as duplicates), the others free to claim again;
+    the retry publishes only the others, under their first event ids."""
+    service, _, publisher = parts
+    batch = [Submission(an_sms(f"SM-{n}"), "/ingest/twilio") for n in range(3)]
+    publisher.storing_only = {0, 2}
+    with pytest.raises(BrokerUnavailableError) as failed:
+        await service.submit_many(batch)
+    assert failed.value.accepted == {0, 2}
+    first_ids = [event.id for event in publisher.published]
+
+    publisher.storing_only = None
+    retry = await service.submit_many(batch)
+    published, new = ClaimState.PUBLISHED, ClaimState.NEW
+    assert [outcome.state for outcome in retry] == [published, new, published]
+    assert [retry[0].event_id, retry[2].event_id] == first_ids
+    assert len(publisher.published) == 3
+    assert publisher.published[-1].id == retry[1].event_id
+
+
+async def test_an_item_too_large_for_the_broker_claims_nothing(
+    parts: tuple[IntakeService, FakeDedupe, FakePublisher],
+) -> None:
+    service, _, publisher = parts
+    batch = [Submission(an_sms(f"SM-big-{n}"), "/ingest/twilio") for n in range(3)]
+    publisher.too_large = 1
+    with pytest.raises(ItemTooLargeError) as refused:
+        await service.submit_many(batch)
+    assert refused.value.position == 1
+    publisher.too_large = None
+    again = await service.submit_many(batch)
+    assert [outcome.state for outcome in again] == [ClaimState.NEW] * 3

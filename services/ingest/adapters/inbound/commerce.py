@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.commerce import OrderRecorded, WebActivityRecorded
+from schemas.identifiers import RawIdentifier
 from services.ingest.adapters.inbound.rest import (
     AcceptedOut,
     BatchOut,
     IdempotencyKey,
-    IdentifierIn,
     Intake,
     InteractionWriter,
     accept_one,
@@ -30,11 +30,11 @@ MAX_WEB_EVENTS = 1000
 
 
 class OrderIn(OrderRecorded):
-    identifiers: list[IdentifierIn] = Field(min_length=1, max_length=20)  # type: ignore[assignment]
+    identifiers: list[RawIdentifier] = Field(min_length=1, max_length=20)  # type: ignore[assignment]
 
 
 class WebActivityIn(WebActivityRecorded):
-    identifiers: list[IdentifierIn] = Field(min_length=1, max_length=5)  # type: ignore[assignment]
+    identifiers: list[RawIdentifier] = Field(min_length=1, max_length=5)  # type: ignore[assignment]
 
 
 class WebActivityBatchIn(BaseModel):
@@ -72,7 +72,7 @@ def commerce_router(phone_region: str) -> APIRouter:
         ]
         try:
             return BatchOut(results=[out(outcome) for outcome in await intake.submit_many(submissions)])
-        except BrokerUnavailableError:
-            return unavailable()
+        except BrokerUnavailableError as error:
+            return unavailable(error)
 
     return router

@@ -13,12 +13,18 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.identifiers import IdentifierKind, identify
+from schemas.identifiers import RawIdentifier, identify
 from schemas.interactions import InteractionReceived
 from services.common.http import Principal, problem, require_scopes
 from services.ingest.core.intake import IngestPayload
 from services.ingest.ports import ClaimState
-from services.ingest.service import BrokerUnavailableError, IntakeService, Outcome, Submission
+from services.ingest.service import (
+    BrokerUnavailableError,
+    IntakeService,
+    ItemTooLargeError,
+    Outcome,
+    Submission,
+)
 
 RETRY_AFTER_SECONDS = "5"
 P = TypeVar("P", bound=IngestPayload)
@@ -28,20 +34,10 @@ InteractionWriter = Annotated[Principal, Depends(require_scopes("interactions:wr
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-class IdentifierIn(BaseModel):
-    """An identifier as the caller has it; normalised here, kept raw and flagged when it won't parse."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: IdentifierKind
-    value: str = Field(min_length=1, max_length=320)
-    scope: str | None = Field(default=None, max_length=100)
-
-
 class InteractionIn(InteractionReceived):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    identifiers: list[IdentifierIn] = Field(min_length=1, max_length=20)  # type: ignore[assignment]
+    identifiers: list[RawIdentifier] = Field(min_length=1, max_length=20)  # type: ignore[assignment]
 
 
 class BatchIn(BaseModel):
@@ -70,7 +66,7 @@ Intake = Annotated[IntakeService, Depends(_service)]
 
 class WithRawIdentifiers(Protocol):
     @property
-    def identifiers(self) -> list[IdentifierIn]: ...
+    def identifiers(self) -> list[RawIdentifier]: ...
 
 
 def to_payload(body: WithRawIdentifiers, model: type[P], phone_region: str) -> P:
@@ -93,11 +89,24 @@ def out(outcome: Outcome) -> AcceptedOut:
     )
 
 
-def unavailable() -> JSONResponse:
+def unavailable(error: BrokerUnavailableError | None = None) -> JSONResponse:
+    """503: retry later. A batch the broker stored in part says so: a retry answers those as duplicates."""
+    if error is not None and error.accepted:
+        detail = (
+            f"The event broker did not acknowledge every item ({len(error.accepted)} were). Retry the "
+            "request later: the items already accepted are answered as duplicates, none is published twice."
+        )
+    else:
+        detail = "The event broker did not acknowledge; nothing was accepted. Retry later."
+    return problem(503, detail, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+async def too_large(request: Request, error: Exception) -> JSONResponse:
+    """413 for a submission that would be a Kafka message over the size limit; nothing was published."""
+    position = error.position if isinstance(error, ItemTooLargeError) else 0
     return problem(
-        503,
-        "The event broker did not acknowledge; nothing was accepted. Retry later.",
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
+        413,
+        f"Item {position} would become an event over the broker's 1 MiB message limit; nothing was accepted.",
     )
 
 
@@ -152,8 +161,8 @@ def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIR
         ]
         try:
             outcomes = await intake.submit_many(submissions)
-        except BrokerUnavailableError:
-            return unavailable()
+        except BrokerUnavailableError as error:
+            return unavailable(error)
         return BatchOut(results=[out(outcome) for outcome in outcomes])
 
     return router

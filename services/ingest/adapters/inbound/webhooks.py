@@ -121,8 +121,8 @@ def channels_router(settings: IngestSettings, *, clock: Clock = _utc_now) -> API
         )
         try:
             outcome = await intake.submit(submission)
-        except BrokerUnavailableError:
-            return unavailable()
+        except BrokerUnavailableError as error:
+            return unavailable(error)
         return _first_problem([outcome]) or out(outcome)
 
     @router.post(
@@ -154,8 +154,8 @@ def channels_router(settings: IngestSettings, *, clock: Clock = _utc_now) -> API
             return invalid_input(error)
         try:
             outcome = await intake.submit(Submission(interaction, TWILIO_SOURCE))
-        except BrokerUnavailableError:
-            return unavailable()
+        except BrokerUnavailableError as error:
+            return unavailable(error)
         return _first_problem([outcome]) or Response(EMPTY_TWIML, media_type="application/xml")
 
     @router.get("/meta", response_class=PlainTextResponse)
@@ -188,8 +188,8 @@ def channels_router(settings: IngestSettings, *, clock: Clock = _utc_now) -> API
             outcomes = await intake.submit_many(
                 [Submission(interaction, META_SOURCE) for interaction in interactions]
             )
-        except BrokerUnavailableError:
-            return unavailable()
+        except BrokerUnavailableError as error:
+            return unavailable(error)
         return _first_problem(outcomes) or BatchOut(results=[out(o) for o in outcomes])
 
     return router

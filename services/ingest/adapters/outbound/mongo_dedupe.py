@@ -134,10 +134,12 @@ class MongoDedupeStore:
     async def release(self, claim_id: str, keys: Sequence[str], now: datetime) -> None:
         if keys:
             # Kept with their event ids and already stale, so free to claim at once (and still inside the
-            # dedupe window): a retry publishes the same event id.
+            # dedupe window): a retry publishes the same event id. Under a claim id of their own, so a
+            # receipt for the rest of their request's claim does not cover them.
             released_at = now - self._stale_after - timedelta(seconds=1)
             await self._claims.update_many(
-                {"_id": {"$in": list(keys)}, "claim": claim_id}, {"$set": {"claimed_at": released_at}}
+                {"_id": {"$in": list(keys)}, "claim": claim_id},
+                {"$set": {"claim": f"{claim_id}-released", "claimed_at": released_at}},
             )
 
     async def _claim(self, wanted: list[_Wanted]) -> list[Claim]:

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 from schemas.envelope import UtcDatetime
-from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
+from schemas.identifiers import CustomerIdentifier, IdentifierKind, RawIdentifier, identify
 from schemas.interactions import (
     MAX_TEXT_CHARS,
     MAX_URL_CHARS,
@@ -42,14 +42,6 @@ FormChannel = Literal[Channel.WEB_FORM, Channel.PORTAL]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class RawIdentifier(_Body):
-    """An identifier as the sending system has it; normalised by the mapping, kept raw when it won't parse."""
-
-    kind: IdentifierKind
-    value: str = Field(min_length=1, max_length=320)
-    scope: str | None = Field(default=None, max_length=100)
 
 
 def _normalised(raw: list[RawIdentifier], phone_region: str) -> list[CustomerIdentifier]:
