@@ -97,6 +97,13 @@ class InteractionReceived(Payload):
         description="Latest time the customer asked to be called back; after the start.",
     )
     location_id: str | None = Field(default=None, max_length=100, description="The store of a visit.")
+    mailbox: str | None = Field(
+        default=None,
+        max_length=320,
+        pattern=r"^[^@\sA-Z]+@[^@\sA-Z]+$",
+        description="Email only: the company address the customer wrote to (support@, sales@, ...), "
+        "lower-cased; the one address the mail was delivered to us as, never another recipient's.",
+    )
 
     @field_validator("callback_window_end")
     @classmethod

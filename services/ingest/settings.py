@@ -51,7 +51,8 @@ class IngestSettings(CommonSettings):
     smtp_listen_host: str = "127.0.0.1"
     smtp_listen_port: int = 2525
     smtp_max_bytes: int = 10 * 1024 * 1024
-    # Our own support address: a Reply-To pointing back at it is not the customer's.
+    # Our own support address: a Reply-To pointing back at it is not the customer's. Its domain marks our
+    # mailboxes: the address a mail was delivered to on it becomes the event's ``mailbox``.
     email_mailbox: str | None = None
 
     @model_validator(mode="before")

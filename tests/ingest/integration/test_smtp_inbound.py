@@ -274,10 +274,12 @@ async def test_mail_to_the_api_becomes_one_event_and_a_resend_publishes_nothing(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_uri=infra.mongodb_uri,
         smtp_listen_port=0,
+        email_mailbox="support@helhet.no",
     )
     message_id = f"<{uuid.uuid4()}@example.no>"
     mail = customer_mail()
     mail.replace_header("Message-ID", message_id)
+    mail.replace_header("To", "Ola <ola@friends.example>, Support <Support@Helhet.no>")
     app = ingest_app(settings, issuer)
     with serve(app):
         port = app.state.smtp_port
@@ -297,3 +299,4 @@ async def test_mail_to_the_api_becomes_one_event_and_a_resend_publishes_nothing(
     assert event.data.channel is Channel.EMAIL
     assert event.data.subject == "Order 1234"
     assert event.data.text == "Where is my order?"
+    assert event.data.mailbox == "support@helhet.no"  # the envelope recipient; never the friend in To

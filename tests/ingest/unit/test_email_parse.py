@@ -222,6 +222,41 @@ def test_reply_to_adds_identifier_but_not_our_mailbox() -> None:
     assert [i.value for i in interaction.identifiers] == ["kari.nordmann@example.no", "kari@home.example"]
 
 
+def test_mailbox_is_the_envelope_recipient_on_our_domain_never_another_recipient() -> None:
+    message = mail(Cc="Per <per@gmail.example>")
+    message.replace_header("To", "Ola <ola@friends.example>, Salg@Helhet.no, Kari <kari@home.example>")
+    message.set_content("x")
+
+    interaction = parse(
+        message,
+        mailbox="support@helhet.no",
+        envelope_recipients=["ola@friends.example", "not an address", "SALG@helhet.no", "support@helhet.no"],
+    )
+
+    assert interaction.mailbox == "salg@helhet.no"
+    assert "ola@friends.example" not in interaction.model_dump_json()
+
+
+def test_mailbox_falls_back_to_delivery_headers_but_never_to_the_to_header() -> None:
+    message = mail(Delivered_To="friend@gmail.example", X_Original_To="Kundeservice@Helhet.no")
+    message.set_content("x")
+
+    relayed = parse(message, mailbox="support@helhet.no", envelope_recipients=["inbox@mx.internal"])
+    to_header_only = parse(mail(), mailbox="support@helhet.no")
+
+    assert relayed.mailbox == "kundeservice@helhet.no"
+    assert to_header_only.mailbox is None  # To ("support@helhet.no") is the sender's word, not a delivery
+
+
+def test_mailbox_needs_a_configured_mailbox() -> None:
+    message = mail()
+    message.set_content("x")
+
+    assert parse(message, envelope_recipients=["support@helhet.no"]).mailbox is None
+    configured = parse(message, mailbox="support@helhet.no", envelope_recipients=["support@helhet.no"])
+    assert configured.mailbox == "support@helhet.no"
+
+
 def test_reply_to_same_as_sender_is_not_repeated() -> None:
     message = mail(Reply_To="KARI.NORDMANN@example.no")
     message.set_content("x")

@@ -123,3 +123,28 @@ def test_unparseable_from_is_kept_flagged() -> None:
 
     assert identifier.unparsed
     assert identifier.value == "nobody"
+
+
+def test_mailbox_is_our_to_address_only() -> None:
+    interaction = from_webhook(
+        payload(to=["Ola <ola@friends.example>", "Salg <SALG@helhet.no>", "support@helhet.no"]),
+        received_at=NOW,
+        mailbox="support@helhet.no",
+    )
+
+    assert interaction.mailbox == "salg@helhet.no"
+    assert "ola@friends.example" not in interaction.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("fields", "mailbox"),
+    [
+        ({"to": "Ola <ola@friends.example>, Support <Support@Helhet.no>"}, "support@helhet.no"),
+        ({"to": None, "headers": {"X-Original-To": "kundeservice@helhet.no"}}, "kundeservice@helhet.no"),
+        ({"to": "ola@friends.example, <<broken"}, None),
+    ],
+)
+def test_mailbox_from_to_then_delivery_headers(fields: dict[str, Any], mailbox: str | None) -> None:
+    interaction = from_webhook(payload(**fields), received_at=NOW, mailbox="support@helhet.no")
+
+    assert interaction.mailbox == mailbox

@@ -79,6 +79,7 @@ class InboundMailHandler:
                 received_at=self._clock(),
                 mailbox=self._mailbox,
                 envelope_sender=envelope.mail_from,
+                envelope_recipients=list(envelope.rcpt_tos or ()),
             )
             await self._submit(interaction)
         except InvalidInputError as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import errors as email_errors
@@ -19,10 +19,11 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from html import unescape
 from html.parser import HTMLParser
+from itertools import islice
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
+from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify, normalise_identifier
 from schemas.interactions import (
     MAX_TEXT_CHARS,
     AttachmentMetadata,
@@ -36,6 +37,7 @@ from services.ingest.core.errors import InvalidInputError
 MAX_HEADER_CHARS = 998  # subject, thread_id, source_message_id
 MAX_ATTACHMENTS = 100
 MAX_IDENTIFIERS = 20
+MAX_RECIPIENTS = 50  # addresses looked at for our own mailbox (each costs a validation)
 MAX_ATTACHMENT_FIELD_CHARS = 255  # filename, content_type
 
 # Bounds on work per message, so one hostile message cannot burn the CPU or the stack.
@@ -321,6 +323,51 @@ def _identifiers(sender: str, reply_to: list[str], mailbox: str | None) -> list[
     return identifiers[:MAX_IDENTIFIERS]
 
 
+# --- the company mailbox ------------------------------------------------------------------------------
+
+# What a relaying MTA records when it rewrote the envelope recipient (an alias, a forward to this server).
+_DELIVERY_HEADERS = ("Delivered-To", "X-Original-To")
+
+
+def _normalised_email(address: str) -> str | None:
+    try:
+        return normalise_identifier(IdentifierKind.EMAIL, address)
+    except ValueError:  # UnicodeError is one too
+        return None
+
+
+def _company_mailbox(delivered_to: Iterable[str], message: Message, mailbox: str | None) -> str | None:
+    """Which company address the mail reached us as (support@, sales@, ...), for routing.
+
+    The rule: the first address the mail was delivered to (SMTP's envelope recipients, RCPT TO; the
+    webhook's ``to``), else the first Delivered-To / X-Original-To header, that is on our own domain, the
+    domain of the configured ``mailbox``. One address, normalised and lower-cased; one that does not
+    parse is skipped, never fatal. Nothing else is read: To and Cc are written by the sender and may name
+    other private people, and an address on any other domain is never recorded. Without a configured
+    mailbox nothing is recorded, as ours could not be told from theirs.
+    """
+    ours = _normalised_email(mailbox) if mailbox else None
+    if ours is None:
+        return None
+    domain = ours.rpartition("@")[2]
+    delivery_headers = (_raw_header(message, name) for name in _DELIVERY_HEADERS)
+    for source in (delivered_to, (header for header in delivery_headers if header)):
+        for address in islice(_addr_specs(source), MAX_RECIPIENTS):
+            candidate = _normalised_email(address)
+            if candidate is not None and candidate.rpartition("@")[2] == domain:
+                return candidate
+    return None
+
+
+def _addr_specs(values: Iterable[str]) -> Iterator[str]:
+    for value in values:
+        try:
+            found = getaddresses([value])
+        except _EMAIL_BUGS:
+            continue
+        yield from (address for _, address in found if address)
+
+
 # --- MIME body and attachments ------------------------------------------------------------------------
 
 
@@ -457,17 +504,20 @@ def parse_email(
     received_at: datetime,
     mailbox: str | None = None,
     envelope_sender: str | None = None,
+    envelope_recipients: Sequence[str] = (),
 ) -> InteractionReceived:
     """One received mail (RFC 5322 bytes) as an inbound email interaction.
 
-    ``mailbox`` is our own address that received it (never taken as the customer's identifier).
+    ``mailbox`` is our own address that received it (never taken as the customer's identifier); its
+    domain tells our addresses from others' (see ``_company_mailbox``).
     ``envelope_sender`` is SMTP's MAIL FROM when known; an empty one (``""`` or ``"<>"``) marks a bounce.
+    ``envelope_recipients`` are SMTP's RCPT TO addresses: where the mail was delivered to us.
     Raises ``InvalidInputError`` for mail that cannot become an interaction (no sender, unparseable).
     """
     _require_aware(received_at)
     message = _parse_bytes(raw)
     try:
-        return _interaction(message, received_at, mailbox, envelope_sender)
+        return _interaction(message, received_at, mailbox, envelope_sender, envelope_recipients)
     except RecursionError:
         raise InvalidInputError("message", "MIME structure too deeply nested") from None
 
@@ -486,7 +536,11 @@ def _pick_sender(found: list[str], raw: str) -> str:
 
 
 def _interaction(
-    message: Message, received_at: datetime, mailbox: str | None, envelope_sender: str | None
+    message: Message,
+    received_at: datetime,
+    mailbox: str | None,
+    envelope_sender: str | None,
+    envelope_recipients: Sequence[str],
 ) -> InteractionReceived:
     sender = _sender(message)
     ids = _message_ids(_header(message, "Message-ID"))
@@ -504,6 +558,7 @@ def _interaction(
         occurred_at=_occurred_at(_header(message, "Date"), received_at),
         source_message_id=message_id,
         auto_submitted=is_auto_submitted(message) or envelope_sender in _NULL_SENDERS,
+        mailbox=_company_mailbox(envelope_recipients, message, mailbox),
     )
 
 
@@ -524,7 +579,9 @@ class InboundEmailWebhook(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str = Field(alias="from", min_length=1, max_length=2_000)
-    to: str | list[str] | None = None
+    to: str | list[str] | None = Field(
+        default=None, description="Where the mail was delivered; only our own mailbox is kept of it."
+    )
     subject: str | None = Field(default=None, max_length=10_000)
     text: str | None = None
     html: str | None = None
@@ -610,4 +667,11 @@ def from_webhook(
         occurred_at=_occurred_at(lookup("Date"), received_at, hook.received_at),
         source_message_id=ids[0] if ids else None,
         auto_submitted=is_auto_submitted(message),
+        mailbox=_company_mailbox(_listed(hook.to), message, mailbox),
     )
+
+
+def _listed(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
