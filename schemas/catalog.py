@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 from schemas.cases import CaseChanged, CaseCloseRequested
 from schemas.commerce import OrderDelivered, OrderRecorded, WebActivityRecorded
-from schemas.customers import ConsentRecorded, MergeRequested, ProfileChanged, UnmergeRequested
+from schemas.customers import (
+    ConsentRecorded,
+    MergeRequested,
+    ProfileChanged,
+    ProfileRefreshDue,
+    UnmergeRequested,
+)
 from schemas.envelope import Payload
 from schemas.feedback import FeedbackReceived
 from schemas.interactions import InteractionReceived
@@ -69,7 +75,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         "profile-requests.v1",
         "Changes asked of profile by its API and other systems (case closes, consent decisions, merges "
-        "and unmerges), keyed by customer id.",
+        "and unmerges), and by itself (a look again when time alone moves a profile), keyed by customer id.",
     ),
     TopicSpec("assignments.v1", "Offers, acceptances and assignments of cases to agents."),
     TopicSpec("queue-stats.v1", "Backlog and throughput per queue, for honest answer times."),
@@ -126,6 +132,12 @@ EVENT_TYPES: tuple[EventType, ...] = (
         model=MergeRequested,
         topic="profile-requests.v1",
         summary="Merge customers known to be one person.",
+    ),
+    EventType(
+        name="helhet.profile.refresh_due.v1",
+        model=ProfileRefreshDue,
+        topic="profile-requests.v1",
+        summary="Look at a customer again: time alone may have moved the profile.",
     ),
     EventType(
         name="helhet.profile.unmerge_requested.v1",

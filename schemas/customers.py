@@ -102,6 +102,16 @@ class MergeRequested(Payload):
     requested_at: UtcDatetime
 
 
+class ProfileRefreshDue(Payload):
+    """Time alone may have moved a customer's profile: a lifecycle threshold passed, a call-back promise
+    ran out, an experience left the ledger's window. Profile asks itself to look again; keyed by customer
+    id. ``version`` is the stored customer's: one request per version however often it is asked."""
+
+    customer_id: str = Field(min_length=1, max_length=100)
+    version: int = Field(ge=1)
+    due_at: UtcDatetime
+
+
 class UnmergeRequested(Payload):
     """Undo a merge exactly: both customers restored, later events re-attributed. Keyed by the survivor."""
 

@@ -49,6 +49,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(CUSTOMERS_COLLECTION, [("_id", 1), ("version", 1)], name="compare_and_set", unique=True),
     # Merged-away customers, for redirects to the survivor.
     IndexSpec(CUSTOMERS_COLLECTION, [("merged_into", 1)], name="by_survivor", sparse=True),
+    IndexSpec(CUSTOMERS_COLLECTION, [("refresh_at", 1)], name="refresh_due", sparse=True),
     # An identifier by the UUID OData knows it by.
     IndexSpec(LINKS_COLLECTION, [("guid", 1)], name="by_guid", unique=True, sparse=True),
     # An integration's keys, for listing and rotation.

@@ -35,7 +35,7 @@ from services.profile.adapters.inbound.privacy_rest import privacy_router
 from services.profile.adapters.inbound.rest import customers_router
 from services.profile.adapters.inbound.webhook_consumer import WEBHOOK_TOPICS, WebhookConsumer
 from services.profile.adapters.inbound.webhooks_rest import webhooks_router
-from services.profile.adapters.inbound.worker import register_profile_agent
+from services.profile.adapters.inbound.worker import register_profile_agent, register_refresh_timer
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.kafka_requests import KafkaRequestPublisher
 from services.profile.adapters.outbound.kafka_tombstones import KafkaTombstones
@@ -57,6 +57,7 @@ from services.profile.integrations import IntegrationService
 from services.profile.odata import ODataService
 from services.profile.privacy import PrivacyService
 from services.profile.queries import ProfileQueries
+from services.profile.refresh import RefreshSweep
 from services.profile.requests import ProfileRequests
 from services.profile.service import ProfileService
 from services.profile.settings import ProfileSettings
@@ -90,6 +91,15 @@ class WorkerRuntime:
             profile=self.settings.profile_config(),
         )
 
+    async def refresh_sweep(self) -> RefreshSweep:
+        client, publisher = await self.connections.open()
+        return RefreshSweep(
+            MongoProfileStore(database(client, self.settings)),
+            KafkaRequestPublisher(publisher),
+            utc_now,
+            batch=self.settings.refresh_batch_size,
+        )
+
     async def aclose(self) -> None:
         await self.connections.aclose()
 
@@ -107,6 +117,7 @@ def create_worker(settings: ProfileSettings, *, telemetry: bool = True) -> Worke
         within_seconds=settings.worker_batch_within_seconds,
         retry=RetryPolicy(settings.worker_retry_initial_seconds, settings.worker_retry_max_seconds),
     )
+    register_refresh_timer(app, runtime.refresh_sweep, interval_seconds=settings.refresh_interval_seconds)
     return runtime
 
 

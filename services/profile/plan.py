@@ -39,6 +39,7 @@ class PlannedCustomer:
     merged_into: str | None = None
     stored_merged_into: str | None = None
     touched: bool = False  # an event of this batch (or a merge) changed it
+    refreshed: bool = False  # asked to look again (time alone may have moved it): written even unchanged
     link_counts: Mapping[IdentifierKind, int] | None = None  # as stored; None: not kept by older documents
     cases: dict[str, Case] = field(default_factory=dict)
     stored_cases: dict[str, Case] = field(default_factory=dict)
@@ -50,7 +51,8 @@ class PlannedCustomer:
     @property
     def changed(self) -> bool:
         return self.touched and (
-            self.stored is None
+            self.refreshed
+            or self.stored is None
             or self.merged_into != self.stored_merged_into
             or self.cases != self.stored_cases
             or self.kept_apart != self.stored_kept_apart

@@ -18,7 +18,7 @@ from services.profile.core.cases import Case
 from services.profile.core.identity import Link, ReviewReason
 from services.profile.core.integrations import ApiKey, Integration
 from services.profile.core.merge import MergeRecord
-from services.profile.core.observe import ObservedEvent
+from services.profile.core.observe import ObservedEvent, ProfileRequest
 from services.profile.core.odata_query import ODataQuery
 from services.profile.core.profile import Profile, ProfileFacts
 from services.profile.core.webhooks import (
@@ -99,6 +99,7 @@ class CustomerWrite:
     published: Mapping[str, Any] = field(default_factory=dict)
     outbox: OutboxEntry | None = None
     kept_apart: frozenset[str] = frozenset()
+    refresh_at: datetime | None = None  # when time alone may move the profile (``next_refresh_at``)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,16 @@ class ReviewHold:
     reason: ReviewReason
     customers: tuple[str, ...]  # survivor first
     held_at: datetime
+
+
+class RefreshStore(Protocol):
+    async def due_for_refresh(self, now: datetime, limit: int) -> list[tuple[str, int]]:
+        """Up to ``limit`` customers (id, version) whose time to look again is at or before ``now``."""
+
+
+class RefreshRequester(Protocol):
+    async def request(self, events: Sequence[Event[ProfileRequest]]) -> None:
+        """Onto the worker's requests; returns once the broker acknowledged every one."""
 
 
 class ProfileStore(Protocol):

@@ -54,7 +54,7 @@ from services.profile.core.identity import (
 from services.profile.core.ids import stable_id
 from services.profile.core.merge import MergeRecord, combine, unmerge
 from services.profile.core.observe import ObservedEvent, ProfileEvent, observe, without_personal_text
-from services.profile.core.profile import ProfileConfig, ProfileFacts, evaluate
+from services.profile.core.profile import ProfileConfig, ProfileFacts, evaluate, next_refresh_at
 from services.profile.core.snapshot import (
     case_changed,
     case_contact,
@@ -462,6 +462,8 @@ class ProfileService:
                 if (outbox := messages.get(c.customer_id))
                 else None,
                 kept_apart=c.kept_apart,
+                # A merged-away customer is never looked at again: its survivor is.
+                refresh_at=None if c.merged_into else next_refresh_at(c.facts, self._profile, now),
             )
             for c in changed
         ]
@@ -598,6 +600,8 @@ class ProfileService:
             customer = plan.customers[owner]
         customer.facts = customer.facts.with_event(event)
         customer.touched = True
+        # Written even when nothing changed: the write moves the time to look again past this one.
+        customer.refreshed = customer.refreshed or event.refresh
         close = event.case_close
         case = None if close is None else customer.cases.get(close.case_id)
         if close is not None and case is not None and case.status is CaseStatus.OPEN:

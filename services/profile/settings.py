@@ -36,6 +36,10 @@ class ProfileSettings(CommonSettings):
     # its offsets are not committed meanwhile.
     worker_retry_initial_seconds: float = 0.5
     worker_retry_max_seconds: float = 30.0
+    # How often the worker (its leader) looks for customers that time alone may have moved (lifecycle,
+    # broken call-back promises, the experience window), and how many it asks about at most each time.
+    refresh_interval_seconds: float = Field(default=300.0, gt=0)
+    refresh_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # Shared identifiers that must never link customers, e.g. "phone:+4722000000" (a shop's phone).
     blocked_identifier_keys: frozenset[str] = frozenset()
     # Most identifiers of a kind one customer links, as JSON naming only the kinds to change (the others

@@ -204,3 +204,20 @@ def ledger(
         needs_recovery=needs_recovery,
         reason=latest_bad.reason if needs_recovery and latest_bad is not None else None,
     )
+
+
+def next_ledger_change(
+    observed: Mapping[str, Experience], steps: Iterable[PhoneStep], config: ExperienceConfig, now: datetime
+) -> datetime | None:
+    """The first instant at or after ``now`` past which ``ledger`` may answer differently with no new
+    event: a call-back promise runs out, an experience enters or leaves the window. None: no such."""
+    # Every promise not kept by now judged as if its deadline had passed (one kept later only helps).
+    end_of_time = datetime.max.replace(tzinfo=now.tzinfo)
+    everything = (*observed.values(), *call_experiences(steps, config, end_of_time))
+    instants = [
+        instant
+        for experience in everything
+        for instant in (experience.occurred_at, experience.occurred_at + config.window)
+        if instant >= now
+    ]
+    return min(instants, default=None)

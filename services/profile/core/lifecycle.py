@@ -6,9 +6,10 @@ in order, and the stage moves with time without any event (call it again with a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from schemas.customers import LifecycleStage
 
@@ -43,3 +44,30 @@ def stage_of(purchases: Iterable[datetime], config: LifecycleConfig, now: dateti
     if now - ordered[0] <= config.new_for:
         return LifecycleStage.NEW
     return LifecycleStage.ACTIVE
+
+
+def next_stage_change(
+    purchases: Iterable[datetime], config: LifecycleConfig, now: datetime
+) -> datetime | None:
+    """The first threshold at or after ``now`` past which ``stage_of`` may answer differently with no
+    new purchase (the stage moves just after it); None when time alone moves it no more."""
+    ordered = sorted(purchases)
+    if not ordered:
+        return None
+    return _first_at_or_after(
+        now,
+        [
+            ordered[-1] + config.at_risk_after,
+            ordered[-1] + config.churned_after,
+            ordered[0] + config.new_for,
+            *(
+                later + config.won_back_for
+                for earlier, later in pairwise(ordered)
+                if later - earlier > config.churned_after
+            ),
+        ],
+    )
+
+
+def _first_at_or_after(now: datetime, instants: Sequence[datetime]) -> datetime | None:
+    return min((instant for instant in instants if instant >= now), default=None)

@@ -44,7 +44,14 @@ from enum import StrEnum
 
 from schemas.cases import CaseCloseRequested
 from schemas.commerce import OrderRecorded, OrderStatus, WebActivityRecorded
-from schemas.customers import ConsentRecorded, ExperienceReason, MergeRequested, Purpose, UnmergeRequested
+from schemas.customers import (
+    ConsentRecorded,
+    ExperienceReason,
+    MergeRequested,
+    ProfileRefreshDue,
+    Purpose,
+    UnmergeRequested,
+)
 from schemas.envelope import Event
 from schemas.feedback import FeedbackReceived
 from schemas.identifiers import CustomerIdentifier
@@ -59,7 +66,7 @@ from services.profile.core.wording import Language, language_of
 
 # What the channels report, and what the API and other systems ask of profile for a known customer.
 ProfilePayload = InteractionReceived | OrderRecorded | WebActivityRecorded
-ProfileRequest = CaseCloseRequested | ConsentRecorded | MergeRequested | UnmergeRequested
+ProfileRequest = CaseCloseRequested | ConsentRecorded | MergeRequested | UnmergeRequested | ProfileRefreshDue
 # What other services report about a known customer, addressed by customer id.
 ProfileReport = AssignmentChanged | NotificationChanged | FeedbackReceived
 # One envelope per report type: each travels on its own topic, as its own ``Event[...]``.
@@ -78,6 +85,7 @@ PROFILE_PAYLOADS = (
     ConsentRecorded,
     MergeRequested,
     UnmergeRequested,
+    ProfileRefreshDue,
     AssignmentChanged,
     NotificationChanged,
     FeedbackReceived,
@@ -100,10 +108,11 @@ class FactKind(StrEnum):
     ASSIGNMENT = "assignment"  # routing offered, gave or took a case of the customer's to an agent
     NOTIFICATION = "notification"  # notify sent the customer a message (or could not)
     FEEDBACK = "feedback"  # the customer answered a satisfaction survey
+    REFRESH = "refresh"  # profile looked again because time alone may have moved the profile
 
 
 # What other systems did about the customer, or the customer answering what we sent: never "seen".
-NOT_SEEN_KINDS = frozenset({FactKind.ASSIGNMENT, FactKind.NOTIFICATION, FactKind.FEEDBACK})
+NOT_SEEN_KINDS = frozenset({FactKind.ASSIGNMENT, FactKind.NOTIFICATION, FactKind.FEEDBACK, FactKind.REFRESH})
 
 
 @dataclass(frozen=True)
@@ -225,6 +234,7 @@ class ObservedEvent:
     assignment: Assignment | None = None  # routing's change of one of the customer's cases
     notification: Notification | None = None  # what notify told the customer
     feedback: Feedback | None = None  # the customer's answer to a survey
+    refresh: bool = False  # profile's own request to look again: time alone may have moved the profile
 
     @property
     def case_id(self) -> str | None:
@@ -292,6 +302,8 @@ def _requested(event: ProfileEvent, request: ProfileRequest) -> ObservedEvent:
                 request.purpose, request.granted, request.source, request.occurred_at, event.id
             )
             return _request(event, request.occurred_at, request.source, request.customer_id, consent=decision)
+        case ProfileRefreshDue():
+            return _request(event, request.due_at, "profile", request.customer_id, refresh=True)
 
 
 def _assigned(event: ProfileEvent, assignment: AssignmentChanged) -> ObservedEvent:
@@ -401,13 +413,14 @@ def _request(
     consent: ConsentDecision | None = None,
     merge_with: tuple[str, ...] = (),
     unmerge: str | None = None,
+    refresh: bool = False,
 ) -> ObservedEvent:
     return ObservedEvent(
         event_id=event.id,
         event_type=event.type,
         source=event.source,
         occurred_at=at,
-        kind=FactKind.CHANGE,
+        kind=FactKind.REFRESH if refresh else FactKind.CHANGE,
         source_channel=by,
         identifiers=(),
         consent=() if consent is None else (consent,),
@@ -415,6 +428,7 @@ def _request(
         case_close=close,
         merge_with=merge_with,
         unmerge=unmerge,
+        refresh=refresh,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TypeVar
 
@@ -19,8 +19,15 @@ from schemas.customers import CustomerView, LifecycleStage, Purpose
 from schemas.identifiers import CustomerIdentifier
 from services.profile.core.attributes import Attribute, AttributeName, newest
 from services.profile.core.consent import ConsentDecision, newest_decision
-from services.profile.core.experience import Experience, ExperienceConfig, Ledger, PhoneStep, ledger
-from services.profile.core.lifecycle import LifecycleConfig, stage_of
+from services.profile.core.experience import (
+    Experience,
+    ExperienceConfig,
+    Ledger,
+    PhoneStep,
+    ledger,
+    next_ledger_change,
+)
+from services.profile.core.lifecycle import LifecycleConfig, next_stage_change, stage_of
 from services.profile.core.observe import NOT_SEEN_KINDS, ObservedEvent
 from services.profile.core.value import (
     CustomerValue,
@@ -151,3 +158,21 @@ def apply(profile: Profile, event: ObservedEvent, config: ProfileConfig, now: da
 def refresh(profile: Profile, config: ProfileConfig, now: datetime) -> Profile:
     """The same facts seen at a later ``now``: stages and promises move with time alone."""
     return evaluate(profile.customer_id, profile.facts, config, now)
+
+
+# Looked at this long after a threshold, so the stage has surely moved past it (it moves just after).
+REFRESH_MARGIN = timedelta(seconds=1)
+
+
+def next_refresh_at(facts: ProfileFacts, config: ProfileConfig, now: datetime) -> datetime | None:
+    """When to look at these facts again because time alone may move the stage or the experience ledger
+    (None: it never will); ``evaluate`` before then gives the same stage and ledger as at ``now``."""
+    changes = [
+        change
+        for change in (
+            next_stage_change(purchase_times(facts.orders.values()), config.lifecycle, now),
+            next_ledger_change(facts.experiences, facts.phone_steps.values(), config.experience, now),
+        )
+        if change is not None
+    ]
+    return min(changes) + REFRESH_MARGIN if changes else None

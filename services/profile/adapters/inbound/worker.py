@@ -9,6 +9,7 @@ committed only once it has finished."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ from schemas.envelope import Event
 from services.common.kafka.batches import DeadLetters, RetryPolicy, decoded, raw_message, until_done
 from services.profile.core.observe import PROFILE_PAYLOADS
 from services.profile.service import Finish
+
+_log = logging.getLogger(__name__)
 
 PROFILE_TOPICS = (
     "interactions.v1",
@@ -78,3 +81,28 @@ async def finish_then_ack(finish: Finish, batch: Sequence[Any], retry: RetryPoli
     await until_done(finish, retry, len(batch))
     for event in batch:
         event.ack()
+
+
+class RunsOnce(Protocol):
+    async def run_once(self) -> int: ...
+
+
+def register_refresh_timer(
+    app: faust.App, sweep_factory: Callable[[], Awaitable[RunsOnce]], *, interval_seconds: float
+) -> Any:
+    """Every worker looks for customers due a refresh at this interval (one replica would do; more only
+    ask again for the same customers, under the same request ids, which the agent skips)."""
+    sweeps: list[RunsOnce] = []
+
+    async def refresh_due() -> None:
+        if not sweeps:
+            sweeps.append(await sweep_factory())
+        try:
+            asked = await sweeps[0].run_once()
+        except Exception as error:  # the next round tries again; a timer that raised would stop for good
+            _log.warning("refresh sweep failed: %s", type(error).__name__)
+            return
+        if asked:
+            _log.info("asked for a refresh of %d customers", asked)
+
+    return app.timer(interval=interval_seconds)(refresh_due)

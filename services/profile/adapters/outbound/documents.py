@@ -429,6 +429,7 @@ def customer_document(write: CustomerWrite) -> Document:
         "link_counts": {kind.value: n for kind, n in sorted(write.link_counts.items()) if n},
         "published": dict(write.published),
         "kept_apart": sorted(write.kept_apart),
+        "refresh_at": write.refresh_at,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiokafka.errors import KafkaError
 
 from schemas.envelope import Event
@@ -16,7 +18,10 @@ class KafkaRequestPublisher:
         self._publisher = publisher
 
     async def publish(self, event: Event[ProfileRequest]) -> None:
+        await self.request([event])
+
+    async def request(self, events: Sequence[Event[ProfileRequest]]) -> None:
         try:
-            await publish_declared(self._publisher, [event])
+            await publish_declared(self._publisher, events)
         except KafkaError as error:
             raise RequestNotAcceptedError(type(error).__name__) from None

@@ -250,6 +250,11 @@ class MongoProfileStore:
             ]
             await self._case_owners.bulk_write(moves, ordered=False)
 
+    async def due_for_refresh(self, now: datetime, limit: int) -> list[tuple[str, int]]:
+        # No index on mongo-java-server (it scans); MongoDB uses the declared one.
+        cursor = self._customers.find({"refresh_at": {"$lte": now}}, {"version": 1}).limit(limit)
+        return [(document["_id"], document["version"]) async for document in cursor]
+
     async def merged_into(self, customer_ids: Collection[str]) -> dict[str, str]:
         if not customer_ids:
             return {}

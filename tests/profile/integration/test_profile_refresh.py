@@ -1,0 +1,76 @@
+"""Time alone moves a profile: a customer whose last purchase passes the at-risk threshold while nothing
+happens is published at risk by the worker's own refresh, once, and looked at again only when time can
+move it again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schemas.customers import LifecycleStage, ProfileChanged
+from services.common.kafka.publisher import AsyncEventPublisher
+from services.common.mongo import Document
+from services.common.settings import CommonSettings
+from services.profile.core.lifecycle import LifecycleConfig
+from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
+from tests.profile.integration.profile_flow import (
+    customers_of,
+    eventually,
+    fresh_email,
+    order,
+    published,
+    running_worker,
+    topic_of,
+    worker_settings,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_silent_customer_becomes_at_risk_without_any_event(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    email = fresh_email()
+    # ``order`` places it three days before ``at``: the purchase passes the at-risk threshold in 4 s.
+    crossing = datetime.now(UTC) + timedelta(seconds=4)
+    bought = order(email, at=crossing - LifecycleConfig().at_risk_after + timedelta(days=3))
+    settings = worker_settings(infra).model_copy(update={"refresh_interval_seconds": 0.5})
+    async with running_worker(settings):
+        await publisher.publish(topic_of(bought), bought)
+
+        async def written() -> bool:
+            return bool(await customers_of(db, [email.key]))
+
+        await eventually(written, what="the customer")
+        [customer_id] = await customers_of(db, [email.key])
+        stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+        assert stored is not None
+        assert stored["summary"]["lifecycle"] == LifecycleStage.ACTIVE.value
+        assert stored["refresh_at"] > datetime.now(UTC)
+
+        async def at_risk() -> bool:
+            found = await published(infra, "profiles.v1", customer_id)
+            return any(
+                isinstance(e.data, ProfileChanged) and e.data.customer.lifecycle is LifecycleStage.AT_RISK
+                for e in found
+            )
+
+        await eventually(at_risk, timeout_s=30, what="the at-risk profile")
+
+    changes = [e.data for e in await published(infra, "profiles.v1", customer_id)]
+    stages = [c.customer.lifecycle for c in changes if isinstance(c, ProfileChanged)]
+    assert stages == [LifecycleStage.ACTIVE, LifecycleStage.AT_RISK]
+    last = changes[-1]
+    assert isinstance(last, ProfileChanged)
+    assert "lifecycle" in last.changed
+    after = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert after is not None
+    assert after["summary"]["lifecycle"] == LifecycleStage.AT_RISK.value
+    # Next: when the purchase passes the churn threshold, not sooner.
+    assert after["refresh_at"] > datetime.now(UTC) + timedelta(days=150)
+    refreshes = await db[TIMELINE_COLLECTION].count_documents(
+        {"customer_id": customer_id, "type": "helhet.profile.refresh_due.v1"}
+    )
+    assert refreshes == 1
