@@ -275,6 +275,7 @@ class ProfileService:
         now = self._clock()
         split = unmerge(
             record,
+            held=stored[record.survivor_id].facts,
             events=await self._store.timeline_events(ids),
             links=await self._store.links_of(ids),
             cases=cases_of(stored[record.survivor_id], stored[record.merged_away_id]),
@@ -650,7 +651,9 @@ class ProfileService:
                 frozenset(merged_away.cases),
             )
         )
-        survivor.facts = combine(survivor.facts, merged_away.facts)
+        survivor.facts = combine(
+            survivor.facts, merged_away.facts, away_id=away_id, merged_at=cause.occurred_at
+        )
         self._move_cases(plan, merged_away, survivor, cause.event_id)
         merged_away.merged_into = survivor_id
         merged_away.touched = survivor.touched = True

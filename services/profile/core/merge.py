@@ -1,13 +1,15 @@
 """Merging two customers without losing anything, and undoing it exactly.
 
 A merge combines the facts of both profiles (timeline event ids, identifiers, attributes by the newest
-rule, orders and experiences by event id, consent by the most restrictive rule), moves the merged-away
-customer's links and cases to the survivor, and keeps a ``MergeRecord`` of what each side held.
+rule, orders and experiences by event id; consent keeps the merged-away side's decisions apart, the most
+restrictive winning at the merge, see ``core.consent``), moves the merged-away customer's links and
+cases to the survivor, and keeps a ``MergeRecord`` of what each side held.
 
-An unmerge needs only that record and the merged customer's events: each side gets back the events it
-held at the merge and is folded again, so both are restored exactly. Events, links and cases that came
-after the merge go to the merged-away side when their identifiers (or opening event) belong only to it,
-and stay with the survivor otherwise.
+An unmerge needs only that record, the merged customer's events and its consent log: each side gets back
+the events it held at the merge and is folded again, and takes back its own consent decisions (folding
+again would lose whose decision each was in a customer merged before), so both are restored exactly.
+Events, links and cases that came after the merge go to the merged-away side when their identifiers (or
+opening event) belong only to it, and stay with the survivor otherwise.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime
 
 from services.profile.core.attributes import newest
 from services.profile.core.cases import Case, moved
-from services.profile.core.consent import most_restrictive
+from services.profile.core.consent import effective, merged_log, split_log
 from services.profile.core.identity import Link, LinkRule
 from services.profile.core.ids import stable_id
 from services.profile.core.observe import ObservedEvent
@@ -74,22 +76,27 @@ class Unmerged:
     cases: tuple[Case, ...]  # each under its owner again
 
 
-def combine(first: ProfileFacts, second: ProfileFacts) -> ProfileFacts:
-    """Both sides' facts; only consent differs from folding both event sets (most restrictive wins)."""
+def combine(first: ProfileFacts, second: ProfileFacts, *, away_id: str, merged_at: datetime) -> ProfileFacts:
+    """Both sides' facts; only consent differs from folding both event sets (``second``'s kept apart)."""
     attributes = dict(first.attributes)
     for name, attribute in second.attributes.items():
         attributes[name] = newest(attributes.get(name), attribute)
-    consent = dict(first.consent)
-    for purpose, decision in second.consent.items():
-        mine = consent.get(purpose)
-        consent[purpose] = decision if mine is None else most_restrictive(mine, decision)
+    log = merged_log(
+        first.decisions,
+        second.decisions,
+        away_id=away_id,
+        merged_at=merged_at,
+        keys=frozenset(identifier.key for identifier in second.identifiers),
+        survivor_keys=frozenset(identifier.key for identifier in first.identifiers),
+    )
     return ProfileFacts(
         event_ids=first.event_ids | second.event_ids,
         identifiers=first.identifiers | second.identifiers,
         first_seen=earliest(first.first_seen, second.first_seen),
         last_seen=latest(first.last_seen, second.last_seen),
         attributes=attributes,
-        consent=consent,
+        consent=effective(log),
+        consent_log=log,
         orders={**first.orders, **second.orders},
         experiences={**first.experiences, **second.experiences},
         phone_steps={**first.phone_steps, **second.phone_steps},
@@ -123,20 +130,22 @@ def merge(
     repointed = tuple(
         replace(link, customer_id=survivor_id, rule=LinkRule.MERGED) for link in merged_away.links
     )
-    facts = combine(survivor.profile.facts, merged_away.profile.facts)
+    facts = combine(survivor.profile.facts, merged_away.profile.facts, away_id=away_id, merged_at=merged_at)
     return Merged(evaluate(survivor_id, facts, config, now), survivor.links + repointed, record)
 
 
 def unmerge(
     record: MergeRecord,
     *,
+    held: ProfileFacts,
     events: Iterable[ObservedEvent],
     links: Iterable[Link],
     cases: Iterable[Case],
     config: ProfileConfig,
     now: datetime,
 ) -> Unmerged:
-    """Split the survivor again. ``events``, ``links`` and ``cases`` are everything the survivor holds now."""
+    """Split the survivor again. ``held`` (its facts), ``events``, ``links`` and ``cases`` are everything the
+    survivor holds now."""
     survivor_id, restored_id = record.survivor_id, record.merged_away_id
     restored_keys = {link.key for link in record.merged_away_links}
     survivor_keys = {link.key for link in record.survivor_links}
@@ -163,9 +172,18 @@ def unmerge(
         if event_owner.get(link.event_id) == restored_id
     )
     later_survivor = tuple(link for link in later_links if event_owner.get(link.event_id) != restored_id)
+    survivor = fold(survivor_id, survivor_events, config, now)
+    restored = fold(restored_id, restored_events, config, now)
+    if (split := split_log(held.decisions, restored_id)) is not None:
+        survivor, restored = (
+            evaluate(
+                side.customer_id, replace(side.facts, consent=effective(log), consent_log=log), config, now
+            )
+            for side, log in zip((survivor, restored), split, strict=True)
+        )
     return Unmerged(
-        survivor=fold(survivor_id, survivor_events, config, now),
-        restored=fold(restored_id, restored_events, config, now),
+        survivor=survivor,
+        restored=restored,
         survivor_links=record.survivor_links + later_survivor,
         restored_links=record.merged_away_links + later_restored,
         event_owner=event_owner,

@@ -1,8 +1,8 @@
 """The profile as a deterministic fold over a set of observed events.
 
 ``ProfileFacts`` is what the events say, independent of time: each part is either keyed by event id or
-kept by a commutative, idempotent rule (newest attribute, newest consent decision, min/max times), so any
-order and any duplication of the same events gives equal facts. ``Profile`` adds the views that also
+kept by a commutative, idempotent rule (newest attribute, consent replayed in time order, min/max times),
+so any order and any duplication of the same events gives equal facts. ``Profile`` adds the views that also
 depend on ``now`` (lifecycle, value, experience ledger), always recomputed from the facts: ``apply`` one
 event at a time equals ``fold`` over the set at the same ``now``.
 """
@@ -18,7 +18,7 @@ from typing import TypeVar
 from schemas.customers import CustomerView, LifecycleStage, Purpose
 from schemas.identifiers import CustomerIdentifier
 from services.profile.core.attributes import Attribute, AttributeName, newest
-from services.profile.core.consent import ConsentDecision, newest_decision
+from services.profile.core.consent import ConsentDecision, ConsentLog, effective, with_decisions
 from services.profile.core.experience import (
     Experience,
     ExperienceConfig,
@@ -54,10 +54,21 @@ class ProfileFacts:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     attributes: Mapping[AttributeName, Attribute] = field(default_factory=dict)
-    consent: Mapping[Purpose, ConsentDecision] = field(default_factory=dict)
+    consent: Mapping[Purpose, ConsentDecision] = field(default_factory=dict)  # effective: ``consent_log``'s
+    consent_log: ConsentLog | None = None  # None: not kept (an older document): ``consent`` is all of it
     orders: Mapping[str, OrderChange] = field(default_factory=dict)  # by event id
     experiences: Mapping[str, Experience] = field(default_factory=dict)  # by event id
     phone_steps: Mapping[str, PhoneStep] = field(default_factory=dict)  # by event id
+
+    def __post_init__(self) -> None:
+        if self.consent_log is None:  # one log for equal facts, however made
+            object.__setattr__(self, "consent_log", ConsentLog(frozenset(self.consent.values())))
+
+    @property
+    def decisions(self) -> ConsentLog:
+        """Every consent decision, by the person it came from."""
+        assert self.consent_log is not None  # set on creation
+        return self.consent_log
 
     def with_event(self, event: ObservedEvent) -> ProfileFacts:
         if event.event_id in self.event_ids:
@@ -65,9 +76,10 @@ class ProfileFacts:
         attributes = dict(self.attributes)
         for attribute in event.attributes:
             attributes[attribute.name] = newest(attributes.get(attribute.name), attribute)
-        consent = dict(self.consent)
-        for decision in event.consent:
-            consent[decision.purpose] = newest_decision(consent.get(decision.purpose), decision)
+        log = self.decisions
+        if event.consent:
+            keys = frozenset(identifier.key for identifier in event.identifiers)
+            log = with_decisions(log, event.consent, keys, event.customer_id)
         # Seen means the customer did something: routing moving a case between agents, or notify telling
         # the customer something, is not it.
         at = None if event.kind in NOT_SEEN_KINDS else event.occurred_at
@@ -77,7 +89,8 @@ class ProfileFacts:
             first_seen=earliest(self.first_seen, at),
             last_seen=latest(self.last_seen, at),
             attributes=attributes,
-            consent=consent,
+            consent=effective(log) if event.consent else self.consent,
+            consent_log=log,
             orders=_with(self.orders, event.event_id, event.order),
             experiences=_with(self.experiences, event.event_id, event.experience),
             phone_steps=_with(self.phone_steps, event.event_id, event.phone_step),

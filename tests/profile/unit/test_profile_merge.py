@@ -114,7 +114,13 @@ def test_unmerge_restores_both_customers_exactly() -> None:
     result = merged()
 
     undone = unmerge(
-        result.record, events=EMAIL_SIDE + PHONE_SIDE, links=result.links, cases=(), config=CONFIG, now=NOW
+        result.record,
+        held=result.profile.facts,
+        events=EMAIL_SIDE + PHONE_SIDE,
+        links=result.links,
+        cases=(),
+        config=CONFIG,
+        now=NOW,
     )
 
     assert undone.survivor == fold("kari", EMAIL_SIDE, CONFIG, NOW)
@@ -138,6 +144,7 @@ def test_unmerge_sends_later_events_links_and_cases_to_the_side_they_belong_to()
 
     undone = unmerge(
         result.record,
+        held=result.profile.facts,
         events=[*EMAIL_SIDE, *PHONE_SIDE, later_phone, later_both],
         links=(*result.links, new_link),
         cases=(phone_case, both_case),
@@ -162,6 +169,7 @@ def test_unmerge_returns_the_cases_each_side_had() -> None:
 
     undone = unmerge(
         result.record,
+        held=result.profile.facts,
         events=EMAIL_SIDE + PHONE_SIDE,
         links=(),
         cases=(email_case, moved(phone_case, "kari")),

@@ -69,7 +69,15 @@ def test_merge_then_unmerge_restores_both_sides(
         now=NOW,
     )
 
-    undone = unmerge(merged.record, events=ours + theirs, links=(), cases=(), config=CONFIG, now=NOW)
+    undone = unmerge(
+        merged.record,
+        held=merged.profile.facts,
+        events=ours + theirs,
+        links=(),
+        cases=(),
+        config=CONFIG,
+        now=NOW,
+    )
 
     assert undone.survivor == survivor
     assert undone.restored == away
@@ -89,7 +97,10 @@ def test_a_merge_loses_nothing(ours: list[ObservedEvent], theirs: list[ObservedE
     ).profile
     together = fold("a", ours + theirs, CONFIG, NOW)
 
-    # Everything equals folding both event sets, except consent, where the most restrictive side wins.
-    assert replace(merged.facts, consent={}) == replace(together.facts, consent={})
+    # Everything equals folding both event sets, except consent, where the most restrictive side wins
+    # at the merge and each side's decisions are kept apart.
+    assert replace(merged.facts, consent={}, consent_log=None) == replace(
+        together.facts, consent={}, consent_log=None
+    )
     for purpose, decision in together.facts.consent.items():
         assert merged.facts.consent[purpose].granted <= decision.granted

@@ -24,7 +24,7 @@ from schemas.routing import AssignmentChange
 from services.common.mongo import Document
 from services.profile.core.attributes import Attribute, AttributeName
 from services.profile.core.cases import Case
-from services.profile.core.consent import ConsentDecision
+from services.profile.core.consent import ConsentDecision, ConsentLog, MergedConsent
 from services.profile.core.experience import Experience, Feeling, PhoneStep
 from services.profile.core.identity import Link, LinkRule
 from services.profile.core.ids import identifier_guid
@@ -66,6 +66,7 @@ def facts_document(profile: Profile) -> Document:
             name.value: _attribute(attribute) for name, attribute in sorted(facts.attributes.items())
         },
         "consent": {purpose.value: _consent(decision) for purpose, decision in sorted(facts.consent.items())},
+        "consent_log": _consent_log(facts.decisions),
         "orders": [_order(facts.orders[event_id]) for event_id in sorted(facts.orders)],
         "experiences": [_experience(facts.experiences[event_id]) for event_id in sorted(facts.experiences)],
         "phone_steps": [_phone_step(facts.phone_steps[event_id]) for event_id in sorted(facts.phone_steps)],
@@ -111,6 +112,8 @@ def facts_from_document(document: Document) -> ProfileFacts:
             )
             for purpose, raw in document.get("consent", {}).items()
         },
+        # Older documents kept only the effective decisions: they are then the customer's own.
+        consent_log=_consent_log_from(raw_log) if (raw_log := document.get("consent_log")) else None,
         orders={raw["event_id"]: _order_from(raw) for raw in document.get("orders", [])},
         experiences={
             raw["event_id"]: Experience(
@@ -273,6 +276,44 @@ def _attribute(attribute: Attribute) -> dict[str, Any]:
 
 def _consent(decision: ConsentDecision) -> dict[str, Any]:
     return {"granted": decision.granted, **_provenance(decision)}
+
+
+def _consent_log(log: ConsentLog) -> dict[str, Any]:
+    return {
+        "decisions": [
+            _consent(decision) | {"purpose": decision.purpose.value}
+            for decision in sorted(log.decisions, key=lambda d: (d.purpose, d.rank))
+        ],
+        "merged": [
+            {
+                "customer_id": child.customer_id,
+                "merged_at": child.merged_at,
+                "keys": sorted(child.keys),
+                "survivor_keys": sorted(child.survivor_keys),
+                "log": _consent_log(child.log),
+            }
+            for child in log.merged
+        ],
+    }
+
+
+def _consent_log_from(raw: Document) -> ConsentLog:
+    return ConsentLog(
+        frozenset(
+            ConsentDecision(Purpose(d["purpose"]), d["granted"], d["source"], d["occurred_at"], d["event_id"])
+            for d in raw.get("decisions", [])
+        ),
+        tuple(
+            MergedConsent(
+                child["customer_id"],
+                child["merged_at"],
+                frozenset(child["keys"]),
+                frozenset(child["survivor_keys"]),
+                _consent_log_from(child["log"]),
+            )
+            for child in raw.get("merged", [])
+        ),
+    )
 
 
 def _provenance(stamped: Attribute | ConsentDecision) -> dict[str, Any]:
