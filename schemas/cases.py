@@ -34,6 +34,9 @@ class CaseChange(StrEnum):
     CLOSED = "closed"
     MOVED = "moved"  # now under another customer (a merge or an unmerge)
     REOPENED = "reopened"  # closed, then the customer said it was not solved (negative feedback)
+    # The customer's snapshot moved while the case is open (tier, lifecycle, needs-recovery, language, last
+    # agent: an order, a complaint elsewhere, a broken promise, time alone), so routing ranks it anew.
+    CUSTOMER_CHANGED = "customer_changed"
 
 
 class CaseContact(Payload):

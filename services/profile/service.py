@@ -58,6 +58,7 @@ from services.profile.core.profile import ProfileConfig, ProfileFacts, evaluate,
 from services.profile.core.snapshot import (
     case_changed,
     case_contact,
+    case_snapshot_moved,
     changed_fields,
     order_delivered,
     published_fields,
@@ -426,8 +427,9 @@ class ProfileService:
         with its survivor, whose write is the one a redelivered batch finds)."""
         changed = [c for c in plan.customers.values() if c.changed]
         profiles = {c.customer_id: evaluate(c.customer_id, c.facts, self._profile, now) for c in changed}
+        published = {c.customer_id: published_fields(profiles[c.customer_id], c.merged_into) for c in changed}
         messages: dict[str, list[Outgoing]] = {}
-        for step in plan.case_steps:
+        for step in [*plan.case_steps, *self._snapshot_steps(plan, changed, published)]:
             owner = final(plan, step.case.customer_id)
             contact = None if step.cause is None else case_contact(step.cause)
             event = case_event(case_changed(step.change, step.case, profiles[owner], contact), step, now)
@@ -439,11 +441,9 @@ class ProfileService:
             if (profile := profiles.get(owner)) is not None:
                 delivered = delivery_event(order_delivered(delivery, profile), delivery, now)
                 messages.setdefault(owner, []).append(delivered)
-        published: dict[str, dict[str, Any]] = {}
         for customer in changed:
             profile = profiles[customer.customer_id]
-            fields = published[customer.customer_id] = published_fields(profile, customer.merged_into)
-            if names := changed_fields(customer.published, fields):
+            if names := changed_fields(customer.published, published[customer.customer_id]):
                 owner = final(plan, customer.customer_id)
                 change = profile_event(profile, customer.merged_into, names, now)
                 messages.setdefault(owner, []).append(change)
@@ -467,6 +467,22 @@ class ProfileService:
                 refresh_at=None if c.merged_into else next_refresh_at(c.facts, self._profile, now),
             )
             for c in changed
+        ]
+
+    @staticmethod
+    def _snapshot_steps(
+        plan: Plan, changed: list[PlannedCustomer], published: dict[str, dict[str, Any]]
+    ) -> list[CaseStep]:
+        """A "customer changed" for each open case of a customer whose snapshot moved, unless the batch
+        changes the case anyway (its message carries the new snapshot). Named by the write's version: a
+        redelivered batch writes nothing new, a later change is another occasion."""
+        stepped = {step.case.case_id for step in plan.case_steps}
+        return [
+            CaseStep(CaseChange.CUSTOMER_CHANGED, case, None, f"customer-version-{c.version + 1}")
+            for c in changed
+            if c.merged_into is None and case_snapshot_moved(c.published, published[c.customer_id])
+            for case in c.cases.values()
+            if case.status is CaseStatus.OPEN and case.case_id not in stepped
         ]
 
     async def _plan(

@@ -27,6 +27,16 @@ def published_fields(profile: Profile, merged_into: str | None) -> dict[str, Any
     }
 
 
+# What routing and notify decide an open case with; a change of one is told on every open case. Value
+# amounts are left out: the predicted value drifts with every day, and the tier carries what matters.
+CASE_SNAPSHOT_FIELDS = ("tier", "lifecycle", "needs_recovery", "recovery_reason", "language", "last_agent")
+
+
+def case_snapshot_moved(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """Whether an open case's snapshot is stale now (never for a first write: its cases open with it)."""
+    return before is not None and any(before.get(name) != after.get(name) for name in CASE_SNAPSHOT_FIELDS)
+
+
 def changed_fields(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
     """Which published fields differ; every field for a customer published for the first time."""
     if before is None:

@@ -140,6 +140,8 @@ def webhook_events(message: SourceMessage) -> list[WebhookEvent]:
         ]
     data = message.event.data
     if isinstance(data, CaseChanged):
+        if data.change is CaseChange.CUSTOMER_CHANGED:
+            return []  # the customer's own change reaches the CRM as customer.updated; the case is as it was
         return [_case_event(message.event.id, message.event.time, data)]
     return _profile_events(message.event.id, message.event.time, data)
 

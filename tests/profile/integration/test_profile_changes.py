@@ -31,6 +31,7 @@ from tests.profile.integration.profile_flow import (
     fresh_email,
     fresh_phone,
     interaction,
+    order,
     page_view,
     published,
 )
@@ -174,3 +175,25 @@ async def test_a_merge_moves_the_merged_away_customers_open_case_to_the_survivor
     stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": survivor})
     assert stored is not None
     assert phone_case.case_id in {case["case_id"] for case in stored["cases"]}
+
+
+async def test_an_open_case_is_told_when_its_customers_snapshot_moves_and_only_then(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    """A big order makes the customer gold while the case waits: routing must rank it anew. A page view
+    moves nothing routing uses, and tells the case nothing."""
+    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
+    email, cookie = fresh_email(), fresh(IdentifierKind.COOKIE)
+    await service.handle_batch([interaction(email)])
+    [customer_id] = await customers_of(db, [email.key])
+    await service.handle_batch([page_view(cookie, email)])
+    await service.handle_batch([order(email, amount="25000.00")])
+    await service.handle_batch([order(email, amount="10.00")])  # gold already: nothing new for the case
+
+    changes = cases_in(await published(infra, "cases.v1", customer_id, at_least=2))
+    assert [c.change for c in changes] == [CaseChange.OPENED, CaseChange.CUSTOMER_CHANGED]
+    opened, told = changes
+    assert told.case_id == opened.case_id
+    assert (opened.customer.tier, told.customer.tier) == (Tier.STANDARD, Tier.GOLD)
+    assert told.contact is None
+    assert told.last_activity_at == opened.last_activity_at

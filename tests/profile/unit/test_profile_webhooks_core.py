@@ -97,6 +97,11 @@ def test_case_changes(change: CaseChange, expected: WebhookEventType) -> None:
     assert "customer" not in event.data
 
 
+def test_a_case_told_of_its_customers_new_snapshot_is_no_webhook() -> None:
+    """The customer's change reaches the CRM as customer.updated; the case itself did not change."""
+    assert webhook_events(case_message(CaseChange.CUSTOMER_CHANGED)) == []
+
+
 def test_deliveries_go_to_subscriptions_that_want_the_type_and_existed_when_it_was_published() -> None:
     message = case_message(CaseChange.OPENED)
     [delivery] = new_deliveries(message, [subscription(WebhookEventType.CASE_OPENED)])

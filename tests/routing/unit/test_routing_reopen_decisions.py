@@ -259,3 +259,17 @@ def pick_for(waiting: QueuedCase, agent_id: str) -> Pick:
     outcome = choose_agent(waiting, Roster([agent(agent_id)], NOW, RULES))
     assert isinstance(outcome, Pick)
     return outcome
+
+
+def test_a_waiting_case_takes_its_customers_new_snapshot_and_keeps_its_place() -> None:
+    """Profile tells an open case its customer moved (a broken promise, a bigger order): ranked anew."""
+    waiting = case("c1", tier=Tier.STANDARD, needs_recovery=False)
+    told = change(CaseChange.CUSTOMER_CHANGED, NOW, tier=Tier.GOLD, needs_recovery=True)
+    updated = arrived(told, waiting, RULES)
+    assert updated is not None
+    assert (updated.tier, updated.needs_recovery) == (Tier.GOLD, True)
+    assert (updated.state, updated.waiting_since) == (waiting.state, waiting.waiting_since)
+    before = score(waiting, RULES.queue(waiting.queue), RULES.weights, NOW)
+    after = score(updated, RULES.queue(updated.queue), RULES.weights, NOW)
+    assert (after.recovery, after.tier) == (RULES.weights.recovery, RULES.weights.tier[Tier.GOLD])
+    assert after.total > before.total
