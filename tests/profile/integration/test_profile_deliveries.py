@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.cases import CaseCategory, CaseChange, CaseChanged, CaseStatus
 from schemas.commerce import OrderDelivered, OrderRecorded, OrderStatus
-from schemas.customers import ExperienceReason
+from schemas.customers import ExperienceReason, LifecycleStage
 from schemas.envelope import Event
 from schemas.feedback import FeedbackReceived
 from schemas.identifiers import CustomerIdentifier
@@ -196,8 +196,12 @@ async def test_a_delivered_order_is_published_once_with_its_contact_points_and_t
     profile = await get_json(api, f"/v1/customers/{customer_id}")
     summary = view.model_dump(mode="json", exclude={"customer_id", "consent", "last_agent", "as_of"})
     assert summary == {name: profile[name] for name in summary}
-    [opened] = await case_changes(infra, customer_id, at_least=1)  # the contact's case; orders open none
-    assert opened.change is CaseChange.OPENED
+    # The contact's case; orders open none, but the first purchase makes the customer new, which the
+    # open case is told.
+    opened, told = await case_changes(infra, customer_id, at_least=2)
+    assert (opened.change, told.change) == (CaseChange.OPENED, CaseChange.CUSTOMER_CHANGED)
+    stages = (opened.customer.lifecycle, told.customer.lifecycle)
+    assert stages == (LifecycleStage.PROSPECT, LifecycleStage.NEW)
     assert type(opened.customer) is type(view)
 
     # Redelivered, the order event publishes nothing new; a return of the order (after it, on the same
