@@ -4,7 +4,9 @@ move it again."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -13,6 +15,7 @@ from schemas.customers import LifecycleStage, ProfileChanged
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.common.settings import CommonSettings
+from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.lifecycle import LifecycleConfig
 from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
 from tests.profile.integration.profile_flow import (
@@ -74,3 +77,23 @@ async def test_a_silent_customer_becomes_at_risk_without_any_event(
         {"customer_id": customer_id, "type": "helhet.profile.refresh_due.v1"}
     )
     assert refreshes == 1
+
+
+async def test_due_are_customers_whose_time_has_come_and_those_written_before_times_were_kept(
+    db: AsyncDatabase[Document],
+) -> None:
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:8]
+    documents: dict[str, dict[str, Any]] = {
+        f"due-{run}": {"version": 3, "refresh_at": now - timedelta(seconds=1), "merged_into": None},
+        f"later-{run}": {"version": 1, "refresh_at": now + timedelta(days=1), "merged_into": None},
+        f"never-{run}": {"version": 2, "refresh_at": None, "merged_into": None},  # nothing moves it
+        f"old-{run}": {"version": 5, "merged_into": None},  # written before refresh times were kept
+        f"old-merged-{run}": {"version": 4, "merged_into": f"old-{run}"},  # its survivor is looked at
+    }
+    await db[CUSTOMERS_COLLECTION].insert_many([{"_id": key, **fields} for key, fields in documents.items()])
+    try:
+        due = await MongoProfileStore(db).due_for_refresh(now, limit=100_000)
+    finally:  # bare documents: no worker of a later test may be asked to refresh them
+        await db[CUSTOMERS_COLLECTION].delete_many({"_id": {"$in": list(documents)}})
+    assert {(c, v) for c, v in due if c.endswith(run)} == {(f"due-{run}", 3), (f"old-{run}", 5)}

@@ -251,8 +251,11 @@ class MongoProfileStore:
             await self._case_owners.bulk_write(moves, ordered=False)
 
     async def due_for_refresh(self, now: datetime, limit: int) -> list[tuple[str, int]]:
-        # No index on mongo-java-server (it scans); MongoDB uses the declared one.
-        cursor = self._customers.find({"refresh_at": {"$lte": now}}, {"version": 1}).limit(limit)
+        # No index on mongo-java-server (it scans); MongoDB uses the declared one. A customer written
+        # before writes kept a refresh time has none at all (not null): due once, which stores one.
+        never_kept = {"refresh_at": {"$exists": False}, "merged_into": None}
+        due = {"$or": [{"refresh_at": {"$lte": now}}, never_kept]}
+        cursor = self._customers.find(due, {"version": 1}).limit(limit)
         return [(document["_id"], document["version"]) async for document in cursor]
 
     async def merged_into(self, customer_ids: Collection[str]) -> dict[str, str]:
