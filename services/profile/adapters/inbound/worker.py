@@ -95,9 +95,9 @@ def register_refresh_timer(
     sweeps: list[RunsOnce] = []
 
     async def refresh_due() -> None:
-        if not sweeps:
-            sweeps.append(await sweep_factory())
         try:
+            if not sweeps:  # opened here too: a broker or database down at start must not end the timer
+                sweeps.append(await sweep_factory())
             asked = await sweeps[0].run_once()
         except Exception as error:  # the next round tries again; a timer that raised would stop for good
             _log.warning("refresh sweep failed: %s", type(error).__name__)
