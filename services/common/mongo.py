@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.coalescer import Coalescer
 from services.common.settings import CommonSettings
 
 Document = dict[str, Any]
@@ -84,3 +85,18 @@ async def find_by_ids(
         *(part(unique[start : start + _IDS_PER_QUERY]) for start in range(0, len(unique), _IDS_PER_QUERY))
     )
     return [document for found in parts for document in found]
+
+
+def coalescing_finder(
+    collection: AsyncCollection[Document], projection: Mapping[str, Any] | None = None
+) -> Coalescer[Any, Document | None]:
+    """Documents by ``_id`` (None: no such document); concurrent callers share one ``find_by_ids``
+    (a ``Coalescer``): the async client costs 150-200 µs of CPU per command here, more than the rest of
+    a lookup. Nothing is kept between reads. Callers must not change the documents (one may answer
+    several of them)."""
+
+    async def find(ids: list[Any]) -> list[Document | None]:
+        found = {document["_id"]: document for document in await find_by_ids(collection, ids, projection)}
+        return [found.get(document_id) for document_id in ids]
+
+    return Coalescer(find, max_items=_IDS_PER_QUERY)

@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.common.mongo import Document
+from services.common.mongo import Document, coalescing_finder
 from services.profile.adapters.outbound.documents import (
     case_from_document,
     facts_from_document,
@@ -55,9 +55,12 @@ class MongoProfileReader:
         self._customers = db[CUSTOMERS_COLLECTION]
         self._case_owners = db[CASE_OWNERS_COLLECTION]
         self._merges = db[MERGES_COLLECTION]
+        # A lookup is two reads by ``_id``; concurrent lookups share them (see ``coalescing_finder``).
+        self._customer_by_id = coalescing_finder(self._customers, _READ_SIDE)
+        self._link_by_key = coalescing_finder(self._links, {"customer_id": 1})
 
     async def customer(self, customer_id: str) -> CustomerRecord | None:
-        document = await self._customers.find_one({"_id": customer_id}, _READ_SIDE)
+        [document] = await self._customer_by_id.submit([customer_id])
         if document is None:
             return None
         cases = [case_from_document(raw) for raw in document.get("cases", [])]
@@ -83,7 +86,7 @@ class MongoProfileReader:
         return None if document is None else str(document["customer_id"])
 
     async def linked_customer(self, key: str) -> str | None:
-        document = await self._links.find_one({"_id": key}, {"customer_id": 1})
+        [document] = await self._link_by_key.submit([key])
         return None if document is None else str(document["customer_id"])
 
     async def timeline(
