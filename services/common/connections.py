@@ -4,13 +4,13 @@ readiness checks that ask an API's, and the closing of a worker's."""
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
+from services.common.collector import settle_collector
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document, create_mongo_client, ping
 from services.common.settings import CommonSettings
@@ -31,9 +31,7 @@ class BuiltOnce(Generic[T]):
         async with self._lock:
             if self._value is None:
                 self._value = await self._build()
-                # The worker is up: what exists now (libraries, app, clients) lives as long as the
-                # process. Frozen, full collections skip it (they paused a worker 80 ms otherwise).
-                gc.freeze()
+                settle_collector()  # the worker is up
             return self._value
 
     def forget(self) -> None:

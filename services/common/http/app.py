@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import Lifespan
 
+from services.common.collector import settle_collector
 from services.common.http.auth import OAUTH2_SCHEME_NAME, TokenVerifier, set_token_verifier
 from services.common.http.health import MetricsMiddleware, ReadinessCheck, health_router
 from services.common.http.problems import (
@@ -75,6 +75,5 @@ def _document_token_url(app: FastAPI, token_url: str) -> None:
 def serve_api(app: FastAPI, settings: CommonSettings, port: int) -> None:
     """Serve ``app`` in the foreground: uvloop and httptools (the C event loop and parser), and no
     access log (raw paths and queries can hold personal data; /metrics counts by route template)."""
-    # Everything built so far lives as long as the process: keep the collector from rescanning it.
-    gc.freeze()
+    settle_collector()
     uvicorn.run(app, host=settings.api_host, port=port, loop="uvloop", http="httptools", access_log=False)
