@@ -5,6 +5,7 @@ move it again."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from services.common.settings import CommonSettings
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.lifecycle import LifecycleConfig
 from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
+from services.profile.refresh import RefreshSweep
 from tests.profile.integration.profile_flow import (
     customers_of,
     eventually,
@@ -77,6 +79,38 @@ async def test_a_silent_customer_becomes_at_risk_without_any_event(
         {"customer_id": customer_id, "type": "helhet.profile.refresh_due.v1"}
     )
     assert refreshes == 1
+
+
+async def test_only_the_leader_of_a_group_of_workers_sweeps(
+    infra: CommonSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every replica sweeping would scan for the same customers and ask for each of them once per
+    replica; the group's leader alone does it."""
+    sweeps: Counter[int] = Counter()
+    run_once = RefreshSweep.run_once
+
+    async def counted(sweep: RefreshSweep) -> int:
+        sweeps[id(sweep)] += 1
+        return await run_once(sweep)
+
+    monkeypatch.setattr(RefreshSweep, "run_once", counted)
+    group = f"test-profile-leader-{uuid.uuid4().hex[:8]}"
+    settings = worker_settings(infra, group).model_copy(update={"refresh_interval_seconds": 0.3})
+    async with running_worker(settings) as one, running_worker(settings) as other:
+
+        async def both_assigned() -> bool:
+            return all(worker.app.consumer.assignment() for worker in (one, other))
+
+        await eventually(both_assigned, timeout_s=30, what="partitions for both workers")
+        sweeps.clear()  # the first to start held every partition, and swept, until the second joined
+        await eventually(lambda: _at_least(sweeps, 10), timeout_s=30, what="ten sweeps")
+
+    assert sum(sweeps.values()) >= 10
+    assert len(sweeps) == 1, f"sweeps per worker: {sorted(sweeps.values())}"
+
+
+async def _at_least(sweeps: Counter[int], count: int) -> bool:
+    return sum(sweeps.values()) >= count
 
 
 async def test_due_are_customers_whose_time_has_come_and_those_written_before_times_were_kept(

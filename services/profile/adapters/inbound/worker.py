@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any, Protocol
 
 import faust
+from faust.types import TP
 
 from schemas.envelope import Event
 from services.common.kafka.batches import DeadLetters, RetryPolicy, decoded, raw_message, until_done
@@ -34,6 +35,7 @@ PROFILE_TOPICS = (
     # delivery case when it is about a delivered order.
     "feedback.v1",
 )
+_SWEEP_TOPIC = "profile-requests.v1"
 
 
 class AppliesBatches(Protocol):
@@ -90,11 +92,17 @@ class RunsOnce(Protocol):
 def register_refresh_timer(
     app: faust.App, sweep_factory: Callable[[], Awaitable[RunsOnce]], *, interval_seconds: float
 ) -> Any:
-    """Every worker looks for customers due a refresh at this interval (one replica would do; more only
-    ask again for the same customers, under the same request ids, which the agent skips)."""
+    """At this interval, the worker holding the first partition of profile's requests (the topic the
+    sweep publishes to) looks for customers due a refresh. One replica is enough: the others would scan
+    for the same customers and ask for each again, under the same request ids. The group gives that
+    partition to exactly one worker, and to another when it leaves. (Faust's own leader election
+    consumes a topic per app id that the broker would have to create; topics here are declared.)"""
     sweeps: list[RunsOnce] = []
+    leader_partition = TP(_SWEEP_TOPIC, 0)
 
     async def refresh_due() -> None:
+        if leader_partition not in app.consumer.assignment():
+            return
         try:
             if not sweeps:  # opened here too: a broker or database down at start must not end the timer
                 sweeps.append(await sweep_factory())
