@@ -51,6 +51,7 @@ class OutboxEntry:
 
     event_ids: frozenset[str]  # the events whose processing caused them
     messages: tuple[Outgoing, ...]
+    written_at: datetime
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class KeptOutbox:
 
     event_ids: frozenset[str]
     messages: Callable[[], tuple[Outgoing, ...]]
+    written_at: datetime | None  # None: stored before entries had a time
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class CustomerWrite:
     link_counts: Mapping[IdentifierKind, int] = field(default_factory=dict)
     published: Mapping[str, Any] = field(default_factory=dict)
     outbox: OutboxEntry | None = None
+    outbox_kept: int = 0  # with a new outbox entry: how many of the stored ones (the newest) stay beside it
     kept_apart: frozenset[str] = frozenset()
     refresh_at: datetime | None = None  # when time alone may move the profile (``next_refresh_at``)
 

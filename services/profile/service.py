@@ -54,6 +54,7 @@ from services.profile.core.identity import (
 from services.profile.core.ids import stable_id
 from services.profile.core.merge import MergeRecord, combine, unmerge
 from services.profile.core.observe import ObservedEvent, ProfileEvent, observe, without_personal_text
+from services.profile.core.outbox import OutboxRetention, entries_kept
 from services.profile.core.profile import ProfileConfig, ProfileFacts, evaluate, next_refresh_at
 from services.profile.core.snapshot import (
     case_changed,
@@ -92,6 +93,7 @@ from services.profile.ports import (
 )
 
 _log = logging.getLogger(__name__)
+_OUTBOX_RETENTION = OutboxRetention()
 
 
 class ConcurrentUpdateError(Exception):
@@ -459,9 +461,10 @@ class ProfileService:
                 link_counts=plan.link_counts.get(c.customer_id, Counter()),
                 published=published[c.customer_id],
                 # An unmerge's restored customer owns no event of the batch: the request caused it.
-                outbox=OutboxEntry(frozenset(caused.get(c.customer_id) or plan.owner), tuple(outbox))
+                outbox=OutboxEntry(frozenset(caused.get(c.customer_id) or plan.owner), tuple(outbox), now)
                 if (outbox := messages.get(c.customer_id))
                 else None,
+                outbox_kept=entries_kept([entry.written_at for entry in c.outbox], now, _OUTBOX_RETENTION),
                 kept_apart=c.kept_apart,
                 # A merged-away customer is never looked at again: its survivor is.
                 refresh_at=None if c.merged_into else next_refresh_at(c.facts, self._profile, now),

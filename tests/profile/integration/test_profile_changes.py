@@ -6,7 +6,7 @@ crash between the database write and the publish loses no message."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -147,6 +147,63 @@ async def test_a_redelivery_with_new_events_beside_the_old_publishes_the_old_mes
     on_cases = await published(infra, "cases.v1", customer_id, at_least=2)
     on_profiles = await published(infra, "profiles.v1", customer_id, at_least=1)
     assert unpublished <= {event.model_dump_json() for event in on_cases + on_profiles}
+
+
+async def test_a_redelivery_after_many_other_writes_of_the_customer_still_publishes_its_messages(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    """Other replicas go on writing a customer (its events come on other partitions) until the crashed
+    worker's partition has a consumer again."""
+    store = MongoProfileStore(db)
+    email = fresh_email()
+    first = interaction(email, at=datetime(2026, 11, 3, 9, tzinfo=UTC))
+    with pytest.raises(ConnectionError):
+        await ProfileService(store, BrokerDown(), MongoPrivacyStore(db), clock).handle_batch([first])
+    [customer_id] = await customers_of(db, [email.key])
+    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert stored is not None
+    [kept] = stored["outbox"]
+    unpublished = {message.model_dump_json() for message in outbox_from_document(kept).messages()}
+    service = ProfileService(store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
+    for hour in range(10, 18):
+        follow_up = interaction(email, text=f"Hei igjen {hour}", at=datetime(2026, 11, 3, hour, tzinfo=UTC))
+        await service.handle_batch([follow_up])
+    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert stored is not None
+    assert len(stored["outbox"]) == 9  # every write of the last hour
+
+    redelivered = await service.handle_batch([first])
+
+    assert redelivered.published == len(unpublished)
+    on_cases = await published(infra, "cases.v1", customer_id, at_least=9)
+    on_profiles = await published(infra, "profiles.v1", customer_id, at_least=1)
+    assert unpublished <= {event.model_dump_json() for event in on_cases + on_profiles}
+
+
+async def test_outbox_entries_older_than_an_hour_go_once_newer_writes_are_kept(
+    db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    now = [datetime(2026, 11, 3, 9, tzinfo=UTC)]
+    service = ProfileService(
+        MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), lambda: now[0]
+    )
+    email = fresh_email()
+    for minute in range(6):
+        now[0] += timedelta(minutes=1)
+        await service.handle_batch([interaction(email, text=f"Hei {minute}", at=now[0])])
+    [customer_id] = await customers_of(db, [email.key])
+
+    async def outbox_times() -> list[datetime]:
+        stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+        assert stored is not None
+        return [entry["written_at"].replace(tzinfo=UTC) for entry in stored["outbox"]]
+
+    written = await outbox_times()
+    assert len(written) == 6
+    now[0] += timedelta(hours=2)
+    await service.handle_batch([interaction(email, text="Hei igjen", at=now[0])])
+
+    assert await outbox_times() == [*written[-3:], now[0]]
 
 
 async def test_a_merge_moves_the_merged_away_customers_open_case_to_the_survivor(

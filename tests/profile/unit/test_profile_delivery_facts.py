@@ -164,9 +164,9 @@ def test_a_published_delivery_is_kept_in_the_outbox_and_read_back_the_same() -> 
     profile = fold("kari", [order("d1", "order-1", OrderStatus.DELIVERED, "10")], CONFIG, NOW)
     event = delivery_event(order_delivered(delivery, profile), delivery, NOW)
 
-    kept = outbox_from_document(outbox_document(OutboxEntry(frozenset({"d1"}), (event,))))
+    kept = outbox_from_document(outbox_document(OutboxEntry(frozenset({"d1"}), (event,), NOW)))
 
-    assert kept.event_ids == {"d1"}
+    assert (kept.event_ids, kept.written_at) == ({"d1"}, NOW)
     assert kept.messages() == (event,)
 
 

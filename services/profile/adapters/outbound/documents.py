@@ -422,6 +422,7 @@ def outbox_document(entry: OutboxEntry) -> Document:
     pairs = [[message.type, message.model_dump_json()] for message in entry.messages]
     return {
         "event_ids": sorted(entry.event_ids),
+        "written_at": entry.written_at,
         "messages": zlib.compress(json.dumps(pairs, separators=(",", ":")).encode()),
     }
 
@@ -435,7 +436,7 @@ def outbox_from_document(raw: Document) -> KeptOutbox:
             return tuple(_event(message["type"], message["event"]) for message in packed)
         return tuple(_event(type_name, text) for type_name, text in json.loads(zlib.decompress(packed)))
 
-    return KeptOutbox(frozenset(raw["event_ids"]), messages)
+    return KeptOutbox(frozenset(raw["event_ids"]), messages, raw.get("written_at"))
 
 
 def _event(type_name: str, text: str) -> Outgoing:

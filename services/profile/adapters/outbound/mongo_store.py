@@ -53,9 +53,6 @@ from services.profile.ports import (
 DUPLICATE_KEY = 11000
 # The last writers of a customer, so a writer can tell whether its compare-and-set won.
 _REMEMBERED_WRITES = 16
-# The messages of a customer's last writes, for a redelivered batch to publish again: the batch comes back
-# within the consumer session timeout, far sooner than this many other writes of the same customer.
-_REMEMBERED_OUTBOXES = 4
 
 
 class MongoProfileStore:
@@ -149,7 +146,8 @@ class MongoProfileStore:
                 continue
             pushed: Document = {"write_ids": {"$each": [write_id], "$slice": -_REMEMBERED_WRITES}}
             if outbox:
-                pushed["outbox"] = {"$each": outbox, "$slice": -_REMEMBERED_OUTBOXES}
+                # The compare-and-set makes the stored outbox the one the plan read and chose from.
+                pushed["outbox"] = {"$each": outbox, "$slice": -(write.outbox_kept + 1)}
             operations.append(
                 UpdateOne(
                     {"_id": customer_id, "version": write.expected_version},
