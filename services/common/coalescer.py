@@ -1,6 +1,7 @@
 """Group commit for round trips: calls that arrive while a flush is running wait and go together into
-the next one, so N concurrent requests cost one database round trip instead of N. Nobody waits for a
-timer: an idle coalescer flushes at once, a busy one as soon as the previous flush returns."""
+the next one, so N concurrent requests cost one database round trip instead of N. On a request's path
+nobody waits for a timer: an idle coalescer flushes at once, a busy one as soon as the previous flush
+returns. Work nobody waits for (behind an answer) may linger a little, so more of it shares a flush."""
 
 from __future__ import annotations
 
@@ -22,9 +23,16 @@ class _Waiting(Generic[ItemT, ResultT]):
 class Coalescer(Generic[ItemT, ResultT]):
     """``flush`` receives the items of several callers in order and returns one result per item."""
 
-    def __init__(self, flush: Callable[[list[ItemT]], Awaitable[list[ResultT]]], *, max_items: int) -> None:
+    def __init__(
+        self,
+        flush: Callable[[list[ItemT]], Awaitable[list[ResultT]]],
+        *,
+        max_items: int,
+        linger_seconds: float = 0.0,
+    ) -> None:
         self._flush = flush
         self._max_items = max_items
+        self._linger_seconds = linger_seconds
         self._waiting: list[_Waiting[ItemT, ResultT]] = []
         self._draining: asyncio.Task[None] | None = None
 
@@ -40,6 +48,8 @@ class Coalescer(Generic[ItemT, ResultT]):
 
     async def _drain(self) -> None:
         while self._waiting:
+            if self._linger_seconds:
+                await asyncio.sleep(self._linger_seconds)
             group: list[_Waiting[ItemT, ResultT]] = []
             count = 0
             # Always take at least one caller, however large; then fill up to max_items.

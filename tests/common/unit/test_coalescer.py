@@ -33,6 +33,18 @@ async def test_callers_arriving_during_a_flush_share_the_next_one_and_get_their_
     assert recorder.flushes == [[1], [10, 11, 20, 21, 30, 31]]
 
 
+async def test_a_lingering_coalescer_lets_callers_that_arrive_meanwhile_share_its_first_flush() -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    coalescer: Coalescer[int, int] = Coalescer(recorder.double, max_items=100, linger_seconds=0.05)
+    first = asyncio.create_task(coalescer.submit([1]))
+    await asyncio.sleep(0.01)  # an idle coalescer without linger would have flushed [1] alone by now
+    assert recorder.flushes == []
+    second = asyncio.create_task(coalescer.submit([2]))
+    assert (await first, await second) == ([2], [4])
+    assert recorder.flushes == [[1, 2]]
+
+
 async def test_a_flush_never_exceeds_max_items_unless_one_caller_alone_does() -> None:
     recorder = Recorder()
     recorder.release.set()
