@@ -84,7 +84,14 @@ class MongoDedupeStore:
             self._write_receipts, max_items=_MAX_ITEMS_PER_WRITE, linger_seconds=_RECEIPT_LINGER_SECONDS
         )
         self._storing: set[asyncio.Task[None]] = set()
-        self._receipt_wait = wait_random_exponential(multiplier=0.05, max=2.0)
+        # One for every flush: the coalescer runs them one at a time. A retrying object per use leaves
+        # reference cycles behind.
+        self._receipt_retrying = AsyncRetrying(
+            retry=retry_if_exception_type(PyMongoError),
+            stop=stop_after_attempt(_RECEIPT_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.05, max=2.0),
+            reraise=True,
+        )
 
     async def claim_many(
         self, claim_id: str, wanted: Sequence[tuple[str, str]], now: datetime
@@ -115,16 +122,8 @@ class MongoDedupeStore:
             await asyncio.gather(*self._storing)
 
     async def _store_receipt(self, claim_id: str, now: datetime) -> None:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(PyMongoError),
-            stop=stop_after_attempt(_RECEIPT_ATTEMPTS),
-            wait=self._receipt_wait,
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._confirming.submit([(claim_id, now)])
+            await self._confirming.submit([(claim_id, now)])
         except PyMongoError as error:
             # The claim id is a random uuid, no personal data. Its keys go stale, see the module doc.
             _log.warning(
@@ -184,15 +183,22 @@ class MongoDedupeStore:
         return Claim(ClaimState.NEW if result.modified_count == 1 else ClaimState.IN_FLIGHT, event_id)
 
     async def _write_receipts(self, receipts: list[tuple[str, datetime]]) -> list[None]:
+        """Retried here, for every receipt of the flush at once, by one retrying object: one per receipt
+        (tenacity's state is a reference cycle) left garbage that only the cyclic collector frees, and at
+        1,000 requests/s collecting it paused the process for 25-30 ms every second."""
+        documents: list[Document] = [{"_id": claim_id, "published_at": now} for claim_id, now in receipts]
+        async for attempt in self._receipt_retrying:
+            with attempt:
+                await self._insert_receipts(documents)
+        return [None] * len(receipts)
+
+    async def _insert_receipts(self, documents: list[Document]) -> None:
         try:
-            await self._receipts.insert_many(
-                [{"_id": claim_id, "published_at": now} for claim_id, now in receipts], ordered=False
-            )
+            await self._receipts.insert_many(documents, ordered=False)
         except BulkWriteError as error:
             # A retry after a lost answer finds some receipts stored already: that is success.
             if any(entry.get("code") != DUPLICATE_KEY for entry in error.details.get("writeErrors", [])):
                 raise
-        return [None] * len(receipts)
 
     @staticmethod
     async def _find(collection: AsyncCollection[Document], ids: set[str]) -> dict[str, Document]:
