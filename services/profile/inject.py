@@ -15,6 +15,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
+from services.common.collector import settle_collector
 from services.common.connections import ApiConnections, WorkerConnections
 from services.common.http import create_app
 from services.common.http.role_health import health_server
@@ -80,9 +81,10 @@ class WorkerRuntime:
         self.connections = WorkerConnections(self.settings)
 
     async def service(self) -> ProfileService:
+        """A new one each time the agent starts (a service keeps the batch it is finishing)."""
         client, publisher = await self.connections.open()
         db = database(client, self.settings)
-        return ProfileService(
+        service = ProfileService(
             MongoProfileStore(db),
             KafkaChangeFeed(publisher),
             MongoPrivacyStore(db),
@@ -90,6 +92,10 @@ class WorkerRuntime:
             identity=self.settings.identity_config(),
             profile=self.settings.profile_config(),
         )
+        # The worker is up. With the collector's defaults, full collections of everything it holds took
+        # 130-180 ms each, 3.6 s of a 20 s burst.
+        settle_collector()
+        return service
 
     async def refresh_sweep(self) -> RefreshSweep:
         client, publisher = await self.connections.open()
@@ -264,6 +270,7 @@ class WebhookDeliverer:
                 batch_size=settings.webhook_consume_batch_size,
                 retry=RetryPolicy(settings.worker_retry_initial_seconds, settings.worker_retry_max_seconds),
             )
+            settle_collector()  # up
             async with asyncio.TaskGroup() as group:
                 group.create_task(intake.run())
                 group.create_task(dispatcher.run(settings.webhook_poll_seconds))
