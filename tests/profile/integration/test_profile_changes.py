@@ -22,6 +22,7 @@ from services.profile.adapters.outbound.documents import outbox_from_document
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
+from services.profile.core.observe import ProfilePayload
 from services.profile.indexes import CUSTOMERS_COLLECTION, TIMELINE_COLLECTION
 from services.profile.ports import Outgoing
 from services.profile.service import ProfileService
@@ -124,20 +125,28 @@ async def test_a_crash_between_the_write_and_the_publish_loses_no_message(
     assert await db[TIMELINE_COLLECTION].find_one({"_id": event.id}) is not None
 
 
-async def test_a_redelivery_with_new_events_beside_the_old_publishes_the_old_messages_too(
-    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
-) -> None:
+async def crashed_after_the_write(
+    db: AsyncDatabase[Document], event: Event[ProfilePayload]
+) -> tuple[str, set[str]]:
+    """Apply ``event`` with the broker down (a crash between the write and the publish); returns its
+    customer and the messages its outbox kept, as JSON."""
     store = MongoProfileStore(db)
-    email = fresh_email()
-    first = interaction(email, at=datetime(2026, 11, 3, 9, tzinfo=UTC))
     with pytest.raises(ConnectionError):
-        await ProfileService(store, BrokerDown(), MongoPrivacyStore(db), clock).handle_batch([first])
-    [customer_id] = await customers_of(db, [email.key])
+        await ProfileService(store, BrokerDown(), MongoPrivacyStore(db), clock).handle_batch([event])
+    [customer_id] = await customers_of(db, [event.data.identifiers[0].key])
     stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
     assert stored is not None
     [kept] = stored["outbox"]
-    unpublished = {message.model_dump_json() for message in outbox_from_document(kept).messages()}
-    service = ProfileService(store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
+    return customer_id, {message.model_dump_json() for message in outbox_from_document(kept).messages()}
+
+
+async def test_a_redelivery_with_new_events_beside_the_old_publishes_the_old_messages_too(
+    infra: CommonSettings, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    email = fresh_email()
+    first = interaction(email, at=datetime(2026, 11, 3, 9, tzinfo=UTC))
+    customer_id, unpublished = await crashed_after_the_write(db, first)
+    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
 
     # Delivered again with a follow-up the first delivery never reached: the customer changes again.
     follow_up = interaction(email, text="Har dere sendt den?", at=datetime(2026, 11, 3, 10, tzinfo=UTC))
@@ -154,17 +163,10 @@ async def test_a_redelivery_after_many_other_writes_of_the_customer_still_publis
 ) -> None:
     """Other replicas go on writing a customer (its events come on other partitions) until the crashed
     worker's partition has a consumer again."""
-    store = MongoProfileStore(db)
     email = fresh_email()
     first = interaction(email, at=datetime(2026, 11, 3, 9, tzinfo=UTC))
-    with pytest.raises(ConnectionError):
-        await ProfileService(store, BrokerDown(), MongoPrivacyStore(db), clock).handle_batch([first])
-    [customer_id] = await customers_of(db, [email.key])
-    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
-    assert stored is not None
-    [kept] = stored["outbox"]
-    unpublished = {message.model_dump_json() for message in outbox_from_document(kept).messages()}
-    service = ProfileService(store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
+    customer_id, unpublished = await crashed_after_the_write(db, first)
+    service = ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
     for hour in range(10, 18):
         follow_up = interaction(email, text=f"Hei igjen {hour}", at=datetime(2026, 11, 3, hour, tzinfo=UTC))
         await service.handle_batch([follow_up])
