@@ -17,6 +17,8 @@ from typing import Any, Protocol
 import faust
 from faust.types import TP
 
+from schemas.catalog import event_type_of
+from schemas.customers import ProfileRefreshDue
 from schemas.envelope import Event
 from services.common.kafka.batches import DeadLetters, RetryPolicy, decoded, raw_message, until_done
 from services.profile.core.observe import PROFILE_PAYLOADS
@@ -35,7 +37,8 @@ PROFILE_TOPICS = (
     # delivery case when it is about a delivered order.
     "feedback.v1",
 )
-_SWEEP_TOPIC = "profile-requests.v1"
+# Where the sweep asks for refreshes, as the contract declares it.
+_SWEEP_TOPIC = event_type_of(ProfileRefreshDue).topic
 
 
 class AppliesBatches(Protocol):
