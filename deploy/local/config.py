@@ -79,8 +79,9 @@ class StackConfig:
 
     @property
     def mongo_file(self) -> Path:
-        # "-bson": written by MongoLauncher.BsonValues; a file of H2's default format reads wrongly with it.
-        return self.var_dir / "mongo" / "helhet-bson.mv"
+        # Named by its format (MongoLauncher: BsonValues, documents under insertion order): a file of an
+        # earlier format reads wrongly with it, so a new format starts a new file.
+        return self.var_dir / "mongo" / "helhet-bson-ordered.mv"
 
     def child_env(self) -> dict[str, str]:
         """What every process we start needs to find the broker and the database."""

@@ -137,3 +137,38 @@ def test_a_database_file_h2_cannot_read_fails_start_up_with_what_to_do(
     assert "MVStoreException" in message
     assert f"The database file {isolated_cfg.mongo_file} cannot be read" in message
     assert "\tat org.h2" not in message  # the exception, not its stack frames
+
+
+def test_documents_are_kept_in_the_order_written_across_restarts(mongo: StackConfig) -> None:
+    """The launcher stores a collection's documents under the order they were inserted in (random
+    ``_id``s made every insert rewrite a page of older documents). Inserts after a restart continue
+    after the last stored position, whatever was deleted: nothing is overwritten, everything stays
+    findable by ``_id`` and by a unique index, and natural order is insertion order, as on MongoDB."""
+    ids = [uuid.UUID(int=random.Random(n).getrandbits(128)).hex for n in range(1500)]  # noqa: S311
+    before, after = ids[:1000], ids[1000:]
+    deleted = {before[0], before[500], before[-1]}  # the last one too: its position is the highest
+
+    def stored(client: Client) -> list[str]:
+        return [document["_id"] for document in client.helhet_test.ordered.find({}, {"_id": 1})]
+
+    with _client(mongo) as client:
+        coll = client.helhet_test.ordered
+        coll.create_index([("unique", ASCENDING)], unique=True, name="unique_field")
+        coll.insert_many([{"_id": key, "unique": f"u-{key}"} for key in before])
+        coll.delete_many({"_id": {"$in": sorted(deleted)}})
+        coll.update_one({"_id": before[1]}, {"$set": {"grown": "x" * 5000}})
+
+    assert infra.stop_component(mongo, infra.MONGO_COMPONENT)
+    _start(mongo)
+    with _client(mongo) as client:
+        coll = client.helhet_test.ordered
+        coll.insert_many([{"_id": key, "unique": f"u-{key}"} for key in after])
+        kept = [key for key in ids if key not in deleted]
+        assert stored(client) == kept
+        assert [d["_id"] for d in coll.find({}, {"_id": 1}).sort("$natural", -1)] == kept[::-1]
+        for key in (before[1], before[2], before[-2], after[0], after[-1]):
+            assert coll.find_one({"_id": key}, {"_id": 1, "unique": 1}) == {"_id": key, "unique": f"u-{key}"}
+            assert coll.find_one({"unique": f"u-{key}"}, {"_id": 1}) == {"_id": key}
+        assert len(coll.find_one({"_id": before[1]})["grown"]) == 5000
+        with pytest.raises(DuplicateKeyError):
+            coll.insert_one({"_id": after[3]})
