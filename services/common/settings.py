@@ -51,5 +51,8 @@ class CommonSettings(BaseSettings):
     health_port: int | None = Field(default=None, ge=1, le=65535)
     # 127.0.0.1 locally; 0.0.0.0 inside a container.
     api_host: str = "127.0.0.1"
+    # API processes sharing the service's ports (uvicorn's workers), for a host without an orchestrator:
+    # one per core. Kubernetes runs one per pod and scales by replicas.
+    api_processes: int = Field(default=1, ge=1, le=64)
     # Topic replication: 1 on the local single broker, 3 on a production cluster.
     kafka_topic_replication_factor: int = 1

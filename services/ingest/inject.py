@@ -63,7 +63,10 @@ def create_api(settings: IngestSettings) -> FastAPI:
         )
         try:
             smtp = await start_smtp_server(
-                handler, host=settings.smtp_listen_host, port=settings.smtp_listen_port
+                handler,
+                host=settings.smtp_listen_host,
+                port=settings.smtp_listen_port,
+                shared=settings.api_processes > 1,
             )
         except BaseException:
             await publisher.stop()

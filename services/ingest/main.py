@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typer
+from fastapi import FastAPI
 
-from services.common.http import serve_api
+from services.common.http import serve_api, settled
 from services.ingest.inject import create_api
 from services.ingest.settings import IngestSettings
 
@@ -20,7 +21,12 @@ def entrypoints() -> None:
 def api() -> None:
     """Serve the REST intake (and, as they land, the channel webhooks)."""
     settings = IngestSettings()
-    serve_api(create_api(settings), settings, settings.api_port)
+    serve_api("services.ingest.main:app", settings, settings.api_port)
+
+
+def app() -> FastAPI:
+    """The API, as each of its processes builds it."""
+    return settled(create_api(IngestSettings()))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import faust
 import typer
+from fastapi import FastAPI
 
-from services.common.http import serve_api
+from services.common.http import serve_api, settled
 from services.notify.inject import create_api, create_worker
 from services.notify.settings import NotifySettings
 
@@ -21,7 +22,7 @@ def entrypoints() -> None:
 def api() -> None:
     """Serve the API: calendars, notifications, promises and templates."""
     settings = NotifySettings()
-    serve_api(create_api(settings), settings, settings.api_port)
+    serve_api("services.notify.main:app", settings, settings.api_port)
 
 
 @cli.command()
@@ -31,6 +32,11 @@ def worker() -> None:
     settings = NotifySettings()
     runtime = create_worker(settings)
     faust.Worker(runtime.app, loglevel=settings.log_level.lower()).execute_from_commandline()
+
+
+def app() -> FastAPI:
+    """The API, as each of its processes builds it."""
+    return settled(create_api(NotifySettings()))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ import asyncio
 
 import faust
 import typer
+from fastapi import FastAPI
 
-from services.common.http import serve_api
+from services.common.http import serve_api, settled
 from services.profile.inject import create_api, create_webhook_deliverer, create_worker
 from services.profile.settings import ProfileSettings
 
@@ -23,7 +24,7 @@ def entrypoints() -> None:
 def api() -> None:
     """Serve the read API: profiles by id or identifier, and timelines."""
     settings = ProfileSettings()
-    serve_api(create_api(settings), settings, settings.api_port)
+    serve_api("services.profile.main:app", settings, settings.api_port)
 
 
 @cli.command()
@@ -40,6 +41,11 @@ def webhooks() -> None:
     cases.v1; scale out: run more)."""
     settings = ProfileSettings()
     asyncio.run(create_webhook_deliverer(settings).serve())
+
+
+def app() -> FastAPI:
+    """The API, as each of its processes builds it."""
+    return settled(create_api(ProfileSettings()))
 
 
 if __name__ == "__main__":

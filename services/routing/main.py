@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import faust
 import typer
+from fastapi import FastAPI
 
-from services.common.http import serve_api
+from services.common.http import serve_api, settled
 from services.routing.inject import create_api, create_worker
 from services.routing.settings import RoutingSettings
 
@@ -21,7 +22,7 @@ def entrypoints() -> None:
 def api() -> None:
     """Serve the API: agents, presence, offers, queues, decisions, staffing and the dashboard."""
     settings = RoutingSettings()
-    serve_api(create_api(settings), settings, settings.api_port)
+    serve_api("services.routing.main:app", settings, settings.api_port)
 
 
 @cli.command()
@@ -30,6 +31,11 @@ def worker() -> None:
     settings = RoutingSettings()
     runtime = create_worker(settings)
     faust.Worker(runtime.app, loglevel=settings.log_level.lower()).execute_from_commandline()
+
+
+def app() -> FastAPI:
+    """The API, as each of its processes builds it."""
+    return settled(create_api(RoutingSettings()))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The HTTP runtime every Helhet service's FastAPI app uses: auth, problem details, health, metrics."""
 
-from services.common.http.app import create_app, serve_api
+from services.common.http.app import create_app, serve_api, settled
 from services.common.http.auth import (
     ALL_SCOPES,
     SCOPES,
@@ -24,4 +24,5 @@ __all__ = [
     "require_scopes",
     "serve_api",
     "set_token_verifier",
+    "settled",
 ]

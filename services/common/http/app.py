@@ -72,8 +72,24 @@ def _document_token_url(app: FastAPI, token_url: str) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def serve_api(app: FastAPI, settings: CommonSettings, port: int) -> None:
-    """Serve ``app`` in the foreground: uvloop and httptools (the C event loop and parser), and no
-    access log (raw paths and queries can hold personal data; /metrics counts by route template)."""
+def serve_api(factory: str, settings: CommonSettings, port: int) -> None:
+    """Serve the app ``factory`` builds (``module:function``, called in every API process) in the
+    foreground, in ``settings.api_processes`` processes sharing ``port``: uvloop and httptools (the C
+    event loop and parser), and no access log (raw paths and queries can hold personal data; /metrics
+    counts by route template)."""
+    uvicorn.run(
+        factory,
+        factory=True,
+        workers=settings.api_processes,
+        host=settings.api_host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+    )
+
+
+def settled(app: FastAPI) -> FastAPI:
+    """``app``, once the collector is settled: the end of every API factory."""
     settle_collector()
-    uvicorn.run(app, host=settings.api_host, port=port, loop="uvloop", http="httptools", access_log=False)
+    return app

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from services.common.settings import CommonSettings
 from services.profile.adapters.inbound.webhook_consumer import WEBHOOK_TOPICS
 from services.routing.adapters.inbound.worker import ROUTING_TOPICS
 from tests.support.network import free_port
+from tests.support.processes import wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -28,21 +28,6 @@ ROLES = {
     "routing-worker": (("services.routing.main", "worker"), "HELHET_WORKER_APP_ID", ROUTING_TOPICS),
     "profile-webhooks": (("services.profile.main", "webhooks"), "HELHET_WEBHOOK_GROUP_ID", WEBHOOK_TOPICS),
 }
-
-
-def wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> httpx.Response:
-    deadline = time.monotonic() + timeout_s
-    last: httpx.Response | None = None
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the role exited early with {process.returncode}"
-        try:
-            last = httpx.get(f"{base}/readyz", timeout=5)
-            if last.status_code == 200:
-                return last
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"not ready within {timeout_s} s (last answer: {last and last.status_code})")
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))

@@ -125,10 +125,12 @@ async def start_smtp_server(
     port: int,
     max_bytes: int | None = None,
     hostname: str = DEFAULT_HOSTNAME,
+    shared: bool = False,
 ) -> asyncio.Server:
     """Serve SMTP on the running loop; the caller closes the returned server (``close`` +
     ``wait_closed``). ``port=0`` picks a free port (see ``bound_port``). Mail larger than ``max_bytes``
-    (default: the handler's) is answered ``552`` by aiosmtpd before it is buffered."""
+    (default: the handler's) is answered ``552`` by aiosmtpd before it is buffered. ``shared``: other
+    processes of the service listen on the same port (the kernel spreads the connections)."""
     quiet_aiosmtpd_logs()
     loop = asyncio.get_running_loop()
     limit = handler.max_bytes if max_bytes is None else max_bytes
@@ -136,6 +138,7 @@ async def start_smtp_server(
         lambda: SMTP(handler, data_size_limit=limit, hostname=hostname, loop=loop),
         host=host,
         port=port,
+        reuse_port=shared,
     )
 
 

@@ -1,0 +1,63 @@
+"""``HELHET_API_PROCESSES`` runs a service's API in that many processes sharing its ports (uvicorn's
+workers; one per core on a host without an orchestrator): ingest's HTTP port and its SMTP port are
+each served by every process, and SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.settings import CommonSettings
+from tests.support.network import free_port
+from tests.support.processes import children, command_line, listening_ports, wait_until_ready
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_ingest_in_two_processes_serves_http_and_smtp_from_both(infra: CommonSettings) -> None:
+    http_port, smtp_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "HELHET_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "HELHET_MONGODB_URI": infra.mongodb_uri.get_secret_value(),
+        "HELHET_API_PORT": str(http_port),
+        "HELHET_SMTP_LISTEN_PORT": str(smtp_port),
+        "HELHET_API_PROCESSES": "2",
+        "HELHET_LOG_LEVEL": "WARNING",
+    }
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "services.ingest.main", "api"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        wait_until_ready(base, supervisor)
+        # Spawned workers; the resource tracker multiprocessing starts beside them serves nothing.
+        apis = [pid for pid in children(supervisor.pid) if "spawn_main" in command_line(pid)]
+        assert len(apis) == 2
+        for pid in apis:
+            assert {http_port, smtp_port} <= listening_ports(pid)
+        for _ in range(20):
+            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
+            assert smtp.noop()[0] == 250
+
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+        assert all(not Path(f"/proc/{pid}").exists() for pid in apis)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()

@@ -1,0 +1,54 @@
+"""Service processes a test starts on its own: when they are ready, and what they listen on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+_LISTEN = "0A"  # the TCP state LISTEN in /proc/net/tcp
+
+
+def wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    last: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the role exited early with {process.returncode}"
+        try:
+            last = httpx.get(f"{base}/readyz", timeout=5)
+            if last.status_code == 200:
+                return last
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"not ready within {timeout_s} s (last answer: {last and last.status_code})")
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The IPv4 TCP ports process ``pid`` holds a listening socket on (Linux)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == _LISTEN and inode in inodes:
+            ports.add(int(local.rsplit(":", 1)[1], 16))
+    return ports
