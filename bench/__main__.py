@@ -93,6 +93,10 @@ def main(  # noqa: PLR0917 - typer maps each parameter to one CLI option
             *batch,
             Figure("ingest batch rate / raw aiokafka produce", batch[0].value / raw_produce, "ratio"),
         ]
+        # The same on one process per core (HELHET_API_PROCESSES): as many connections per process.
+        with running_ingest(settings, processes=2) as api:
+            figures += single_at_fixed_rate(loadgen, api, rate, 10, duplicates=False)
+            figures += batch_closed_loop(loadgen, api, seconds=10, size=500, connections=8)
     profile = asyncio.run(profile_rate(settings, events=profile_events, customers=profile_events // 4))
     raw_upsert = next(f.value for f in figures if f.name.startswith("async client: bulk upsert, new"))
     figures += [*profile, Figure("profile rate / raw bulk upsert", profile[0].value / raw_upsert, "ratio")]

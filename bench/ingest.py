@@ -52,12 +52,30 @@ class RunningApi:
     base: str  # the API's base URL
     token: str  # a bearer token with the scope asked for
     pid: int  # the API's process, for its CPU share
+    workers: tuple[int, ...] = ()  # with HELHET_API_PROCESSES > 1: the processes serving under ``pid``
+
+    def serving(self, name: str) -> dict[str, int]:
+        """The processes that serve requests, for their CPU shares."""
+        if not self.workers:
+            return {name: self.pid}
+        return {f"{name} ({number})": pid for number, pid in enumerate(self.workers, 1)}
+
+    def described(self, label: str) -> str:
+        return f"{label}, {len(self.workers)} API processes" if self.workers else label
+
+
+def _spawned_workers(pid: int) -> tuple[int, ...]:
+    """uvicorn's worker processes (spawned by multiprocessing; its resource tracker serves nothing)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return tuple(
+        int(child) for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    )
 
 
 @contextmanager
-def running_ingest(settings: CommonSettings) -> Iterator[RunningApi]:
+def running_ingest(settings: CommonSettings, processes: int = 1) -> Iterator[RunningApi]:
     """Issuer and ingest API on free ports."""
-    with running_api(settings, "services.ingest.main", "interactions:write") as api:
+    with running_api(settings, "services.ingest.main", "interactions:write", processes) as api:
         yield api
 
 
@@ -74,9 +92,11 @@ def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_api(settings: CommonSettings, module: str, scope: str) -> Iterator[RunningApi]:
-    """A development token issuer and ``python -m <module> api`` on free ports, and a token with
-    ``scope``."""
+def running_api(
+    settings: CommonSettings, module: str, scope: str, processes: int = 1
+) -> Iterator[RunningApi]:
+    """A development token issuer and ``python -m <module> api`` (in ``processes`` processes) on free
+    ports, and a token with ``scope``."""
     issuer_port, api_port = _free_port(), _free_port()
     issuer = f"http://127.0.0.1:{issuer_port}"
     env = service_env(
@@ -86,9 +106,10 @@ def running_api(settings: CommonSettings, module: str, scope: str) -> Iterator[R
         HELHET_OIDC_ISSUER=issuer,
         HELHET_OIDC_JWKS_URL=f"{issuer}/.well-known/jwks.json",
         HELHET_API_PORT=str(api_port),
+        HELHET_API_PROCESSES=str(processes),
     )
     py = sys.executable
-    processes = [
+    started = [
         subprocess.Popen(
             [
                 py,
@@ -115,9 +136,10 @@ def running_api(settings: CommonSettings, module: str, scope: str) -> Iterator[R
             data={"grant_type": "client_credentials", "scope": scope},
             auth=("helhet-dev", "helhet-dev-secret"),
         ).json()["access_token"]
-        yield RunningApi(base, token, processes[1].pid)
+        served_by = started[1].pid
+        yield RunningApi(base, token, served_by, _spawned_workers(served_by) if processes > 1 else ())
     finally:
-        for process in processes:
+        for process in started:
             process.terminate()
             process.wait(timeout=30)
 
@@ -141,11 +163,11 @@ def single_at_fixed_rate(
     repeats one message, so every request after the first is a dedupe hit. Measured after a few
     seconds at the same rate, not counted: a service that just started grows its connection pools
     during its first requests, which a running one has done long ago."""
-    label = "ingest single POST, " + ("all duplicates" if duplicates else "all new")
+    label = api.described("ingest single POST, " + ("all duplicates" if duplicates else "all new"))
     flags = ["-rate", str(rate), "-duration", f"{seconds}s", "-connections", "64"]
     url = f"{api.base}/v1/interactions"
     _loadgen(loadgen, url, api.token, "-rate", str(rate), "-duration", f"{WARM_UP_S}s", "-connections", "64")
-    with cpu_shares(label, {"ingest": api.pid, **platform_pids()}) as cpu:
+    with cpu_shares(label, {**api.serving("ingest"), **platform_pids()}) as cpu:
         report = _loadgen(loadgen, url, api.token, *flags, *(["-duplicate"] if duplicates else []))
     not_accepted = sum(count for status, count in report["statuses"].items() if status != "202")
     return [
@@ -163,14 +185,14 @@ def batch_closed_loop(
 ) -> list[Figure]:
     """Closed loop over the batch endpoint: every item is a new interaction."""
     flags = ["-rate", "0", "-duration", f"{seconds}s", "-connections", str(connections), "-batch", str(size)]
-    label = f"ingest batch ({size}/request, {connections} connections)"
-    with cpu_shares(label, {"ingest": api.pid, **platform_pids()}) as cpu:
+    label = api.described(f"ingest batch ({size}/request, {connections} connections)")
+    with cpu_shares(label, {**api.serving("ingest"), **platform_pids()}) as cpu:
         report = _loadgen(loadgen, f"{api.base}/v1/interactions:batch", api.token, *flags)
     failed = sum(count for status, count in report["statuses"].items() if status != "202")
     return [
         Figure(f"{label} rate", report["achieved_items_per_s"], "interactions/s"),
-        Figure("ingest batch request p50", report["p50_ms"], "ms"),
-        Figure("ingest batch request p99", report["p99_ms"], "ms"),
-        Figure("ingest batch requests failed", float(failed), "requests"),
+        Figure(api.described("ingest batch request p50"), report["p50_ms"], "ms"),
+        Figure(api.described("ingest batch request p99"), report["p99_ms"], "ms"),
+        Figure(api.described("ingest batch requests failed"), float(failed), "requests"),
         *cpu.figures(),
     ]
