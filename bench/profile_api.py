@@ -149,8 +149,8 @@ class _Stamps:
 async def freshness(
     settings: CommonSettings, people: Sequence[Person], rate: int, seconds: int, poll_s: float
 ) -> list[Figure]:
-    # The warm-up runs at the same rate just before, without a pause, as the lookups' does: the first
-    # seconds after the JVMs start measure their compiler, not the worker.
+    # The warm-up runs at the same rate just before, without a pause, as the lookups' does: on a stack
+    # that had just started, the first seconds ran up to a second behind.
     warm_up = rate * WARM_UP_S
     events = [
         event_of(mixed(*random.choice(people), random.random())) for _ in range(warm_up + rate * seconds)
