@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from services.common.settings import CommonSettings
+
 _LISTEN = "0A"  # the TCP state LISTEN in /proc/net/tcp
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def start_role(infra: CommonSettings, module: str, command: str, **env: str) -> subprocess.Popen[bytes]:
+    """``python -m <module> <command>`` on the test platform, with these extra environment variables."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, command],
+        cwd=_REPO,
+        env={
+            **os.environ,
+            "HELHET_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+            "HELHET_MONGODB_URI": infra.mongodb_uri.get_secret_value(),
+            "HELHET_LOG_LEVEL": "WARNING",
+            **env,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> httpx.Response:

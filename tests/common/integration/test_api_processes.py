@@ -4,11 +4,8 @@ each served by every process, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
-import os
 import signal
 import smtplib
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,30 +13,20 @@ import pytest
 
 from services.common.settings import CommonSettings
 from tests.support.network import free_port
-from tests.support.processes import children, command_line, listening_ports, wait_until_ready
+from tests.support.processes import children, command_line, listening_ports, start_role, wait_until_ready
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def test_ingest_in_two_processes_serves_http_and_smtp_from_both(infra: CommonSettings) -> None:
     http_port, smtp_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "HELHET_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
-        "HELHET_MONGODB_URI": infra.mongodb_uri.get_secret_value(),
-        "HELHET_API_PORT": str(http_port),
-        "HELHET_SMTP_LISTEN_PORT": str(smtp_port),
-        "HELHET_API_PROCESSES": "2",
-        "HELHET_LOG_LEVEL": "WARNING",
-    }
-    supervisor = subprocess.Popen(
-        [sys.executable, "-m", "services.ingest.main", "api"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    supervisor = start_role(
+        infra,
+        "services.ingest.main",
+        "api",
+        HELHET_API_PORT=str(http_port),
+        HELHET_SMTP_LISTEN_PORT=str(smtp_port),
+        HELHET_API_PROCESSES="2",
     )
     base = f"http://127.0.0.1:{http_port}"
     try:

@@ -3,12 +3,8 @@ pod), and stop cleanly on SIGTERM (what Kubernetes sends): exit code 0, the port
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,11 +14,10 @@ from services.common.settings import CommonSettings
 from services.profile.adapters.inbound.webhook_consumer import WEBHOOK_TOPICS
 from services.routing.adapters.inbound.worker import ROUTING_TOPICS
 from tests.support.network import free_port
-from tests.support.processes import wait_until_ready
+from tests.support.processes import start_role, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[3]
 # A faust worker (the shape of every service's worker) and the plain-aiokafka webhook dispatcher.
 ROLES = {
     "routing-worker": (("services.routing.main", "worker"), "HELHET_WORKER_APP_ID", ROUTING_TOPICS),
@@ -36,21 +31,7 @@ def test_a_role_without_an_api_answers_probes_and_stops_cleanly(infra: CommonSet
     group = f"test-role-health-{uuid.uuid4().hex[:8]}"
     start_group_at_the_end(infra, group, topics)  # only this test's (no) events, not the suite's backlog
     port = free_port()
-    env = {
-        **os.environ,
-        "HELHET_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
-        "HELHET_MONGODB_URI": infra.mongodb_uri.get_secret_value(),
-        "HELHET_HEALTH_PORT": str(port),
-        group_variable: group,
-        "HELHET_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, command],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_role(infra, module, command, HELHET_HEALTH_PORT=str(port), **{group_variable: group})
     base = f"http://127.0.0.1:{port}"
     try:
         ready = wait_until_ready(base, process)
