@@ -21,6 +21,7 @@ import httpx
 
 from bench.cpu import cpu_shares, platform_pids
 from bench.report import Figure
+from deploy.local.procs import api_workers
 from services.common.settings import CommonSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,14 +63,6 @@ class RunningApi:
 
     def described(self, label: str) -> str:
         return f"{label}, {len(self.workers)} API processes" if self.workers else label
-
-
-def _spawned_workers(pid: int) -> tuple[int, ...]:
-    """uvicorn's worker processes (spawned by multiprocessing; its resource tracker serves nothing)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return tuple(
-        int(child) for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
-    )
 
 
 @contextmanager
@@ -137,7 +130,7 @@ def running_api(
             auth=("helhet-dev", "helhet-dev-secret"),
         ).json()["access_token"]
         served_by = started[1].pid
-        yield RunningApi(base, token, served_by, _spawned_workers(served_by) if processes > 1 else ())
+        yield RunningApi(base, token, served_by, api_workers(served_by) if processes > 1 else ())
     finally:
         for process in started:
             process.terminate()

@@ -75,6 +75,13 @@ def _cmdline(pid: int) -> str | None:
         return ""
 
 
+def api_workers(pid: int) -> tuple[int, ...]:
+    """The processes serving an API started with ``HELHET_API_PROCESSES`` > 1: uvicorn's workers, the
+    children of ``pid`` that multiprocessing spawned (its resource tracker beside them serves nothing)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return tuple(int(child) for child in children if "spawn_main" in (_cmdline(int(child)) or ""))
+
+
 def read_pid(run_dir: Path, name: str) -> int | None:
     """The pid of our running process ``name``; stale pid files are removed."""
     path = pid_path(run_dir, name)

@@ -48,14 +48,6 @@ def wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout_s: flo
     raise AssertionError(f"not ready within {timeout_s} s (last answer: {last and last.status_code})")
 
 
-def children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def command_line(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-
-
 def listening_ports(pid: int) -> set[int]:
     """The IPv4 TCP ports process ``pid`` holds a listening socket on (Linux)."""
     inodes = set()

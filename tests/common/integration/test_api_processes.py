@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deploy.local.procs import api_workers
 from services.common.settings import CommonSettings
 from tests.support.network import free_port
-from tests.support.processes import children, command_line, listening_ports, start_role, wait_until_ready
+from tests.support.processes import listening_ports, start_role, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +32,7 @@ def test_ingest_in_two_processes_serves_http_and_smtp_from_both(infra: CommonSet
     base = f"http://127.0.0.1:{http_port}"
     try:
         wait_until_ready(base, supervisor)
-        # Spawned workers; the resource tracker multiprocessing starts beside them serves nothing.
-        apis = [pid for pid in children(supervisor.pid) if "spawn_main" in command_line(pid)]
+        apis = api_workers(supervisor.pid)
         assert len(apis) == 2
         for pid in apis:
             assert {http_port, smtp_port} <= listening_ports(pid)
