@@ -48,6 +48,15 @@ def wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout_s: flo
     raise AssertionError(f"not ready within {timeout_s} s (last answer: {last and last.status_code})")
 
 
+def wait_until_listening(pid: int, ports: set[int], timeout_s: float = 60.0) -> None:
+    """Until process ``pid`` listens on all of ``ports``: a worker process opens its own listeners
+    (ingest's SMTP) while a sibling may already answer on the shared HTTP port."""
+    deadline = time.monotonic() + timeout_s
+    while not ports <= (held := listening_ports(pid)):
+        assert time.monotonic() < deadline, f"process {pid} listens on {sorted(held)}, not {sorted(ports)}"
+        time.sleep(0.2)
+
+
 def listening_ports(pid: int) -> set[int]:
     """The IPv4 TCP ports process ``pid`` holds a listening socket on (Linux)."""
     inodes = set()

@@ -14,7 +14,7 @@ import pytest
 from deploy.local.procs import api_workers
 from services.common.settings import CommonSettings
 from tests.support.network import free_port
-from tests.support.processes import listening_ports, start_role, wait_until_ready
+from tests.support.processes import start_role, wait_until_listening, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def test_ingest_in_two_processes_serves_http_and_smtp_from_both(infra: CommonSet
         apis = api_workers(supervisor.pid)
         assert len(apis) == 2
         for pid in apis:
-            assert {http_port, smtp_port} <= listening_ports(pid)
+            wait_until_listening(pid, {http_port, smtp_port})
         for _ in range(20):
             assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as smtp:
