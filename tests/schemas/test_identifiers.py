@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from schemas.identifiers import CustomerIdentifier, IdentifierKind, identify
+from schemas.identifiers import CustomerIdentifier, IdentifierKind, RawIdentifier, identify, identify_many
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,25 @@ def test_unparseable_identifiers_are_kept_raw_and_flagged(kind: IdentifierKind, 
     assert identifier.value == raw
     # The flag survives the wire: decoding does not try to normalise it again.
     assert CustomerIdentifier.model_validate_json(identifier.model_dump_json()) == identifier
+
+
+def test_identify_many_answers_each_as_identify_does_in_the_order_given() -> None:
+    raw = [
+        RawIdentifier(kind=IdentifierKind.PHONE, value="912 34 567"),
+        RawIdentifier(kind=IdentifierKind.EMAIL, value="Kari@Example.NO"),
+        RawIdentifier(kind=IdentifierKind.CUSTOMER_NUMBER, value="C-1001"),
+        RawIdentifier(kind=IdentifierKind.PHONE, value="ring meg"),
+        RawIdentifier(kind=IdentifierKind.MESSENGER, value="6543210", scope="page-1"),
+        RawIdentifier(kind=IdentifierKind.EMAIL, value="ola@example.no"),
+    ]
+    identified = identify_many(raw, phone_region="NO")
+    assert identified == [identify(i.kind, i.value, i.scope, phone_region="NO") for i in raw]
+    assert [i.value for i in identified] == [
+        "+4791234567",
+        "kari@example.no",
+        "C-1001",
+        "ring meg",
+        "6543210",
+        "ola@example.no",
+    ]
+    assert [i.unparsed for i in identified] == [False, False, False, True, False, False]

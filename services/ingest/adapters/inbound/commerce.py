@@ -22,6 +22,7 @@ from services.ingest.adapters.inbound.rest import (
     accept_one,
     out,
     to_payload,
+    to_payloads,
     unavailable,
 )
 from services.ingest.service import BrokerUnavailableError, Submission
@@ -63,12 +64,12 @@ def commerce_router(phone_region: str) -> APIRouter:
     ) -> BatchOut | JSONResponse:
         submissions = [
             Submission(
-                to_payload(item, WebActivityRecorded, phone_region),
+                payload,
                 "/ingest/web",
                 f"{idempotency_key}#{index}" if idempotency_key else None,
                 principal.client_id,
             )
-            for index, item in enumerate(body.events)
+            for index, payload in enumerate(to_payloads(body.events, WebActivityRecorded, phone_region))
         ]
         try:
             return BatchOut(results=[out(outcome) for outcome in await intake.submit_many(submissions)])

@@ -7,13 +7,14 @@ from the same client, or the same channel message id) gets 202 with the first ev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.identifiers import RawIdentifier, identify
+from schemas.identifiers import RawIdentifier, identify_many
 from schemas.interactions import InteractionReceived
 from services.common.http import Principal, problem, require_scopes
 from services.ingest.core.intake import IngestPayload
@@ -70,15 +71,25 @@ class WithRawIdentifiers(Protocol):
 
 
 def to_payload(body: WithRawIdentifiers, model: type[P], phone_region: str) -> P:
-    """The contract payload for a request body whose identifiers arrived raw.
+    """The contract payload for a request body whose identifiers arrived raw."""
+    return to_payloads([body], model, phone_region)[0]
+
+
+def to_payloads(bodies: Sequence[WithRawIdentifiers], model: type[P], phone_region: str) -> list[P]:
+    """``to_payload`` for each body of a batch; their identifiers are normalised together.
 
     The body's model subclasses the contract and differs only in its identifiers, so every other field
     was already validated against the contract's own rules: construct without validating them twice."""
-    if not isinstance(body, model):
-        raise TypeError(f"{type(body).__name__} must subclass {model.__name__}")
-    identifiers = [identify(i.kind, i.value, i.scope, phone_region=phone_region) for i in body.identifiers]
-    fields = {name: getattr(body, name) for name in model.model_fields if name != "identifiers"}
-    return model.model_construct(identifiers=identifiers, **fields)
+    identified = iter(
+        identify_many([i for body in bodies for i in body.identifiers], phone_region=phone_region)
+    )
+    payloads: list[P] = []
+    for body in bodies:
+        if not isinstance(body, model):
+            raise TypeError(f"{type(body).__name__} must subclass {model.__name__}")
+        identifiers = [next(identified) for _ in body.identifiers]
+        payloads.append(model.model_construct(**{**body.__dict__, "identifiers": identifiers}))
+    return payloads
 
 
 def out(outcome: Outcome) -> AcceptedOut:
@@ -151,13 +162,13 @@ def interactions_router(phone_region: str, source: str = "/ingest/rest") -> APIR
     ) -> BatchOut | JSONResponse:
         submissions = [
             Submission(
-                to_payload(item, InteractionReceived, phone_region),
+                payload,
                 source,
                 # One key for the batch: each item is deduped as "<key>#<position>".
                 idempotency_key=f"{idempotency_key}#{index}" if idempotency_key else None,
                 client_id=principal.client_id,
             )
-            for index, item in enumerate(body.interactions)
+            for index, payload in enumerate(to_payloads(body.interactions, InteractionReceived, phone_region))
         ]
         try:
             outcomes = await intake.submit_many(submissions)

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 from schemas.envelope import UtcDatetime
-from schemas.identifiers import CustomerIdentifier, IdentifierKind, RawIdentifier, identify
+from schemas.identifiers import CustomerIdentifier, IdentifierKind, RawIdentifier, identify, identify_many
 from schemas.interactions import (
     MAX_TEXT_CHARS,
     MAX_URL_CHARS,
@@ -45,7 +45,7 @@ class _Body(BaseModel):
 
 
 def _normalised(raw: list[RawIdentifier], phone_region: str) -> list[CustomerIdentifier]:
-    return [identify(i.kind, i.value, i.scope, phone_region=phone_region) for i in raw]
+    return identify_many(raw, phone_region=phone_region)
 
 
 class ChatEventIn(_Body):
