@@ -68,8 +68,9 @@ def encode(event: Event[DataT], extra_headers: Mapping[str, str] | None = None) 
         attributes["subject"] = event.subject
     cloud_event = CloudEvent(attributes, event.data.model_dump_json().encode())
     message = ce_kafka.to_binary(cloud_event, _FORMAT)
-    headers = [(name, value) for name, value in message.headers.items()]
-    headers.extend((name, value.encode()) for name, value in (extra_headers or {}).items())
+    headers = list(message.headers.items())
+    if extra_headers:
+        headers += [(name, value.encode()) for name, value in extra_headers.items()]
     return KafkaRecord(key=event.key.encode(), value=message.value, headers=headers)
 
 

@@ -59,10 +59,14 @@ def source_identity(payload: IngestPayload) -> str | None:
     return None
 
 
+# Subscripted once: looking the generic up again per event cost as much as validating the envelope.
+_IngestEvent = Event[IngestPayload]
+
+
 def ingest_event(
     payload: IngestPayload, *, event_id: str, source: str, now: datetime
 ) -> Event[IngestPayload]:
-    return Event[IngestPayload](
+    return _IngestEvent(
         id=event_id,
         source=source,
         type=event_type_of(type(payload)).name,
