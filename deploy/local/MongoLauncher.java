@@ -260,7 +260,8 @@ public final class MongoLauncher {
         protected Index<Object> openOrCreateUniqueIndex(
             String collectionName, String indexName, java.util.List<IndexKey> keys, boolean sparse) {
             openWithBsonValues(getFullCollectionNamespace(collectionName) + "._index_" + indexName);
-            return requireBsonValues(super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse), "mvMap");
+            Index<Object> opened = requireBsonValues(super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse), "mvMap");
+            return new NarrowingIndex(opened, indexName, keys, sparse);
         }
 
         /** As H2Database opens a collection (the same maps), but stored in the order written. */
@@ -272,6 +273,97 @@ public final class MongoLauncher {
                 STORE.openMap("databases." + namespace, new MVMap.Builder<Object, Document>().keyType(type).valueType(type));
             MVMap<String, Object> meta = STORE.openMap("meta." + namespace);
             return new InsertionOrderedCollection(this, collectionName, options, documents, meta, cursorRegistry);
+        }
+    }
+
+    /**
+     * A unique index that also narrows a query naming its fields and others: mongo-java-server asks an
+     * index only about a query whose fields are exactly the index's, and scans the whole collection
+     * otherwise. {_id, claim} or {_id, version} (a compare-and-set) scanned every document, where MongoDB
+     * uses the _id index. Here the index finds the documents for its own fields' conditions; the server
+     * then matches each found document against the whole query, as it does after any index lookup.
+     */
+    static final class NarrowingIndex extends Index<Object> {
+        private final Index<Object> index;
+        private final List<String> fields;
+
+        NarrowingIndex(Index<Object> index, String name, List<IndexKey> keys, boolean sparse) {
+            super(name, keys, sparse);
+            this.index = index;
+            this.fields = keys.stream().map(IndexKey::getKey).toList();
+        }
+
+        /** The query's conditions on this index's fields, if it has one on each (all top-level fields are ANDed). */
+        private Document onOwnFields(Document query) {
+            if (!query.keySet().containsAll(fields)) {
+                return null;
+            }
+            Document own = new Document();
+            for (String field : fields) {
+                own.put(field, query.get(field));
+            }
+            return index.canHandle(own) ? own : null;
+        }
+
+        @Override
+        public boolean canHandle(Document query) {
+            return index.canHandle(query) || onOwnFields(query) != null;
+        }
+
+        @Override
+        public Iterable<Object> getPositions(Document query) {
+            return index.getPositions(index.canHandle(query) ? query : onOwnFields(query));
+        }
+
+        @Override
+        public Object getPosition(Document document) {
+            return index.getPosition(document);
+        }
+
+        @Override
+        public void checkAdd(Document document, MongoCollection<Object> collection) {
+            index.checkAdd(document, collection);
+        }
+
+        @Override
+        public void add(Document document, Object position, MongoCollection<Object> collection) {
+            index.add(document, position, collection);
+        }
+
+        @Override
+        public Object remove(Document document) {
+            return index.remove(document);
+        }
+
+        @Override
+        public long getCount() {
+            return index.getCount();
+        }
+
+        @Override
+        public long getDataSize() {
+            return index.getDataSize();
+        }
+
+        @Override
+        public void checkUpdate(Document oldDocument, Document newDocument, MongoCollection<Object> collection) {
+            index.checkUpdate(oldDocument, newDocument, collection);
+        }
+
+        @Override
+        public void updateInPlace(Document oldDocument, Document newDocument, Object position, MongoCollection<Object> collection)
+            throws de.bwaldvogel.mongo.exception.KeyConstraintError {
+            index.updateInPlace(oldDocument, newDocument, position, collection);
+        }
+
+        @Override
+        public void drop() {
+            index.drop();
+        }
+
+        @Override
+        public boolean isUnique() {
+            return index.isUnique();
         }
     }
 

@@ -6,8 +6,6 @@ from services.common.mongo import IndexSpec
 from services.notify.adapters.outbound.mongo_store import CASES, DELIVERIES, PROMISES, SENDS
 
 INDEXES = (
-    # Compare-and-set filters on exactly these keys; mongo-java-server scans unless an index matches them.
-    IndexSpec(PROMISES, [("_id", 1), ("version", 1)], "compare_and_set", unique=True),
     IndexSpec(PROMISES, [("case_id", 1)], "by_case"),
     IndexSpec(PROMISES, [("state", 1)], "by_state"),
     IndexSpec(SENDS, [("case_id", 1)], "by_case"),

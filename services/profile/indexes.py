@@ -43,10 +43,6 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(LINKS_COLLECTION, [("customer_id", 1)], name="by_customer"),
     # A customer's timeline, newest first, and merges re-pointing it.
     IndexSpec(TIMELINE_COLLECTION, [("customer_id", 1), ("occurred_at", -1)], name="by_customer_time"),
-    # The compare-and-set filter {_id, version}: redundant on MongoDB (``_id`` is unique already), but
-    # mongo-java-server picks an index only when a query names exactly its fields, and without this one
-    # every customer write scanned the collection (71 writes/s against 11,000 with it, measured here).
-    IndexSpec(CUSTOMERS_COLLECTION, [("_id", 1), ("version", 1)], name="compare_and_set", unique=True),
     # Merged-away customers, for redirects to the survivor.
     IndexSpec(CUSTOMERS_COLLECTION, [("merged_into", 1)], name="by_survivor", sparse=True),
     IndexSpec(CUSTOMERS_COLLECTION, [("refresh_at", 1)], name="refresh_due", sparse=True),

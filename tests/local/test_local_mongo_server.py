@@ -174,3 +174,43 @@ def test_documents_are_kept_in_the_order_written_across_restarts(mongo: StackCon
         assert len(grown["grown"]) == 5000
         with pytest.raises(DuplicateKeyError):
             coll.insert_one({"_id": after[3]})
+
+
+def test_a_query_naming_a_unique_index_s_fields_and_others_matches_all_of_them(mongo: StackConfig) -> None:
+    """The server narrows such a query by the index (see NarrowingIndex); the other fields still decide."""
+    with _client(mongo) as client:
+        coll = client.helhet_test.claims
+        coll.create_index([("order", ASCENDING), ("line", ASCENDING)], unique=True, name="order_line")
+        coll.insert_many(
+            [
+                {"_id": f"k{n}", "claim": "a" if n % 2 else "b", "order": n // 3, "line": n % 3}
+                for n in range(30)
+            ]
+        )
+
+        assert coll.find_one({"_id": "k3", "claim": "a"}) == {
+            "_id": "k3",
+            "claim": "a",
+            "order": 1,
+            "line": 0,
+        }
+        assert coll.find_one({"_id": "k3", "claim": "b"}) is None
+        assert coll.find_one({"_id": "k99", "claim": "a"}) is None
+        in_query = {"_id": {"$in": ["k1", "k2", "k3", "k4", "k99"]}, "claim": "a"}
+        assert sorted(d["_id"] for d in coll.find(in_query)) == ["k1", "k3"]
+        assert [d["_id"] for d in coll.find({"order": 2, "line": 1, "claim": "a"})] == ["k7"]
+        assert list(coll.find({"order": 2, "line": 1, "claim": "b"})) == []
+        # Conditions the index cannot answer are still matched, by a scan.
+        scanned = coll.find({"_id": {"$gte": "k27"}, "claim": "b"})  # strings: "k4" comes after "k27"
+        assert sorted(d["_id"] for d in scanned) == ["k28", "k4", "k6", "k8"]
+        assert sorted(d["_id"] for d in coll.find({"_id": "k5", "$or": [{"claim": "a"}, {"line": 0}]})) == [
+            "k5"
+        ]
+
+        released = coll.update_many(in_query, {"$set": {"claim": "released"}})
+        assert released.modified_count == 2
+        cas = coll.update_one({"_id": "k1", "claim": "a"}, {"$set": {"claim": "c"}})
+        assert cas.matched_count == 0  # released above: the compare-and-set finds nothing to set
+        assert coll.count_documents({"claim": "released"}) == 2
+        assert coll.delete_many({"_id": {"$in": ["k1", "k2"]}, "claim": "released"}).deleted_count == 1
+        assert coll.find_one({"_id": "k2"}) == {"_id": "k2", "claim": "b", "order": 0, "line": 2}

@@ -259,7 +259,6 @@ class MongoProfileStore:
     async def merged_into(self, customer_ids: Collection[str]) -> dict[str, str]:
         if not customer_ids:
             return {}
-        # By ``_id`` alone: a second condition would make mongo-java-server scan the collection.
         found = await find_by_ids(self._customers, customer_ids, {"merged_into": 1})
         return {document["_id"]: document["merged_into"] for document in found if document.get("merged_into")}
 

@@ -1,8 +1,7 @@
 """Routing's state in MongoDB: ``routing_agents`` and the active ``routing_cases``, written by
-compare-and-set on a version (a unique ``(_id, version)`` index: the only shape mongo-java-server answers
-without a scan); ``routing_done`` for cases that are over; and ``routing_hours``, one document per queue
-and hour with its arrivals, first responses and completions (added as sets, so a redelivered message
-counts once)."""
+compare-and-set on a version (``{_id, version}``, found by ``_id``); ``routing_done`` for cases that are
+over; and ``routing_hours``, one document per queue and hour with its arrivals, first responses and
+completions (added as sets, so a redelivered message counts once)."""
 
 from __future__ import annotations
 
