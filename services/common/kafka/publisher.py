@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from kafka import KafkaProducer
@@ -112,6 +112,7 @@ class AsyncEventPublisher:
     def __init__(
         self, settings: CommonSettings, *, client_id: str | None = None, expire_undelivered: bool = False
     ) -> None:
+        self._timeout_s = settings.kafka_publish_timeout_ms / 1000
         self._producer = AIOKafkaProducer(
             client_id=client_id or settings.service_name,
             acks="all",
@@ -158,9 +159,10 @@ class AsyncEventPublisher:
             for position, record in enumerate(records):
                 partition = _PARTITIONER(record.key, partitions, partitions)
                 by_partition.setdefault(partition, []).append(position)
+            deadline = asyncio.get_running_loop().time() + self._timeout_s
             for partition, positions in by_partition.items():
                 for batch_positions, batch in self._batches(records, positions):
-                    future = await self._producer.send_batch(batch, topic, partition=partition)
+                    future = await self._hand_over(batch, topic, partition, deadline)
                     sent.append((batch_positions, partition, future))
         except KafkaError as error:  # refused before sending (e.g. no metadata): the rest are not sent
             answered = await asyncio.gather(*(future for _, _, future in sent), return_exceptions=True)
@@ -174,6 +176,24 @@ class AsyncEventPublisher:
             for index, position in enumerate(positions):  # a batch's messages have consecutive offsets
                 acknowledged[position] = Acknowledged(topic, partition, batch.offset + index)
         return [acknowledged[position] for position in range(len(records))]
+
+    async def _hand_over(
+        self, batch: Any, topic: str, partition: int, deadline: float
+    ) -> asyncio.Future[Any]:
+        """``send_batch``, given until ``deadline``. aiokafka queues one batch per partition and, waiting
+        behind several, takes the time since it started waiting off its timeout again at every wait:
+        behind a few dozen it gave up within a second of a 5 s timeout. It had queued nothing then, so
+        handing the batch over again is safe. (Not tenacity: a retrying object per batch is a reference
+        cycle per batch for the collector.)"""
+        while True:
+            try:
+                future: asyncio.Future[Any] = await self._producer.send_batch(
+                    batch, topic, partition=partition
+                )
+                return future
+            except KafkaTimeoutError:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
 
     def _batches(
         self, records: Sequence[KafkaRecord], positions: list[int]

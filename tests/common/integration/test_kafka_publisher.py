@@ -4,6 +4,7 @@ larger than a record batch are split; a topic the broker does not know acknowled
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -94,3 +95,21 @@ async def test_a_topic_the_broker_does_not_know_acknowledges_nothing(infra: Comm
     finally:
         await publisher.stop()
     assert refused.value.acknowledged == frozenset()
+
+
+async def test_many_batches_queued_on_one_partition_are_all_sent_within_the_timeout(
+    infra: CommonSettings,
+) -> None:
+    """aiokafka takes one batch per partition at a time and, waiting behind several, counts its timeout
+    from the start again at every wait: 48 requests of 1 MB for one partition gave up in about a second."""
+    topic = f"test.publisher.{uuid.uuid4().hex[:8]}"
+    provision_topics(infra, [TopicSpec(topic, "publisher test", partitions=1, consumed=False)])
+    requests = [[interaction(KEYS[0], f"{r}-{n} " + "x" * 6000) for n in range(170)] for r in range(48)]
+    publisher = AsyncEventPublisher(infra, expire_undelivered=True)
+    await publisher.start()
+    try:
+        acknowledged = await asyncio.gather(*(publisher.publish_many(topic, events) for events in requests))
+    finally:
+        await publisher.stop()
+    offsets = [ack.offset for acks in acknowledged for ack in acks]
+    assert len(set(offsets)) == 48 * 170
