@@ -37,6 +37,7 @@ from services.profile.adapters.inbound.rest import customers_router
 from services.profile.adapters.inbound.webhook_consumer import WEBHOOK_TOPICS, WebhookConsumer
 from services.profile.adapters.inbound.webhooks_rest import webhooks_router
 from services.profile.adapters.inbound.worker import register_profile_agent, register_refresh_timer
+from services.profile.adapters.outbound.customer_cache import CustomerCache
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.kafka_requests import KafkaRequestPublisher
 from services.profile.adapters.outbound.kafka_tombstones import KafkaTombstones
@@ -85,7 +86,7 @@ class WorkerRuntime:
         client, publisher = await self.connections.open()
         db = database(client, self.settings)
         service = ProfileService(
-            MongoProfileStore(db),
+            MongoProfileStore(db, CustomerCache(self.settings.worker_customer_cache_size)),
             KafkaChangeFeed(publisher),
             MongoPrivacyStore(db),
             utc_now,

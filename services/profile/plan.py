@@ -47,6 +47,7 @@ class PlannedCustomer:
     outbox: tuple[KeptOutbox, ...] = ()
     kept_apart: frozenset[str] = frozenset()  # customers an unmerge split from this one
     stored_kept_apart: frozenset[str] = frozenset()
+    write_id: str | None = None  # the last write of the stored document
 
     @property
     def changed(self) -> bool:
@@ -120,6 +121,7 @@ def from_stored(stored: StoredCustomer) -> PlannedCustomer:
         outbox=stored.outbox,
         kept_apart=stored.kept_apart,
         stored_kept_apart=stored.kept_apart,
+        write_id=stored.write_id,
     )
 
 

@@ -89,12 +89,14 @@ class StoredCustomer:
     published: Mapping[str, Any] | None = None  # the fields last published on profiles.v1
     outbox: tuple[KeptOutbox, ...] = ()
     kept_apart: frozenset[str] = frozenset()  # customers an unmerge split from this one
+    write_id: str | None = None  # the last write's: a document deleted and written anew has another
 
 
 @dataclass(frozen=True)
 class CustomerWrite:
     profile: Profile  # the facts to store and the views computed from them
     expected_version: int  # 0: the customer has no document yet
+    expected_write_id: str | None = None  # with the version: the last write of what was read
     merged_into: str | None = None
     cases: Mapping[str, Case] = field(default_factory=dict)
     link_counts: Mapping[IdentifierKind, int] = field(default_factory=dict)

@@ -275,7 +275,7 @@ class ProfileService:
         stored = await self._store.customers(ids, [request.event_id])
         if len(stored) < len(ids) or stored[record.survivor_id].merged_into is not None:
             raise _NotUndoableError
-        now = self._clock()
+        now = _ms(self._clock())  # as stored: a write compares with what it wrote before
         split = unmerge(
             record,
             held=stored[record.survivor_id].facts,
@@ -335,7 +335,7 @@ class ProfileService:
         self, pending: list[ObservedEvent], also_load: set[str], links: dict[str, StoredLink] | None
     ) -> _Written | None:
         """Plan and write; None when a race was lost (``also_load`` then names what to re-read)."""
-        now = self._clock()
+        now = _ms(self._clock())  # as stored: a write compares with what it wrote before
         plan = await self._plan(pending, also_load, now, links)
         conflicts = await self._store.add_links(plan.new_links)
         if conflicts:
@@ -456,6 +456,7 @@ class ProfileService:
             CustomerWrite(
                 profiles[c.customer_id],
                 expected_version=c.version,
+                expected_write_id=c.write_id,
                 merged_into=c.merged_into,
                 cases=c.cases,
                 link_counts=plan.link_counts.get(c.customer_id, Counter()),

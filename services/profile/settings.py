@@ -33,6 +33,9 @@ class ProfileSettings(CommonSettings):
     # 0.73 s at 0.1 s, 0.19-0.24 s at 0.01 s; at 150 events/s 0.16 s and 0.05 s; a burst as fast or faster).
     worker_batch_size: int = 500
     worker_batch_within_seconds: float = 0.01
+    # Customers the worker keeps as it last read or wrote them, so the next batch about them need not read
+    # them (a write planned from an outdated copy loses its compare-and-set and reads again); 0: none.
+    worker_customer_cache_size: int = Field(default=20_000, ge=0)
     # A batch whose database write failed is retried after this long (doubling up to the maximum);
     # its offsets are not committed meanwhile.
     worker_retry_initial_seconds: float = 0.5

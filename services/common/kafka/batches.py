@@ -1,7 +1,7 @@
 """Consuming in batches, the same way in every service: decode each message (what does not decode, or is
 not a type the consumer takes, goes to ``<topic>.dlq`` and the batch moves on), hand the batch to the
-service in one call, and retry until it returned. faust acks a batch's messages only when the loop asks
-for the next batch, so an offset is never committed before the write that covers it."""
+service in one call, and retry until it returned. A batch's messages are acked only once it returned
+(``taking.ack_all``), so an offset is never committed before the write that covers it."""
 
 from __future__ import annotations
 

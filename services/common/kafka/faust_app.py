@@ -35,7 +35,7 @@ def create_faust_app(settings: CommonSettings, app_id: str, **overrides: Any) ->
         "broker": [f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
         "broker_credentials": credentials,
         "broker_client_id": f"{app_id}-worker",
-        # Commits follow processing: an event is acked when the agent asks for the next one.
+        # Commits follow processing: an event is acked once its batch is written (``taking.ack_all``).
         "broker_commit_interval": 1.0,
         "broker_session_timeout": settings.kafka_session_timeout_seconds,
         "broker_heartbeat_interval": min(3.0, settings.kafka_session_timeout_seconds / 3),

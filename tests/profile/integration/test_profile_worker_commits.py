@@ -1,5 +1,5 @@
 """The real faust agent against the real broker commits a batch's offsets only after the batch's finish
-has run: faust alone would commit them as soon as its loop asks for the next batch."""
+has run: faust alone would commit them as soon as its stream moved past them."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from schemas.envelope import Event, Payload
 from schemas.feedback import FeedbackReceived
 from schemas.routing import AssignmentChanged, QueueStats
 from services.common.kafka.batches import DeadLetters, RetryPolicy, process_batch, raw_message
+from services.common.kafka.taking import ack_all, consume_in_batches
 from services.notify.service import NotifyService
 
 _log = logging.getLogger(__name__)
@@ -59,9 +60,13 @@ def register_notify_agents(
     ) -> None:
         async def agent(stream: Any) -> None:
             batches = _Batches(handler(await service()))
-            async for batch in stream.take_events(batch_size, within_seconds):
+
+            async def process(batch: list[Any]) -> None:
                 messages = [raw_message(event) for event in batch]
                 await process_batch(messages, batches, dead_letters, retry, (accepts,))
+                ack_all(batch)
+
+            await consume_in_batches(stream, batch_size, within_seconds, process)
 
         source = app.topic(topic, key_type=bytes, value_type=bytes)
         app.agent(source, name=f"notify-{topic.replace('.', '-')}")(agent)

@@ -21,6 +21,7 @@ from schemas.catalog import event_type_of
 from schemas.customers import ProfileRefreshDue
 from schemas.envelope import Event
 from services.common.kafka.batches import DeadLetters, RetryPolicy, decoded, raw_message, until_done
+from services.common.kafka.taking import ack_all, consume_in_batches
 from services.profile.core.observe import PROFILE_PAYLOADS
 from services.profile.service import Finish
 
@@ -60,21 +61,21 @@ def register_profile_agent(
     async def profile_events(stream: Any) -> None:
         service = await handler_factory()
         finishing: asyncio.Task[None] | None = None
+
+        async def process(batch: list[Any]) -> None:
+            nonlocal finishing
+            messages = [raw_message(event) for event in batch]
+            # Retried like the rest: a dead letter the broker refused must not end the agent.
+            events = await until_done(
+                partial(decoded, messages, dead_letters, PROFILE_PAYLOADS), retry, len(messages)
+            )
+            finish = await until_done(partial(service.apply_batch, events), retry, len(events))
+            if finishing is not None:
+                await finishing  # one batch finishing at a time
+            finishing = asyncio.create_task(finish_then_ack(finish, batch, retry))
+
         try:
-            async for batch in stream.take_events(batch_size, within_seconds):
-                # faust acks a batch when the loop asks for the next one, while this one may still be
-                # finishing: one more reference per message keeps its offset uncommitted until then.
-                for event in batch:
-                    event.message.incref()
-                messages = [raw_message(event) for event in batch]
-                # Retried like the rest: a dead letter the broker refused must not end the agent.
-                events = await until_done(
-                    partial(decoded, messages, dead_letters, PROFILE_PAYLOADS), retry, len(messages)
-                )
-                finish = await until_done(partial(service.apply_batch, events), retry, len(events))
-                if finishing is not None:
-                    await finishing  # one batch finishing at a time
-                finishing = asyncio.create_task(finish_then_ack(finish, batch, retry))
+            await consume_in_batches(stream, batch_size, within_seconds, process)
         finally:
             if finishing is not None:
                 finishing.cancel()  # stopping: what did not finish is redelivered
@@ -84,8 +85,7 @@ def register_profile_agent(
 
 async def finish_then_ack(finish: Finish, batch: Sequence[Any], retry: RetryPolicy) -> None:
     await until_done(finish, retry, len(batch))
-    for event in batch:
-        event.ack()
+    ack_all(batch)
 
 
 class RunsOnce(Protocol):

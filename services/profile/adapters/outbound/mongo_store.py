@@ -18,6 +18,7 @@ from pymongo.errors import BulkWriteError
 
 from schemas.identifiers import IdentifierKind
 from services.common.mongo import Document, find_by_ids
+from services.profile.adapters.outbound.customer_cache import CustomerCache, stored_after
 from services.profile.adapters.outbound.documents import (
     customer_document,
     link_document,
@@ -56,7 +57,8 @@ _REMEMBERED_WRITES = 16
 
 
 class MongoProfileStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], cache: CustomerCache | None = None) -> None:
+        self._cache = CustomerCache(0) if cache is None else cache
         self._links = db[LINKS_COLLECTION]
         self._timeline = db[TIMELINE_COLLECTION]
         self._customers = db[CUSTOMERS_COLLECTION]
@@ -91,16 +93,27 @@ class MongoProfileStore:
     async def customers(
         self, customer_ids: Collection[str], events: Collection[str] = ()
     ) -> dict[str, StoredCustomer]:
+        wanted = set(events)
+        cached: dict[str, StoredCustomer] = {}
+        for customer_id in customer_ids:
+            customer = self._cache.get(customer_id)
+            # One whose outbox names one of these events is read: its messages may be published again.
+            if customer is not None and all(entry.event_ids.isdisjoint(wanted) for entry in customer.outbox):
+                cached[customer_id] = customer
+        read = await self._read_customers([i for i in customer_ids if i not in cached], wanted)
+        self._cache.put(read.values())
+        return cached | read
+
+    async def _read_customers(self, customer_ids: list[str], events: set[str]) -> dict[str, StoredCustomer]:
         if not customer_ids:
             return {}
         # Without the outbox messages (most of a customer document), then with them for the few whose
         # outbox names one of these events: a batch delivered again, which may have to publish them again.
         found = await find_by_ids(self._customers, customer_ids, {"outbox.messages": 0})
-        wanted = set(events)
         again = [
             document["_id"]
             for document in found
-            if any(wanted.intersection(entry["event_ids"]) for entry in document.get("outbox", []))
+            if any(events.intersection(entry["event_ids"]) for entry in document.get("outbox", []))
         ]
         if again:
             whole = {document["_id"]: document for document in await find_by_ids(self._customers, again)}
@@ -126,6 +139,10 @@ class MongoProfileStore:
     async def save_customers(self, writes: Sequence[CustomerWrite], write_id: str) -> set[str]:
         if not writes:
             return set()
+        ids = [write.profile.customer_id for write in writes]
+        read = {customer_id: self._cache.get(customer_id) for customer_id in ids}
+        # Whatever this write does, the copies read before it are old now; the ones it wrote replace them.
+        self._cache.drop(ids)
         operations: list[InsertOne[Document] | UpdateOne] = []
         for write in writes:
             customer_id = write.profile.customer_id
@@ -148,22 +165,29 @@ class MongoProfileStore:
             if outbox:
                 # The compare-and-set makes the stored outbox the one the plan read and chose from.
                 pushed["outbox"] = {"$each": outbox, "$slice": -(write.outbox_kept + 1)}
+            expected: Document = {"_id": customer_id, "version": write.expected_version}
+            if write.expected_write_id is not None:
+                expected["write_ids"] = write.expected_write_id
             operations.append(
                 UpdateOne(
-                    {"_id": customer_id, "version": write.expected_version},
+                    expected,
                     {"$set": {**document, "version": write.expected_version + 1}, "$push": pushed},
                 )
             )
         try:
             result = await self._customers.bulk_write(operations, ordered=False)
             if result.inserted_count + result.matched_count == len(operations):
+                self._cache.put(
+                    stored
+                    for write in writes
+                    if (stored := stored_after(write, write_id, read[write.profile.customer_id])) is not None
+                )
                 return set()
         except BulkWriteError as error:
             # Counts are not to be trusted here: mongo-java-server 1.47 counts an insert refused as a
             # duplicate in ``nInserted``. Ask the documents instead.
             _raise_unless_duplicates(error)
         # Some compare-and-set lost: the documents that do not name this write are the ones to redo.
-        ids = [write.profile.customer_id for write in writes]
         found = await find_by_ids(self._customers, ids, {"write_ids": 1})
         won = {document["_id"] for document in found if write_id in document.get("write_ids", [])}
         return set(ids) - won

@@ -23,6 +23,7 @@ import faust
 from schemas.cases import CaseChanged
 from schemas.envelope import Event
 from services.common.kafka.batches import DeadLetters, RetryPolicy, process_batch, raw_message
+from services.common.kafka.taking import ack_all, consume_in_batches
 from services.routing.service import RoutingService
 
 ROUTING_TOPICS = ("cases.v1",)
@@ -54,9 +55,13 @@ def register_routing_agents(
 
     async def case_changes(stream: Any) -> None:
         handler = CaseBatches(await service())
-        async for batch in stream.take_events(batch_size, within_seconds):
+
+        async def process(batch: list[Any]) -> None:
             messages = [raw_message(event) for event in batch]
             await process_batch(messages, handler, dead_letters, retry, (CaseChanged,))
+            ack_all(batch)
+
+        await consume_in_batches(stream, batch_size, within_seconds, process)
 
     app.agent(source, name="case-changes")(case_changes)
     ticks = 0

@@ -1,0 +1,152 @@
+"""The worker's customer cache holds customers exactly as the store does, and a copy that another writer
+has since changed, or an erasure deleted and a new write re-created, only costs a lost race: the write
+planned from it is refused and made again from the stored customer."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schemas.envelope import Event
+from services.common.kafka.publisher import AsyncEventPublisher
+from services.common.mongo import Document
+from services.profile.adapters.outbound.customer_cache import CustomerCache
+from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
+from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
+from services.profile.adapters.outbound.mongo_store import MongoProfileStore
+from services.profile.core.observe import ProfilePayload
+from services.profile.indexes import CUSTOMERS_COLLECTION
+from services.profile.ports import StoredCustomer
+from services.profile.service import ProfileService
+from tests.profile.integration.profile_flow import (
+    customers_of,
+    fresh_email,
+    fresh_phone,
+    interaction,
+    order,
+    page_view,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def cached_store(db: AsyncDatabase[Document]) -> MongoProfileStore:
+    return MongoProfileStore(db, CustomerCache(1000))
+
+
+@pytest.fixture
+def cached(
+    cached_store: MongoProfileStore, db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> ProfileService:
+    """A service as the worker builds it: its store keeps the customers it read and wrote."""
+    return ProfileService(cached_store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
+
+
+def uncached(db: AsyncDatabase[Document], publisher: AsyncEventPublisher) -> ProfileService:
+    return ProfileService(MongoProfileStore(db), KafkaChangeFeed(publisher), MongoPrivacyStore(db), clock)
+
+
+def comparable(customer: StoredCustomer) -> dict[str, Any]:
+    """Every field; of the outbox, what a read without messages returns."""
+    entries = [(entry.event_ids, entry.written_at) for entry in customer.outbox]
+    return {**vars(replace(customer, outbox=())), "outbox": entries}
+
+
+async def the_customer(db: AsyncDatabase[Document], event: Event[ProfilePayload]) -> str:
+    [customer_id] = await customers_of(db, {i.key for i in event.data.identifiers})
+    return customer_id
+
+
+async def test_cached_customers_equal_the_stored_ones_after_every_kind_of_write(
+    db: AsyncDatabase[Document], cached: ProfileService, cached_store: MongoProfileStore
+) -> None:
+    email, phone, other = fresh_email(), fresh_phone(), fresh_email()
+    now = datetime.now(UTC)
+    batches = [
+        [interaction(email, at=now - timedelta(days=2))],  # a new customer with a case
+        [order(email, phone), page_view(email)],  # a second identifier, an order, web activity
+        [interaction(email, text="Jeg vil klage, varen var ødelagt", at=now), order(email, amount="499.00")],
+        [interaction(other)],
+        [order(other, phone)],  # the phone links both: one merges into the other
+    ]
+    for batch in batches:
+        await cached.handle_batch(batch)
+    [survivor] = await customers_of(db, {email.key, phone.key, other.key})
+    merged_away = [d["_id"] async for d in db[CUSTOMERS_COLLECTION].find({"merged_into": survivor})]
+    ids = [survivor, *merged_away]
+    assert len(ids) == 2
+
+    from_cache = await cached_store.customers(ids)
+    from_store = await MongoProfileStore(db).customers(ids)
+    assert {i: comparable(c) for i, c in from_cache.items()} == {
+        i: comparable(c) for i, c in from_store.items()
+    }
+    assert all(customer.version > 1 for customer in from_store.values())
+
+
+async def test_a_write_planned_from_a_copy_another_writer_changed_is_made_again_from_the_stored_one(
+    db: AsyncDatabase[Document], publisher: AsyncEventPublisher, cached: ProfileService
+) -> None:
+    email = fresh_email()
+    first = order(email, amount="100.00")
+    await cached.handle_batch([first])
+    customer_id = await the_customer(db, first)
+
+    await uncached(db, publisher).handle_batch([order(email, amount="200.00")])  # the cache never sees it
+    outcome = await cached.handle_batch([order(email, amount="300.00")])
+
+    assert outcome.attempts == 2  # the first attempt, from the cached copy, lost its compare-and-set
+    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert stored is not None
+    assert stored["summary"]["historic_value"] == "600.00"
+    assert stored["version"] == 3
+
+
+async def test_a_customer_erased_and_written_anew_to_the_same_version_is_not_overwritten_from_the_cache(
+    db: AsyncDatabase[Document], publisher: AsyncEventPublisher, cached: ProfileService
+) -> None:
+    """The version alone would match: the document now holds another write."""
+    email = fresh_email()
+    first = order(email, amount="100.00")
+    await cached.handle_batch([first])
+    customer_id = await the_customer(db, first)
+    document = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert document is not None
+    assert document["version"] == 1
+    await db[CUSTOMERS_COLLECTION].replace_one(
+        {"_id": customer_id}, {**document, "write_ids": ["written-anew"], "orders": []}
+    )
+
+    outcome = await cached.handle_batch([order(email, amount="300.00")])
+
+    assert outcome.attempts == 2
+    stored = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
+    assert stored is not None
+    assert stored["summary"]["historic_value"] == "300.00"  # planned from the new document, not the copy
+
+
+async def test_a_cached_outbox_drops_the_entries_the_stored_one_drops(
+    db: AsyncDatabase[Document], publisher: AsyncEventPublisher, cached_store: MongoProfileStore
+) -> None:
+    """Entries older than the retention go once newer ones are kept beside them (``entries_kept``)."""
+    now = [datetime.now(UTC)]
+    service = ProfileService(cached_store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), lambda: now[0])
+    email = fresh_email()
+    for n in range(7):
+        await service.handle_batch([order(email, amount=f"{n + 1}00.00")])
+        now[0] += timedelta(hours=2)
+    customer_id = await the_customer(db, order(email))
+
+    from_cache = await cached_store.customers([customer_id])
+    from_store = await MongoProfileStore(db).customers([customer_id])
+    assert comparable(from_cache[customer_id]) == comparable(from_store[customer_id])
+    assert 1 < len(from_store[customer_id].outbox) < 7
