@@ -79,3 +79,27 @@ async def test_a_batch_is_what_arrived_meanwhile_and_commits_wait_for_its_ack(
         await app.stop()
     assert len(batches) == 2  # the thirty that arrived meanwhile came as one batch
     assert sorted(batches[1]) == sorted(event.key.encode() for event in meanwhile)
+
+
+async def test_an_app_with_several_agents_stops(infra: CommonSettings) -> None:
+    """Each agent iterates its own stream, so stopping the app ends every one (a reader in a task of its
+    own kept the second agent's stream open: stopping hung)."""
+    app = create_faust_app(infra, f"test-take-stop-{uuid.uuid4().hex[:8]}")
+
+    async def process(batch: list[Any]) -> None:
+        ack_all(batch)
+
+    for topic in ("deliveries.v1", "feedback.v1", "queue-stats.v1"):
+
+        async def agent(stream: Any) -> None:
+            await consume_in_batches(stream, 100, 0.05, process)
+
+        app.agent(app.topic(topic, key_type=bytes, value_type=bytes), name=f"take-{topic}")(agent)
+    await app.start()
+
+    async def reading() -> bool:
+        return bool(app.consumer.assignment())
+
+    await eventually(reading, timeout_s=60, what="partitions assigned")
+    async with asyncio.timeout(20):
+        await app.stop()
