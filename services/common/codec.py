@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from cloudevents.core.bindings import kafka as ce_kafka
@@ -74,6 +75,12 @@ def encode(event: Event[DataT], extra_headers: Mapping[str, str] | None = None) 
     return KafkaRecord(key=event.key.encode(), value=message.value, headers=headers)
 
 
+@cache
+def _envelope(model: type[Payload]) -> type[Event[Any]]:
+    """``Event[model]``, subscripted once per model: pydantic looks a generic up again every time."""
+    return Event[model]  # type: ignore[valid-type]
+
+
 def decode(key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> Event[Payload]:
     """Decode and validate a binary-mode message into its declared pydantic model."""
     if not key:
@@ -103,7 +110,7 @@ def decode(key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, 
         data = declared.model.model_validate_json(
             body if isinstance(body, bytes) else b"", context=ALREADY_NORMALISED
         )
-        return Event[declared.model](  # type: ignore[name-defined]
+        return _envelope(declared.model)(
             id=attributes["id"],
             source=attributes["source"],
             type=declared.name,
