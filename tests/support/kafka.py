@@ -1,4 +1,4 @@
-"""Reading what landed on a topic, for tests."""
+"""Reading what landed on a topic, and what a group committed, for tests."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import contextlib
 import uuid
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from kafka import KafkaAdminClient
 
 from schemas.catalog import DLQ_SUFFIX
 from schemas.envelope import Event, Payload
 from services.common.codec import InvalidEventError, decode
-from services.common.kafka.connection import aiokafka_options
+from services.common.kafka.connection import aiokafka_options, kafka_python_options
 from services.common.settings import CommonSettings
 
 
@@ -69,3 +70,13 @@ async def dead_letter_of(
     finally:
         await consumer.stop()
     raise AssertionError("no dead letter for the poison message")
+
+
+def committed(settings: CommonSettings, group: str, topic: str) -> int:
+    """The sum of the offsets ``group`` committed on ``topic``'s partitions."""
+    admin = KafkaAdminClient(**kafka_python_options(settings))
+    try:
+        offsets = admin.list_group_offsets({group: None})[group]
+    finally:
+        admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic)

@@ -9,15 +9,14 @@ import uuid
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient
 
-from services.common.kafka.connection import kafka_python_options
 from services.common.kafka.faust_app import create_faust_app
 from services.common.kafka.groups import start_group_at_the_end
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.kafka.taking import ack_all, consume_in_batches
 from services.common.settings import CommonSettings
 from tests.profile.integration.profile_flow import eventually, fresh_email, interaction, topic_of
+from tests.support.kafka import committed
 
 pytestmark = pytest.mark.integration
 
@@ -26,21 +25,12 @@ TOPIC = "interactions.v1"
 COMMIT_WAIT_S = 3.0
 
 
-def committed(infra: CommonSettings, group: str) -> int:
-    admin = KafkaAdminClient(**kafka_python_options(infra))
-    try:
-        offsets = admin.list_group_offsets({group: None})[group]
-    finally:
-        admin.close()
-    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == TOPIC)
-
-
 async def test_a_batch_is_what_arrived_meanwhile_and_commits_wait_for_its_ack(
     infra: CommonSettings, publisher: AsyncEventPublisher
 ) -> None:
     group = f"test-take-{uuid.uuid4().hex[:8]}"
     start_group_at_the_end(infra, group, [TOPIC])
-    before = committed(infra, group)
+    before = committed(infra, group, TOPIC)
     batches: list[list[bytes]] = []
     gate = asyncio.Event()
     app = create_faust_app(infra, group)
@@ -67,12 +57,12 @@ async def test_a_batch_is_what_arrived_meanwhile_and_commits_wait_for_its_ack(
         for event in meanwhile:
             await publisher.publish(topic_of(event), event)
         await asyncio.sleep(COMMIT_WAIT_S)
-        assert committed(infra, group) == before  # read, not acked: nothing committed
+        assert committed(infra, group, TOPIC) == before  # read, not acked: nothing committed
 
         gate.set()
 
         async def all_committed() -> bool:
-            return committed(infra, group) == before + 31
+            return committed(infra, group, TOPIC) == before + 31
 
         await eventually(all_committed, timeout_s=30, what="the offsets committed")
     finally:

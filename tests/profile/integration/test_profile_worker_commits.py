@@ -9,11 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient
 
 from schemas.envelope import Event
 from services.common.kafka.batches import RetryPolicy
-from services.common.kafka.connection import kafka_python_options
 from services.common.kafka.faust_app import create_faust_app
 from services.common.kafka.groups import start_group_at_the_end
 from services.common.kafka.publisher import AsyncEventPublisher
@@ -21,6 +19,7 @@ from services.common.settings import CommonSettings
 from services.profile.adapters.inbound.worker import register_profile_agent
 from services.profile.service import BatchOutcome, Finish
 from tests.profile.integration.profile_flow import eventually, fresh_email, interaction, topic_of
+from tests.support.kafka import committed
 
 pytestmark = pytest.mark.integration
 
@@ -52,21 +51,12 @@ class NoDeadLetters:
         raise AssertionError(f"{topic}[{partition}]@{offset} dead-lettered: {error!r}")
 
 
-def committed(infra: CommonSettings, group: str) -> int:
-    admin = KafkaAdminClient(**kafka_python_options(infra))
-    try:
-        offsets = admin.list_group_offsets({group: None})[group]
-    finally:
-        admin.close()
-    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == TOPIC)
-
-
 async def test_offsets_are_committed_only_after_the_finish(
     infra: CommonSettings, publisher: AsyncEventPublisher
 ) -> None:
     group = f"test-commits-{uuid.uuid4().hex[:8]}"
     start_group_at_the_end(infra, group, [TOPIC])
-    before = committed(infra, group)
+    before = committed(infra, group, TOPIC)
     service = GatedService()
     app = create_faust_app(infra, group)
 
@@ -93,12 +83,12 @@ async def test_offsets_are_committed_only_after_the_finish(
 
         await eventually(all_applied, timeout_s=60, what="the batch applied")
         await asyncio.sleep(COMMIT_WAIT_S)
-        assert committed(infra, group) == before  # applied, not finished: nothing committed
+        assert committed(infra, group, TOPIC) == before  # applied, not finished: nothing committed
 
         service.gate.set()
 
         async def all_committed() -> bool:
-            return committed(infra, group) == before + EVENTS
+            return committed(infra, group, TOPIC) == before + EVENTS
 
         await eventually(all_committed, timeout_s=30, what="the offsets committed")
     finally:

@@ -43,9 +43,6 @@ class CustomerCache:
         for customer_id in customer_ids:
             self._customers.pop(customer_id, None)
 
-    def __len__(self) -> int:
-        return len(self._customers)
-
 
 def stored_after(write: CustomerWrite, write_id: str, before: StoredCustomer | None) -> StoredCustomer | None:
     """What the store holds after ``write`` won, from the customer as it was read (``before``); None when
