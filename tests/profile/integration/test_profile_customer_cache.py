@@ -12,6 +12,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.envelope import Event
+from schemas.identifiers import CustomerIdentifier
 from services.common.kafka.publisher import AsyncEventPublisher
 from services.common.mongo import Document
 from services.profile.adapters.outbound.customer_cache import CustomerCache
@@ -66,6 +67,16 @@ async def the_customer(db: AsyncDatabase[Document], event: Event[ProfilePayload]
     return customer_id
 
 
+async def a_customer_with_an_order(
+    db: AsyncDatabase[Document], service: ProfileService
+) -> tuple[CustomerIdentifier, str]:
+    """A new customer's email and id, after one order of 100.00 applied through ``service``."""
+    email = fresh_email()
+    first = order(email, amount="100.00")
+    await service.handle_batch([first])
+    return email, await the_customer(db, first)
+
+
 async def test_cached_customers_equal_the_stored_ones_after_every_kind_of_write(
     db: AsyncDatabase[Document], cached: ProfileService, cached_store: MongoProfileStore
 ) -> None:
@@ -96,10 +107,7 @@ async def test_cached_customers_equal_the_stored_ones_after_every_kind_of_write(
 async def test_a_write_planned_from_a_copy_another_writer_changed_is_made_again_from_the_stored_one(
     db: AsyncDatabase[Document], publisher: AsyncEventPublisher, cached: ProfileService
 ) -> None:
-    email = fresh_email()
-    first = order(email, amount="100.00")
-    await cached.handle_batch([first])
-    customer_id = await the_customer(db, first)
+    email, customer_id = await a_customer_with_an_order(db, cached)
 
     await uncached(db, publisher).handle_batch([order(email, amount="200.00")])  # the cache never sees it
     outcome = await cached.handle_batch([order(email, amount="300.00")])
@@ -115,10 +123,7 @@ async def test_a_customer_erased_and_written_anew_to_the_same_version_is_not_ove
     db: AsyncDatabase[Document], publisher: AsyncEventPublisher, cached: ProfileService
 ) -> None:
     """The version alone would match: the document now holds another write."""
-    email = fresh_email()
-    first = order(email, amount="100.00")
-    await cached.handle_batch([first])
-    customer_id = await the_customer(db, first)
+    email, customer_id = await a_customer_with_an_order(db, cached)
     document = await db[CUSTOMERS_COLLECTION].find_one({"_id": customer_id})
     assert document is not None
     assert document["version"] == 1
