@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from enum import StrEnum
+from functools import cached_property
 from typing import Self
 
 import phonenumbers
@@ -92,7 +93,8 @@ class CustomerIdentifier(Payload):
         _check_scope(self.kind, self.scope)
         return self
 
-    @property
+    # Kept once made (the model is frozen): identity resolution asks for it dozens of times per event.
+    @cached_property
     def key(self) -> str:
         """Stable text form, used as a Kafka key before the customer's own id is known."""
         scope = f"{self.scope}:" if self.scope else ""

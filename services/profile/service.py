@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.cases import CaseChange, CaseStatus
@@ -94,6 +94,7 @@ from services.profile.ports import (
 
 _log = logging.getLogger(__name__)
 _OUTBOX_RETENTION = OutboxRetention()
+_NO_OFFSET = timedelta(0)
 
 
 class ConcurrentUpdateError(Exception):
@@ -712,11 +713,30 @@ def _ms(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
 
 
+def _is_ms(at: datetime | None) -> bool:
+    return at is None or (at.microsecond % 1000 == 0 and at.utcoffset() == _NO_OFFSET)
+
+
 def to_millis(event: ObservedEvent) -> ObservedEvent:
-    """The event with every instant at the precision the store keeps."""
+    """The event with every instant at the precision the store keeps (the event itself when they are:
+    most are, and copying frozen dataclasses costs)."""
     step: PhoneStep | None = event.phone_step
     notification = event.notification
-    if notification is not None and (expected := notification.expected_answer) is not None:
+    expected = None if notification is None else notification.expected_answer
+    instants = [
+        event.occurred_at,
+        *(a.occurred_at for a in event.attributes),
+        *(c.occurred_at for c in event.consent),
+        None if event.order is None else event.order.occurred_at,
+        None if event.experience is None else event.experience.occurred_at,
+        None if step is None else step.occurred_at,
+        None if step is None else step.callback_window_end,
+        None if expected is None else expected.earliest,
+        None if expected is None else expected.latest,
+    ]
+    if all(_is_ms(at) for at in instants):
+        return event
+    if notification is not None and expected is not None:
         earliest, latest = expected.earliest, expected.latest
         expected = replace(
             expected,

@@ -5,7 +5,7 @@ and never the customer being seen."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -218,6 +218,22 @@ def test_the_store_keeps_the_promised_times_in_milliseconds() -> None:
     assert observed.notification.expected_answer.earliest == (at + 2 * HOUR).replace(microsecond=999_000)
     assert observed.notification.expected_answer.latest == (at + 4 * HOUR).replace(microsecond=999_000)
     assert observed.occurred_at == at.replace(microsecond=999_000)
+
+
+def test_an_event_already_in_milliseconds_is_kept_as_it_is_unless_one_instant_is_not() -> None:
+    at = NOW.replace(microsecond=250_000)
+    already = notification("n1", at=at, expected_answer=expected_within(at))
+    assert to_millis(already) is already
+
+    # Only the promised answer time is finer than a millisecond (or not in UTC): still cut and moved.
+    finer = notification("n1", at=at, expected_answer=expected_within(at.replace(microsecond=250_001)))
+    oslo = replace(already, occurred_at=at.astimezone(timezone(HOUR)))
+    for event in (finer, oslo):
+        observed = to_millis(event)
+        assert observed is not event
+        assert observed.occurred_at == at
+        assert observed.occurred_at.utcoffset() == timedelta(0)
+    assert to_millis(finer).notification.expected_answer.earliest.microsecond == 250_000  # type: ignore[union-attr]
 
 
 def test_the_worker_takes_notifications() -> None:
