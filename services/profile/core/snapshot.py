@@ -18,9 +18,20 @@ from services.profile.core.profile import Profile
 def published_fields(profile: Profile, merged_into: str | None) -> dict[str, Any]:
     """The fields of ``ProfileChanged`` that can change, as comparable JSON values (``as_of`` left out:
     it moves with every write)."""
-    view = profile.view.model_dump(mode="json", exclude={"customer_id", "as_of"})
+    view = profile.view
+    # As ``view.model_dump(mode="json")`` makes them (a test holds the two equal), without its cost on
+    # every write.
     return {
-        **view,
+        "tier": view.tier.value,
+        "historic_value": str(view.historic_value),
+        "predicted_lifetime_value": str(view.predicted_lifetime_value),
+        "lifecycle": view.lifecycle.value,
+        "needs_recovery": view.needs_recovery,
+        "recovery_reason": None if view.recovery_reason is None else view.recovery_reason.value,
+        "language": view.language,
+        "preferred_channel": view.preferred_channel,
+        "last_agent": view.last_agent,
+        "consent": {purpose.value: granted for purpose, granted in view.consent.items()},
         "name": profile.attribute(AttributeName.NAME),
         "identifiers": sorted(identifier.key for identifier in profile.facts.identifiers),
         "merged_into": merged_into,

@@ -10,11 +10,12 @@ from services.profile.adapters.outbound.documents import (
     facts_from_document,
     outbox_document,
     outbox_from_document,
+    timeline_document,
 )
 from services.profile.core.profile import ProfileConfig, ProfileFacts, evaluate
 from services.profile.outgoing import profile_event
 from services.profile.ports import OutboxEntry
-from tests.profile.unit.profile_builders import KARI, KARI_PHONE, NOW
+from tests.profile.unit.profile_builders import KARI, KARI_PHONE, NOW, web
 
 IDENTIFIERS = frozenset(
     {
@@ -36,6 +37,15 @@ def test_identifiers_are_stored_as_their_json_dump_and_read_back_equal() -> None
     assert any(stored["unparsed"] for stored in document["identifiers"])
     assert any(stored["scope"] == "page-1" for stored in document["identifiers"])
     assert facts_from_document(document).identifiers == IDENTIFIERS
+
+
+def test_a_timeline_entry_keeps_the_identifiers_it_was_seen_with_as_their_json_dump() -> None:
+    document = timeline_document(web("e-1", identifiers=tuple(IDENTIFIERS)), "c", None)
+
+    assert document["identified_as"] == [
+        identifier.model_dump(mode="json")
+        for identifier in sorted(IDENTIFIERS, key=lambda i: (i.key, i.unparsed))
+    ]
 
 
 def test_outbox_messages_are_stored_compressed_and_read_back_equal() -> None:

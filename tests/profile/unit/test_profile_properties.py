@@ -1,4 +1,4 @@
-"""Properties of the profile fold, merge and unmerge over any valid event set."""
+"""Properties of the profile fold, merge and unmerge over any valid event set, and of what is published."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from services.profile.core.merge import Holdings, merge, unmerge
 from services.profile.core.observe import ObservedEvent
 from services.profile.core.profile import ProfileConfig, apply, fold
+from services.profile.core.snapshot import published_fields
 from tests.profile.unit.profile_builders import NOW, event_sets
 
 CONFIG = ProfileConfig()
@@ -104,3 +105,15 @@ def test_a_merge_loses_nothing(ours: list[ObservedEvent], theirs: list[ObservedE
     )
     for purpose, decision in together.facts.consent.items():
         assert merged.facts.consent[purpose].granted <= decision.granted
+
+
+@modest
+@given(events=event_sets())
+def test_published_fields_are_the_views_json_dump(events: list[ObservedEvent]) -> None:
+    profile = fold("kari", events, CONFIG, NOW)
+
+    published = published_fields(profile, None)
+
+    dumped = profile.view.model_dump(mode="json", exclude={"customer_id", "as_of"})
+    assert {name: published[name] for name in dumped} == dumped
+    assert set(published) - set(dumped) == {"name", "identifiers", "merged_into"}

@@ -56,11 +56,7 @@ def facts_document(profile: Profile) -> Document:
     snapshot = profile.view
     value = profile.value
     return {
-        "identifiers": [
-            # As ``model_dump(mode="json")`` makes it, without pydantic's cost for every identifier.
-            {"kind": i.kind.value, "unparsed": i.unparsed, "value": i.value, "scope": i.scope}
-            for i in sorted(facts.identifiers, key=lambda i: (i.key, i.unparsed))
-        ],
+        "identifiers": [_identifier(i) for i in sorted(facts.identifiers, key=lambda i: (i.key, i.unparsed))],
         "first_seen": facts.first_seen,
         "last_seen": facts.last_seen,
         "attributes": {
@@ -90,6 +86,16 @@ def facts_document(profile: Profile) -> Document:
             "last_agent": snapshot.last_agent,
             "as_of": snapshot.as_of,
         },
+    }
+
+
+def _identifier(identifier: CustomerIdentifier) -> Document:
+    """As ``model_dump(mode="json")`` makes it, without pydantic's cost for every identifier."""
+    return {
+        "kind": identifier.kind.value,
+        "unparsed": identifier.unparsed,
+        "value": identifier.value,
+        "scope": identifier.scope,
     }
 
 
@@ -139,7 +145,7 @@ def timeline_document(event: ObservedEvent, customer_id: str, case_id: str | Non
         "channel": event.source_channel,
         "identifiers": sorted({identifier.key for identifier in event.identifiers}),
         "identified_as": [
-            identifier.model_dump(mode="json")
+            _identifier(identifier)
             for identifier in sorted(set(event.identifiers), key=lambda i: (i.key, i.unparsed))
         ],
         "attributes": [
