@@ -62,6 +62,9 @@ class KeptOutbox:
     event_ids: frozenset[str]
     messages: Callable[[], tuple[Outgoing, ...]]
     written_at: datetime | None  # None: stored before entries had a time
+    # Known here to be over: its messages published and its events on the timeline, so a redelivery
+    # skips those events and never comes back for it (only a worker that finished the batch knows).
+    settled: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,14 @@ class StoredCustomer:
 class CustomerWrite:
     profile: Profile  # the facts to store and the views computed from them
     expected_version: int  # 0: the customer has no document yet
+    # How many of the stored outbox entries (the newest) stay, beside the new one if there is one.
+    outbox_kept: int
     expected_write_id: str | None = None  # with the version: the last write of what was read
     merged_into: str | None = None
     cases: Mapping[str, Case] = field(default_factory=dict)
     link_counts: Mapping[IdentifierKind, int] = field(default_factory=dict)
     published: Mapping[str, Any] = field(default_factory=dict)
     outbox: OutboxEntry | None = None
-    outbox_kept: int = 0  # with a new outbox entry: how many of the stored ones (the newest) stay beside it
     kept_apart: frozenset[str] = frozenset()
     refresh_at: datetime | None = None  # when time alone may move the profile (``next_refresh_at``)
 

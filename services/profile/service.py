@@ -466,7 +466,13 @@ class ProfileService:
                 outbox=OutboxEntry(frozenset(caused.get(c.customer_id) or plan.owner), tuple(outbox), now)
                 if (outbox := messages.get(c.customer_id))
                 else None,
-                outbox_kept=entries_kept([entry.written_at for entry in c.outbox], now, _OUTBOX_RETENTION),
+                outbox_kept=entries_kept(
+                    [entry.written_at for entry in c.outbox],
+                    now,
+                    _OUTBOX_RETENTION,
+                    [entry.settled for entry in c.outbox],
+                    adding=c.customer_id in messages,
+                ),
                 kept_apart=c.kept_apart,
                 # A merged-away customer is never looked at again: its survivor is.
                 refresh_at=None if c.merged_into else next_refresh_at(c.facts, self._profile, now),

@@ -67,6 +67,11 @@ async def the_customer(db: AsyncDatabase[Document], event: Event[ProfilePayload]
     return customer_id
 
 
+async def the_customer_of(db: AsyncDatabase[Document], email: CustomerIdentifier) -> str:
+    [customer_id] = await customers_of(db, {email.key})
+    return customer_id
+
+
 async def a_customer_with_an_order(
     db: AsyncDatabase[Document], service: ProfileService
 ) -> tuple[CustomerIdentifier, str]:
@@ -142,16 +147,43 @@ async def test_a_customer_erased_and_written_anew_to_the_same_version_is_not_ove
 async def test_a_cached_outbox_drops_the_entries_the_stored_one_drops(
     db: AsyncDatabase[Document], publisher: AsyncEventPublisher, cached_store: MongoProfileStore
 ) -> None:
-    """Entries older than the retention go once newer ones are kept beside them (``entries_kept``)."""
+    """Entries older than the retention go once newer ones are kept beside them (``entries_kept``). The
+    batches are applied and never finished, as when every publish failed: none of them is over."""
     now = [datetime.now(UTC)]
     service = ProfileService(cached_store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), lambda: now[0])
     email = fresh_email()
     for n in range(7):
-        await service.handle_batch([order(email, amount=f"{n + 1}00.00")])
+        await service.apply_batch([order(email, amount=f"{n + 1}00.00")])
         now[0] += timedelta(hours=2)
-    customer_id = await the_customer(db, order(email))
+    customer_id = await the_customer_of(db, email)
 
     from_cache = await cached_store.customers([customer_id])
     from_store = await MongoProfileStore(db).customers([customer_id])
     assert comparable(from_cache[customer_id]) == comparable(from_store[customer_id])
     assert 1 < len(from_store[customer_id].outbox) < 7
+
+
+async def test_the_entries_of_finished_batches_go_with_the_next_write(
+    db: AsyncDatabase[Document], cached: ProfileService, cached_store: MongoProfileStore
+) -> None:
+    """Published and on the timeline, they are over: a customer written often keeps only the entries of
+    batches not finished yet, and a write without messages of its own drops the rest."""
+    email = fresh_email()
+    for n in range(4):
+        await cached.handle_batch([order(email, amount=f"{n + 1}00.00")])
+    customer_id = await the_customer_of(db, email)
+
+    async def stored_outbox() -> int:
+        stored = (await MongoProfileStore(db).customers([customer_id]))[customer_id]
+        assert comparable((await cached_store.customers([customer_id]))[customer_id]) == comparable(stored)
+        assert not any(entry.settled for entry in stored.outbox)  # a read knows nothing of it
+        return len(stored.outbox)
+
+    assert await stored_outbox() == 1  # the fourth batch's: each write dropped the finished ones before
+    finish_fifth = await cached.apply_batch([order(email, amount="500.00")])
+    finish_sixth = await cached.apply_batch([order(email, amount="600.00")])
+    assert await stored_outbox() == 2  # the fifth and sixth batches are not finished
+    await finish_fifth()
+    await finish_sixth()
+    await cached.handle_batch([page_view(email, at=datetime.now(UTC) + timedelta(minutes=1))])
+    assert await stored_outbox() == 0

@@ -36,3 +36,20 @@ def test_entries_stored_without_a_time_count_as_old() -> None:
 
 def test_a_customer_written_constantly_keeps_at_most_max_entries() -> None:
     assert entries_kept(minutes_ago(*range(20, 0, -1)), NOW, RETENTION) == 7
+
+
+def test_entries_known_to_be_over_go_at_once_when_they_come_first() -> None:
+    young = minutes_ago(30, 20, 10)
+    assert entries_kept(young, NOW, RETENTION, [True, True, True]) == 0
+    assert entries_kept(young, NOW, RETENTION, [True, True, False]) == 1
+    assert entries_kept(young, NOW, RETENTION, [True]) == 2  # the rest are not known to be over
+    # One not known to be over keeps every entry after it: only a prefix can go.
+    assert entries_kept(young, NOW, RETENTION, [False, True, True]) == 3
+    # Old entries still go by age behind a settled one.
+    assert entries_kept(minutes_ago(500, 400, 300, 200, 100), NOW, RETENTION, [True]) == 3
+
+
+def test_a_write_without_an_entry_of_its_own_drops_only_what_is_over() -> None:
+    old = minutes_ago(500, 400, 300, 200, 100)
+    assert entries_kept(old, NOW, RETENTION, adding=False) == 5  # nothing newer replaces them
+    assert entries_kept(old, NOW, RETENTION, [True, True], adding=False) == 3

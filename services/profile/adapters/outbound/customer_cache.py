@@ -5,12 +5,15 @@ Safe without any signal from other writers: every write names the version and th
 planned from (compare-and-set), so a write planned from a copy that another worker, an unmerge or an
 erasure has since changed or deleted loses, and the customers it lost are read again. The write id also
 tells a document erased and written anew (same id, same version count) from the one that was cached.
+
+The cache also knows which outbox entries are over (``settle``): their batch is published and on the
+timeline. The next write of the customer drops them (``entries_kept``), which keeps documents small.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 
 from services.profile.adapters.outbound.documents import outbox_without_messages
@@ -43,6 +46,21 @@ class CustomerCache:
         for customer_id in customer_ids:
             self._customers.pop(customer_id, None)
 
+    def settle(self, recorded: Mapping[str, Collection[str]]) -> None:
+        """Mark the outbox entries whose events are all recorded now (by customer id) as settled."""
+        for customer_id, event_ids in recorded.items():
+            customer = self._customers.get(customer_id)
+            if customer is None:
+                continue
+            outbox = tuple(
+                replace(entry, settled=True)
+                if not entry.settled and entry.event_ids.issubset(event_ids)
+                else entry
+                for entry in customer.outbox
+            )
+            if outbox != customer.outbox:
+                self._customers[customer_id] = replace(customer, outbox=outbox)
+
 
 def stored_after(write: CustomerWrite, write_id: str, before: StoredCustomer | None) -> StoredCustomer | None:
     """What the store holds after ``write`` won, from the customer as it was read (``before``); None when
@@ -51,8 +69,6 @@ def stored_after(write: CustomerWrite, write_id: str, before: StoredCustomer | N
         kept: tuple[KeptOutbox, ...] = ()
     elif before is None or before.version != write.expected_version:
         return None
-    elif write.outbox is None:
-        kept = before.outbox
     else:
         kept = before.outbox[len(before.outbox) - write.outbox_kept :]
     # Without its messages, as a read leaves them: a cached customer whose outbox names an event being

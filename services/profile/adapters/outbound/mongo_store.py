@@ -161,10 +161,11 @@ class MongoProfileStore:
                     )
                 )
                 continue
-            pushed: Document = {"write_ids": {"$each": [write_id], "$slice": -_REMEMBERED_WRITES}}
-            if outbox:
-                # The compare-and-set makes the stored outbox the one the plan read and chose from.
-                pushed["outbox"] = {"$each": outbox, "$slice": -(write.outbox_kept + 1)}
+            # The compare-and-set makes the stored outbox the one the plan read and chose from.
+            pushed: Document = {
+                "write_ids": {"$each": [write_id], "$slice": -_REMEMBERED_WRITES},
+                "outbox": {"$each": outbox, "$slice": -(write.outbox_kept + len(outbox))},
+            }
             expected: Document = {"_id": customer_id, "version": write.expected_version}
             if write.expected_write_id is not None:
                 expected["write_ids"] = write.expected_write_id
@@ -225,6 +226,11 @@ class MongoProfileStore:
     async def record_timeline(self, entries: Sequence[TimelineEntry]) -> None:
         documents = [timeline_document(entry.event, entry.customer_id, entry.case_id) for entry in entries]
         await _insert_ignoring_duplicates(self._timeline, documents)
+        # On the timeline, inserted now or before: a redelivery skips these events from here on.
+        recorded: dict[str, set[str]] = {}
+        for entry in entries:
+            recorded.setdefault(entry.customer_id, set()).add(entry.event.event_id)
+        self._cache.settle(recorded)
 
     async def holdings(self, customer_ids: Collection[str]) -> dict[str, Holding]:
         events: dict[str, set[str]] = {customer_id: set() for customer_id in customer_ids}
