@@ -4,6 +4,7 @@ planned from it is refused and made again from the stored customer."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,13 +15,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from schemas.envelope import Event
 from schemas.identifiers import CustomerIdentifier
 from services.common.kafka.publisher import AsyncEventPublisher
-from services.common.mongo import Document
+from services.common.mongo import Document, ensure_indexes
 from services.profile.adapters.outbound.customer_cache import CustomerCache
 from services.profile.adapters.outbound.kafka_changes import KafkaChangeFeed
 from services.profile.adapters.outbound.mongo_privacy import MongoPrivacyStore
 from services.profile.adapters.outbound.mongo_store import MongoProfileStore
 from services.profile.core.observe import ProfilePayload
-from services.profile.indexes import CUSTOMERS_COLLECTION
+from services.profile.indexes import CUSTOMERS_COLLECTION, INDEXES
 from services.profile.ports import StoredCustomer
 from services.profile.service import ProfileService
 from tests.profile.integration.profile_flow import (
@@ -107,6 +108,60 @@ async def test_cached_customers_equal_the_stored_ones_after_every_kind_of_write(
         i: comparable(c) for i, c in from_store.items()
     }
     assert all(customer.version > 1 for customer in from_store.values())
+
+
+async def test_writes_from_cached_copies_store_what_whole_writes_store(
+    db: AsyncDatabase[Document], publisher: AsyncEventPublisher
+) -> None:
+    """A write planned from a copy this worker wrote sends only the parts that changed; the same events
+    through a store without a cache (every write whole, in a database of its own) leave equal customers."""
+    email, phone, other = fresh_email(), fresh_phone(), fresh_email()
+    now = datetime.now(UTC)
+    batches = [
+        [interaction(email, at=now - timedelta(days=2))],  # a new customer with a case
+        [page_view(email, at=now - timedelta(days=1))],  # only a date moves
+        [order(email, phone), page_view(email, at=now)],  # a second identifier, an order
+        [interaction(email, text="Jeg vil klage, varen var ødelagt", at=now)],  # the case, an experience
+        [order(email, amount="499.00", at=now)],
+        [interaction(other, at=now)],
+        [order(other, phone, at=now)],  # the phone links both: one merges into the other
+        [page_view(email, at=now + timedelta(hours=2))],  # only a date moves, after a merge
+    ]
+    whole_db = db.client[f"{db.name}-whole-{uuid.uuid4().hex[:8]}"]
+    await ensure_indexes(whole_db, INDEXES)
+    try:
+        at = [now]
+        store = MongoProfileStore(db, CustomerCache(1000))
+        cached = ProfileService(store, KafkaChangeFeed(publisher), MongoPrivacyStore(db), lambda: at[0])
+        whole = ProfileService(
+            MongoProfileStore(whole_db),
+            KafkaChangeFeed(publisher),
+            MongoPrivacyStore(whole_db),
+            lambda: at[0],
+        )
+        for batch in batches:
+            outcome = await cached.handle_batch(batch)
+            assert outcome.customers_written > 0  # every batch writes: each is a case to compare
+            await whole.handle_batch(batch)
+            at[0] += timedelta(minutes=1)
+        ids = await customers_of(db, {email.key, phone.key, other.key})
+        ids |= {d["_id"] async for d in db[CUSTOMERS_COLLECTION].find({"merged_into": {"$in": list(ids)}})}
+
+        def stored(document: Document) -> Document:
+            # Writer ids and outbox messages carry ids of their own in each run.
+            return {name: value for name, value in document.items() if name not in ("write_ids", "outbox")}
+
+        partial = {
+            d["_id"]: stored(d) async for d in db[CUSTOMERS_COLLECTION].find({"_id": {"$in": list(ids)}})
+        }
+        whole_written = {
+            d["_id"]: stored(d)
+            async for d in whole_db[CUSTOMERS_COLLECTION].find({"_id": {"$in": list(ids)}})
+        }
+        assert len(partial) == 2
+        assert partial == whole_written
+    finally:
+        await db.client.drop_database(whole_db.name)
 
 
 async def test_a_write_planned_from_a_copy_another_writer_changed_is_made_again_from_the_stored_one(

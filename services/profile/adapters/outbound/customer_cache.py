@@ -26,6 +26,9 @@ class CustomerCache:
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._customers: OrderedDict[str, StoredCustomer] = OrderedDict()
+        self._written: set[str] = (
+            set()
+        )  # kept as written here, not as read: every field as this code writes it
 
     def get(self, customer_id: str) -> StoredCustomer | None:
         customer = self._customers.get(customer_id)
@@ -33,18 +36,28 @@ class CustomerCache:
             self._customers.move_to_end(customer_id)
         return customer
 
-    def put(self, customers: Iterable[StoredCustomer]) -> None:
+    def written_here(self, customer_id: str) -> bool:
+        """Whether the copy kept is one this worker wrote (a read copy may come from older code)."""
+        return customer_id in self._written
+
+    def put(self, customers: Iterable[StoredCustomer], *, written: bool = False) -> None:
         if not self._capacity:
             return
         for customer in customers:
             self._customers[customer.customer_id] = customer
             self._customers.move_to_end(customer.customer_id)
+            if written:
+                self._written.add(customer.customer_id)
+            else:
+                self._written.discard(customer.customer_id)
         while len(self._customers) > self._capacity:
-            self._customers.popitem(last=False)
+            customer_id, _ = self._customers.popitem(last=False)
+            self._written.discard(customer_id)
 
     def drop(self, customer_ids: Iterable[str]) -> None:
         for customer_id in customer_ids:
             self._customers.pop(customer_id, None)
+            self._written.discard(customer_id)
 
     def settle(self, recorded: Mapping[str, Collection[str]]) -> None:
         """Mark the outbox entries whose events are all recorded now (by customer id) as settled."""

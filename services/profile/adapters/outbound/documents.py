@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable, Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -49,24 +50,49 @@ from services.profile.ports import (
     StoredMerge,
 )
 
+# The parts of the facts stored as lists and maps, each made from one field of the facts: a write leaves
+# out those equal to the stored customer's it was planned from (``customer_document``).
+_FACT_PARTS: dict[str, Callable[[ProfileFacts], Any]] = {
+    "identifiers": lambda facts: [
+        _identifier(i) for i in sorted(facts.identifiers, key=lambda i: (i.key, i.unparsed))
+    ],
+    "attributes": lambda facts: {
+        name.value: _attribute(attribute) for name, attribute in sorted(facts.attributes.items())
+    },
+    "consent": lambda facts: {
+        purpose.value: _consent(decision) for purpose, decision in sorted(facts.consent.items())
+    },
+    "consent_log": lambda facts: _consent_log(facts.decisions),
+    "orders": lambda facts: [_order(facts.orders[event_id]) for event_id in sorted(facts.orders)],
+    "experiences": lambda facts: [
+        _experience(facts.experiences[event_id]) for event_id in sorted(facts.experiences)
+    ],
+    "phone_steps": lambda facts: [
+        _phone_step(facts.phone_steps[event_id]) for event_id in sorted(facts.phone_steps)
+    ],
+}
+_FACT_SOURCES: dict[str, Callable[[ProfileFacts], object]] = {
+    "identifiers": lambda facts: facts.identifiers,
+    "attributes": lambda facts: facts.attributes,
+    "consent": lambda facts: facts.consent,
+    "consent_log": lambda facts: facts.decisions,
+    "orders": lambda facts: facts.orders,
+    "experiences": lambda facts: facts.experiences,
+    "phone_steps": lambda facts: facts.phone_steps,
+}
 
-def facts_document(profile: Profile) -> Document:
-    """The stored part of a profile: its facts (without event ids) and the views at ``as_of``."""
+
+def facts_document(profile: Profile, leave_out: Collection[str] = ()) -> Document:
+    """The stored part of a profile: its facts (without event ids) and the views at ``as_of``; without
+    the parts named in ``leave_out``."""
     facts = profile.facts
     snapshot = profile.view
     value = profile.value
+    parts = {name: make(facts) for name, make in _FACT_PARTS.items() if name not in leave_out}
     return {
-        "identifiers": [_identifier(i) for i in sorted(facts.identifiers, key=lambda i: (i.key, i.unparsed))],
+        **parts,
         "first_seen": facts.first_seen,
         "last_seen": facts.last_seen,
-        "attributes": {
-            name.value: _attribute(attribute) for name, attribute in sorted(facts.attributes.items())
-        },
-        "consent": {purpose.value: _consent(decision) for purpose, decision in sorted(facts.consent.items())},
-        "consent_log": _consent_log(facts.decisions),
-        "orders": [_order(facts.orders[event_id]) for event_id in sorted(facts.orders)],
-        "experiences": [_experience(facts.experiences[event_id]) for event_id in sorted(facts.experiences)],
-        "phone_steps": [_phone_step(facts.phone_steps[event_id]) for event_id in sorted(facts.phone_steps)],
         "summary": {
             "tier": snapshot.tier.value,
             "historic_value": str(snapshot.historic_value),
@@ -476,16 +502,35 @@ def stored_customer(document: Document) -> StoredCustomer:
     )
 
 
-def customer_document(write: CustomerWrite) -> Document:
-    """Everything a write stores except the version, its writer ids and the outbox."""
-    return facts_document(write.profile) | {
+def customer_document(write: CustomerWrite, planned_from: StoredCustomer | None = None) -> Document:
+    """Everything a write stores except the version, its writer ids and the outbox. With ``planned_from``
+    (the customer as stored, as this code wrote it), without the lists and maps that equal its: most
+    writes change a date or a case, and making, sending and applying every order and identifier again
+    was most of a write's cost on both sides."""
+    leave_out = set() if planned_from is None else _unchanged_parts(write, planned_from)
+    document = facts_document(write.profile, leave_out) | {
         "merged_into": write.merged_into,
-        "cases": [case_document(write.cases[case_id]) for case_id in sorted(write.cases)],
         "link_counts": {kind.value: n for kind, n in sorted(write.link_counts.items()) if n},
         "published": dict(write.published),
         "kept_apart": sorted(write.kept_apart),
         "refresh_at": write.refresh_at,
     }
+    if "cases" not in leave_out:
+        document["cases"] = [case_document(write.cases[case_id]) for case_id in sorted(write.cases)]
+    return document
+
+
+def _unchanged_parts(write: CustomerWrite, planned_from: StoredCustomer) -> set[str]:
+    facts, before = write.profile.facts, planned_from.facts
+    unchanged = {name for name, source in _FACT_SOURCES.items() if _same(source(facts), source(before))}
+    if _same(write.cases, planned_from.cases):
+        unchanged.add("cases")
+    return unchanged
+
+
+def _same(first: object, second: object) -> bool:
+    # Most parts a write leaves alone are the very objects it was planned from.
+    return first is second or first == second
 
 
 def link_document(link: Link) -> Document:

@@ -141,12 +141,22 @@ class MongoProfileStore:
             return set()
         ids = [write.profile.customer_id for write in writes]
         read = {customer_id: self._cache.get(customer_id) for customer_id in ids}
+        written_here = {customer_id for customer_id in ids if self._cache.written_here(customer_id)}
         # Whatever this write does, the copies read before it are old now; the ones it wrote replace them.
         self._cache.drop(ids)
         operations: list[InsertOne[Document] | UpdateOne] = []
         for write in writes:
             customer_id = write.profile.customer_id
-            document = customer_document(write)
+            before = read[customer_id]
+            # Planned from a copy this worker wrote: the compare-and-set below makes it the stored one.
+            planned_from = (
+                before
+                if customer_id in written_here
+                and before is not None
+                and (before.version, before.write_id) == (write.expected_version, write.expected_write_id)
+                else None
+            )
+            document = customer_document(write, planned_from)
             outbox = [] if write.outbox is None else [outbox_document(write.outbox)]
             if write.expected_version == 0:
                 operations.append(
@@ -179,9 +189,13 @@ class MongoProfileStore:
             result = await self._customers.bulk_write(operations, ordered=False)
             if result.inserted_count + result.matched_count == len(operations):
                 self._cache.put(
-                    stored
-                    for write in writes
-                    if (stored := stored_after(write, write_id, read[write.profile.customer_id])) is not None
+                    (
+                        stored
+                        for write in writes
+                        if (stored := stored_after(write, write_id, read[write.profile.customer_id]))
+                        is not None
+                    ),
+                    written=True,
                 )
                 return set()
         except BulkWriteError as error:
