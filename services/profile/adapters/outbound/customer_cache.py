@@ -26,9 +26,8 @@ class CustomerCache:
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._customers: OrderedDict[str, StoredCustomer] = OrderedDict()
-        self._written: set[str] = (
-            set()
-        )  # kept as written here, not as read: every field as this code writes it
+        # Those kept as written here, not as read: every field as this code writes it.
+        self._written: set[str] = set()
 
     def get(self, customer_id: str) -> StoredCustomer | None:
         customer = self._customers.get(customer_id)
