@@ -73,13 +73,18 @@ _IDS_PER_QUERY = 100
 
 
 async def find_by_ids(
-    collection: AsyncCollection[Document], ids: Collection[Any], projection: Mapping[str, Any] | None = None
+    collection: AsyncCollection[Document],
+    ids: Collection[Any],
+    projection: Mapping[str, Any] | None = None,
+    where: Mapping[str, Any] | None = None,
 ) -> list[Document]:
-    """The documents with these ``_id`` values (in no particular order)."""
+    """The documents with these ``_id`` values (in no particular order); with ``where``, only those that
+    also match it."""
     unique = list(dict.fromkeys(ids))
+    also = dict(where or {})
 
     async def part(chunk: list[Any]) -> list[Document]:
-        return [document async for document in collection.find({"_id": {"$in": chunk}}, projection)]
+        return [document async for document in collection.find({**also, "_id": {"$in": chunk}}, projection)]
 
     parts = await asyncio.gather(
         *(part(unique[start : start + _IDS_PER_QUERY]) for start in range(0, len(unique), _IDS_PER_QUERY))

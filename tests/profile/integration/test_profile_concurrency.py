@@ -130,3 +130,21 @@ async def test_two_workers_in_one_group_consuming_one_new_customer_create_one_cu
     customer_ids = await customers_of(db, keys)
     assert len(customer_ids) == 1
     assert await surviving(db, customer_ids) == list(customer_ids)
+
+
+async def test_after_a_batch_only_the_customers_merged_away_are_named(db: AsyncDatabase[Document]) -> None:
+    """What a finished batch asks to follow a merge another consumer made meanwhile: the survivor of each
+    customer merged away, and nothing for one not merged, one stored without the field, or none at all."""
+    away, survivor, plain, older, missing = (f"c-{uuid.uuid4().hex}" for _ in range(5))
+    await db[CUSTOMERS_COLLECTION].insert_many(
+        [
+            {"_id": away, "version": 2, "merged_into": survivor},
+            {"_id": survivor, "version": 3, "merged_into": None},
+            {"_id": plain, "version": 1, "merged_into": None},
+            {"_id": older, "version": 1},
+        ]
+    )
+
+    assert await MongoProfileStore(db).merged_into([away, survivor, plain, older, missing]) == {
+        away: survivor
+    }

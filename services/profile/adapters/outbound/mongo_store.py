@@ -303,8 +303,11 @@ class MongoProfileStore:
     async def merged_into(self, customer_ids: Collection[str]) -> dict[str, str]:
         if not customer_ids:
             return {}
-        found = await find_by_ids(self._customers, customer_ids, {"merged_into": 1})
-        return {document["_id"]: document["merged_into"] for document in found if document.get("merged_into")}
+        # Asked after every batch, and almost never true: only the merged ones come back.
+        found = await find_by_ids(
+            self._customers, customer_ids, {"merged_into": 1}, {"merged_into": {"$ne": None}}
+        )
+        return {document["_id"]: document["merged_into"] for document in found}
 
     async def move_timeline(self, owners: Mapping[str, str]) -> None:
         moves = [
